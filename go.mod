@@ -1,0 +1,3 @@
+module github.com/wsserver/wsserver
+
+go 1.26
