@@ -37,4 +37,3 @@ func Mask(key [4]byte, pos int, b []byte) int {
 	}
 	return pos
 }
-
