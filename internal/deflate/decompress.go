@@ -1,0 +1,474 @@
+package deflate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/klauspost/compress/flate"
+)
+
+var (
+	// ErrTooLarge is returned when a message inflates to more than the
+	// limit given to [Decompressor.Write] or [Decompressor.Finish]; the
+	// server closes the connection with status 1009. Returned errors wrap it
+	// with the limit; test with errors.Is.
+	ErrTooLarge = errors.New("deflate: decompressed message too large")
+	// ErrCorrupt is returned when a message is not valid DEFLATE data
+	// (RFC 1951) or does not end on a block boundary as RFC 7692 section
+	// 7.2.2 requires; the server closes the connection with status 1007.
+	// Returned errors wrap it with the cause; test with errors.Is.
+	ErrCorrupt = errors.New("deflate: corrupt compressed message")
+
+	errClosed = errors.New("deflate: decompressor used after Close")
+)
+
+const (
+	// windowSize is the largest LZ77 window, 2^15 bytes; a 32 KiB history
+	// decodes streams made with any smaller window.
+	windowSize = 1 << MaxWindowBits
+	// minHistoryBits is the smallest history kept for context takeover.
+	// zlib turns a requested window of 2^8 into 2^9 (RFC 7692 section
+	// 7.1.2.2 notes this), so 2^9 bytes are kept even when 8 was negotiated.
+	minHistoryBits = 9
+	// streamMin is how many compressed bytes of a message are buffered
+	// before Write starts inflating ahead of Finish. Messages smaller than
+	// this are inflated once, in Finish, which is the fast path.
+	streamMin = 32 << 10
+	// checkpointStride is the least compressed distance between two saved
+	// resume points. Saving one copies up to 32 KiB of window, so a stream
+	// of tiny DEFLATE blocks must not save one per block.
+	checkpointStride = 16 << 10
+	// pendingSlack is added to twice the limit to bound the compressed bytes
+	// held for one message (see Decompressor).
+	pendingSlack = checkpointStride + 16<<10
+	// maxPooledInput is the largest input buffer returned to the pool.
+	maxPooledInput = 1 << 20
+)
+
+// finishTail is appended to every message: the 0x00 0x00 0xff 0xff removed by
+// the sender (RFC 7692 section 7.2.2), then an empty stored block with BFINAL
+// set. A well-formed message therefore always ends the DEFLATE stream cleanly
+// (io.EOF from the inflater), and a message cut inside a block does not.
+var finishTail = []byte{0x00, 0x00, 0xff, 0xff, 0x01, 0x00, 0x00, 0xff, 0xff}
+
+// emptyInput is the input of pooled inflaters, so that they keep no
+// reference to a connection. Nothing ever reads from it.
+var emptyInput = bytes.NewReader(nil)
+
+// resumableReader is the inflater of github.com/klauspost/compress/flate
+// with its checkpoint API.
+type resumableReader interface {
+	io.ReadCloser
+	io.WriterTo
+	ResetCP(r io.Reader, cp flate.InflateCheckpoint) error
+}
+
+var (
+	readerPool sync.Pool // resumableReader, idle inflaters
+	inputPool  sync.Pool // *[]byte, compressed message buffers
+	windowPool sync.Pool // *[]byte with capacity windowSize
+)
+
+// getReader returns an idle inflater.
+func getReader() resumableReader {
+	if r, ok := readerPool.Get().(resumableReader); ok {
+		return r
+	}
+	r, ok := flate.NewReader(emptyInput).(resumableReader)
+	if !ok {
+		panic("deflate: flate reader lacks ResetCP; github.com/klauspost/compress v1.20.4 or later is required")
+	}
+	return r
+}
+
+// putReader detaches r from its input and returns it to the pool.
+func putReader(r resumableReader) {
+	_ = r.ResetCP(emptyInput, flate.InflateCheckpoint{})
+	readerPool.Put(r)
+}
+
+// getWindow returns an empty buffer with capacity windowSize.
+func getWindow() *[]byte {
+	if b, ok := windowPool.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 0, windowSize)
+	return &b
+}
+
+// history is the ring of the last len(buf) decompressed bytes, kept between
+// messages for context takeover.
+type history struct {
+	buf  []byte // allocated on first write
+	size int
+	pos  int // next write position
+	full bool
+}
+
+// write appends p to the ring.
+func (h *history) write(p []byte) {
+	if h.buf == nil {
+		h.buf = make([]byte, h.size)
+	}
+	if len(p) >= len(h.buf) {
+		copy(h.buf, p[len(p)-len(h.buf):])
+		h.pos, h.full = 0, true
+		return
+	}
+	n := copy(h.buf[h.pos:], p)
+	if n < len(p) {
+		h.pos = copy(h.buf, p[n:])
+		h.full = true
+		return
+	}
+	h.pos += n
+	if h.pos == len(h.buf) {
+		h.pos, h.full = 0, true
+	}
+}
+
+// wrapped reports whether the content does not start at buf[0].
+func (h *history) wrapped() bool { return h.full && h.pos != 0 }
+
+// view returns the content, oldest byte first, when it is not wrapped.
+func (h *history) view() []byte {
+	if h.full {
+		return h.buf
+	}
+	return h.buf[:h.pos]
+}
+
+// appendTo appends the content, oldest byte first, to dst.
+func (h *history) appendTo(dst []byte) []byte {
+	if !h.full {
+		return append(dst, h.buf[:h.pos]...)
+	}
+	dst = append(dst, h.buf[h.pos:]...)
+	return append(dst, h.buf[:h.pos]...)
+}
+
+// sink receives the inflater's output (through io.WriterTo), drops what an
+// earlier pass already delivered, enforces the limit, records history and
+// hands the rest to emit.
+type sink struct {
+	d     *Decompressor
+	skip  int64
+	limit int64
+	emit  func([]byte) error
+	err   error // the error Write returned, if any
+}
+
+// Write implements io.Writer for the inflater's WriteTo.
+func (s *sink) Write(p []byte) (int, error) {
+	n := len(p)
+	if s.skip > 0 {
+		if int64(len(p)) <= s.skip {
+			s.skip -= int64(len(p))
+			return n, nil
+		}
+		p = p[s.skip:]
+		s.skip = 0
+	}
+	d := s.d
+	if s.limit > 0 && d.emitted+int64(len(p)) > s.limit {
+		s.err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, s.limit)
+		return 0, s.err
+	}
+	d.emitted += int64(len(p))
+	if d.takeover {
+		d.hist.write(p)
+	}
+	if err := s.emit(p); err != nil {
+		s.err = err
+		return 0, err
+	}
+	return n, nil
+}
+
+// Decompressor inflates the messages of one connection in the client's
+// direction: it honours Params.ClientNoContextTakeover and
+// Params.ClientMaxWindowBits. With context takeover it keeps the last
+// 2^ClientMaxWindowBits bytes (at most 32 KiB, at least 512) of output as the
+// dictionary of the next message; without it, an idle Decompressor holds no
+// buffer at all. Inflaters and buffers come from process-wide pools.
+//
+// # Streaming
+//
+// A message arrives in frames and partial frames, and its decompressed data
+// is delivered as it becomes available. The inflater of
+// github.com/klauspost/compress/flate cannot pause when its input runs dry
+// (running out is final for it), so the Decompressor works with resume
+// points instead: the compressed bytes of the message are kept from the last
+// resume point on, and inflating starts again from that point whenever it is
+// attempted. Resume points are DEFLATE block boundaries reported by the
+// inflater's end-of-block callback, with the window at that point; output
+// that an earlier attempt already delivered is not delivered again.
+//
+// Write only appends while fewer than 32 KiB of compressed data are held,
+// so a message of a few frames is inflated exactly once, by Finish, with a
+// pooled inflater and no allocation. Beyond that, Write inflates ahead,
+// next when the held data has doubled, so the total work stays within about
+// twice that of one pass; each such attempt allocates a new inflater (about
+// 40 KiB), as the end-of-block callback cannot be set on a pooled one.
+//
+// # Limits
+//
+// The limit passed to Write and Finish bounds the decompressed size of one
+// message (0 means no limit). Output is checked as the inflater produces it,
+// at most 32 KiB at a time, so a decompression bomb is stopped right after
+// crossing the limit, without inflating the rest. The compressed bytes held
+// are bounded too: no valid DEFLATE block needs more than 16 bits per output
+// byte plus a few hundred bytes of header, so when more than 2*limit+32 KiB
+// would have to be held the message must exceed the limit, and ErrTooLarge is
+// returned.
+//
+// After any error the message and connection are lost: the Decompressor
+// keeps returning that error. A Decompressor is not safe for concurrent use.
+type Decompressor struct {
+	takeover bool
+	hist     history
+
+	// Current message.
+	in      []byte  // compressed bytes from absolute offset base on
+	inBuf   *[]byte // pooled backing of in, nil when none is held
+	base    int64
+	cp      flate.InflateCheckpoint // resume point; Window set when cpWin != nil
+	cpWin   *[]byte                 // pooled buffer of cp.Window
+	emitted int64                   // decompressed bytes delivered
+	nextTry int                     // len(in) at which Write inflates ahead
+	done    bool                    // the final DEFLATE block was inflated
+
+	err   error
+	src   bytes.Reader
+	sink  sink
+	onEOB func(flate.InflateCheckpoint)
+}
+
+// NewDecompressor returns a Decompressor for the negotiated params.
+func NewDecompressor(params Params) *Decompressor {
+	d := &Decompressor{takeover: !params.ClientNoContextTakeover, nextTry: streamMin}
+	if d.takeover {
+		d.hist.size = 1 << max(windowBitsOrMax(params.ClientMaxWindowBits), minHistoryBits)
+	}
+	d.sink.d = d
+	d.onEOB = d.saveResumePoint
+	return d
+}
+
+// Write feeds p, the next compressed payload bytes of the current message
+// (any part of any frame), and calls emit with decompressed data as it
+// becomes available; emit's argument is valid only during the call. If emit
+// returns an error, Write returns it. limit bounds the decompressed size of
+// the message, 0 meaning no limit; crossing it returns an error wrapping
+// ErrTooLarge. Invalid data returns an error wrapping ErrCorrupt, although a
+// truncation is only detected by Finish. Write does not retain p.
+func (d *Decompressor) Write(p []byte, limit int64, emit func([]byte) error) error {
+	if d.err != nil {
+		return d.err
+	}
+	if d.done || len(p) == 0 {
+		return nil // data after the final block is ignored
+	}
+	d.grabInput()
+	d.in = append(d.in, p...)
+	bound := pendingBound(limit)
+	if len(d.in) < d.nextTry && int64(len(d.in)) <= bound {
+		return nil
+	}
+	err := d.inflate(false, limit, emit)
+	if err == nil && int64(len(d.in)) > bound {
+		err = fmt.Errorf("%w: more than %d bytes", ErrTooLarge, limit)
+	}
+	if err != nil {
+		d.fail(err)
+	}
+	return err
+}
+
+// Finish ends the current message (the frame with FIN set has been fed): it
+// appends the 0x00 0x00 0xff 0xff removed by the sender (RFC 7692 section
+// 7.2.2), inflates and emits the rest of the message, checks that the
+// message ended on a DEFLATE block boundary, and prepares for the next
+// message. limit and emit are as for Write. A message with no payload at all
+// is accepted as empty, although a compressor sends 0x00 for that (RFC 7692
+// section 7.2.3.6).
+func (d *Decompressor) Finish(limit int64, emit func([]byte) error) error {
+	if d.err != nil {
+		return d.err
+	}
+	if !d.done && (len(d.in) > 0 || d.base > 0) {
+		d.grabInput()
+		d.in = append(d.in, finishTail...)
+		if err := d.inflate(true, limit, emit); err != nil {
+			d.fail(err)
+			return err
+		}
+	}
+	d.endMessage()
+	return nil
+}
+
+// Close releases the Decompressor's buffers; it must not be used afterwards.
+func (d *Decompressor) Close() {
+	d.endMessage()
+	d.hist = history{}
+	d.err = errClosed
+}
+
+// pendingBound is the most compressed bytes held for one message under
+// limit: a DEFLATE block never takes more than two bytes per output byte
+// plus its header, and resume points are at most checkpointStride apart.
+func pendingBound(limit int64) int64 {
+	if limit <= 0 || limit > (math.MaxInt64-pendingSlack)/2 {
+		return math.MaxInt64
+	}
+	return 2*limit + pendingSlack
+}
+
+// inflate inflates d.in from the resume point d.cp. With final false the
+// input may stop anywhere: running dry is not an error, new resume points are
+// saved and the bytes before the last one dropped. With final true d.in ends
+// with finishTail and the stream must end cleanly.
+func (d *Decompressor) inflate(final bool, limit int64, emit func([]byte) error) error {
+	d.sink.skip = d.emitted - d.cp.UncompressedOffset
+	d.sink.limit, d.sink.emit, d.sink.err = limit, emit, nil
+	defer func() { d.sink.emit = nil }()
+	d.src.Reset(d.in)
+
+	var err error
+	if final {
+		r := getReader()
+		cp := d.cp
+		var scratch *[]byte
+		if d.cpWin == nil && d.takeover && d.hist.buf != nil {
+			// Start of message: the window is the history, which no
+			// output of this message has touched yet.
+			if d.hist.wrapped() {
+				scratch = getWindow()
+				cp.Window = d.hist.appendTo((*scratch)[:0])
+			} else {
+				cp.Window = d.hist.view()
+			}
+		}
+		err = r.ResetCP(&d.src, cp)
+		if scratch != nil {
+			windowPool.Put(scratch)
+		}
+		if err == nil {
+			_, err = r.WriteTo(&d.sink)
+		}
+		putReader(r)
+	} else {
+		if d.cpWin == nil {
+			// This attempt's output changes the history, and a later
+			// attempt may have to resume from the start of the message:
+			// keep a copy of the starting window.
+			d.cpWin = getWindow()
+			w := (*d.cpWin)[:0]
+			if d.takeover && d.hist.buf != nil {
+				w = d.hist.appendTo(w)
+			}
+			d.cp.Window = w
+		}
+		r := flate.NewReaderOpts(&d.src, flate.WithEobCallback(d.onEOB), flate.WithResumeFrom(d.cp))
+		_, err = r.(io.WriterTo).WriteTo(&d.sink)
+	}
+	d.src.Reset(nil)
+
+	switch {
+	case d.sink.err != nil:
+		return d.sink.err
+	case err == nil:
+		// The final block was inflated; whatever follows is ignored.
+		d.done = true
+		if !final {
+			d.releaseInput()
+		}
+		return nil
+	case !final && errors.Is(err, io.ErrUnexpectedEOF):
+		// Out of input inside a block: wait for more, from the resume
+		// point on.
+		d.dropBeforeResumePoint()
+		d.nextTry = max(streamMin, 2*len(d.in))
+		return nil
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return fmt.Errorf("%w: message ends inside a DEFLATE block", ErrCorrupt)
+	default:
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+}
+
+// saveResumePoint is the inflater's end-of-block callback. It keeps cp as
+// the new resume point if it is at least checkpointStride past the current
+// one; cp.Window is only valid during the call, so it is copied.
+func (d *Decompressor) saveResumePoint(cp flate.InflateCheckpoint) {
+	if cp.CompressedOffset-d.cp.CompressedOffset < checkpointStride {
+		return
+	}
+	w := append((*d.cpWin)[:0], cp.Window...)
+	*d.cpWin = w
+	cp.Window = w
+	d.cp = cp
+}
+
+// dropBeforeResumePoint discards the held bytes that precede the resume
+// point's byte.
+func (d *Decompressor) dropBeforeResumePoint() {
+	k := int(d.cp.CompressedOffset - d.base)
+	if k <= 0 {
+		return
+	}
+	n := copy(d.in, d.in[k:])
+	d.in = d.in[:n]
+	d.base = d.cp.CompressedOffset
+}
+
+// grabInput makes sure a pooled input buffer backs d.in.
+func (d *Decompressor) grabInput() {
+	if d.inBuf != nil {
+		return
+	}
+	if b, ok := inputPool.Get().(*[]byte); ok {
+		d.inBuf = b
+	} else {
+		d.inBuf = new([]byte)
+	}
+	d.in = (*d.inBuf)[:0]
+}
+
+// releaseInput returns the input buffer to the pool.
+func (d *Decompressor) releaseInput() {
+	if d.inBuf == nil {
+		return
+	}
+	if cap(d.in) <= maxPooledInput {
+		*d.inBuf = d.in[:0]
+		inputPool.Put(d.inBuf)
+	}
+	d.inBuf, d.in = nil, nil
+}
+
+// endMessage resets the per-message state and releases its buffers.
+func (d *Decompressor) endMessage() {
+	d.releaseInput()
+	if d.cpWin != nil {
+		*d.cpWin = (*d.cpWin)[:0]
+		windowPool.Put(d.cpWin)
+		d.cpWin = nil
+	}
+	d.base = 0
+	d.cp = flate.InflateCheckpoint{}
+	d.emitted = 0
+	d.nextTry = streamMin
+	d.done = false
+}
+
+// fail makes err sticky and releases the message's buffers.
+func (d *Decompressor) fail(err error) {
+	d.endMessage()
+	d.err = err
+}
