@@ -1,0 +1,56 @@
+package certstore
+
+import (
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+
+	pkcs12 "software.sslmate.com/src/go-pkcs12"
+)
+
+// parsePFX decodes a DER PKCS#12 file with go-pkcs12 (modern PBES2/AES and
+// PBMAC1, and legacy 3DES/RC2 encryption).
+func parsePFX(der []byte, password, desc string) (certs []*x509.Certificate, keys []crypto.PrivateKey, err error) {
+	defer func() {
+		// go-pkcs12 parses untrusted input; never let it take the server down.
+		if r := recover(); r != nil {
+			certs, keys = nil, nil
+			err = newError(CodeOpenStore, fmt.Errorf("pkcs12: panic: %v", r), "%s: not a valid PFX (PKCS#12) file", desc)
+		}
+	}()
+	key, leaf, cas, derr := pkcs12.DecodeChain(der, password)
+	if derr == nil {
+		return append([]*x509.Certificate{leaf}, cas...), []crypto.PrivateKey{key}, nil
+	}
+	switch msg := derr.Error(); {
+	case errors.Is(derr, pkcs12.ErrIncorrectPassword), errors.Is(derr, pkcs12.ErrDecryption):
+		detail := "wrong password"
+		if password == "" {
+			detail = "the file is password-protected: set SSLCertStorePassword"
+		}
+		e := newError(CodeOpenStore, nil, "%s: %s", desc, detail)
+		e.Err = derr
+		return nil, nil, e
+	case strings.Contains(msg, "private key missing"):
+		// A certificates-only PFX. go-pkcs12 lists those only when they are
+		// Java trust stores.
+		if cs, terr := pkcs12.DecodeTrustStore(der, password); terr == nil && len(cs) > 0 {
+			return cs, nil, nil
+		}
+		return nil, nil, newError(CodeCredentials, derr, "%s holds no private key", desc)
+	case strings.Contains(msg, "exactly one key bag"):
+		return nil, nil, newError(CodeOpenStore, derr,
+			"%s holds more than one private key, which is not supported: export one certificate and its key per file", desc)
+	case strings.Contains(msg, "certificate missing"):
+		return nil, nil, newError(CodeCertNotFound, derr, "%s holds no certificate", desc)
+	case strings.Contains(msg, "error reading P12 data"):
+		return nil, nil, newError(CodeOpenStore, derr, "%s: not a valid PFX (PKCS#12) file (DER only; BER is not supported)", desc)
+	}
+	var ni pkcs12.NotImplementedError
+	if errors.As(derr, &ni) {
+		return nil, nil, newError(CodeOpenStore, derr, "%s uses a PKCS#12 feature that is not supported", desc)
+	}
+	return nil, nil, newError(CodeOpenStore, derr, "%s: not a valid PFX (PKCS#12) file", desc)
+}
