@@ -86,6 +86,9 @@ func (r *Reader) SetInflater(inf Inflater) {
 // Closed reports whether a close frame was received.
 func (r *Reader) Closed() bool { return r.closed }
 
+// MessageOp returns the opcode of the current or last data message.
+func (r *Reader) MessageOp() Opcode { return r.msgOp }
+
 // InMessage reports whether a data message has begun but not ended.
 func (r *Reader) InMessage() bool { return r.inMessage }
 

@@ -1,0 +1,90 @@
+package wsserver
+
+import (
+	"time"
+
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// validSendCloseCode reports whether the server may send code in a close
+// frame (RFC 6455 section 7.4: not 1005, 1006 or 1015, and within the ranges
+// in use).
+func validSendCloseCode(code int) bool {
+	return protocol.ValidReceivedCloseCode(code)
+}
+
+// disconnect starts the close handshake with code and reason (0: the
+// DisconnectStatus settings). Without WaitForCloseResponse the socket closes
+// as soon as the close frame is written.
+func (c *Connection) disconnect(code int, reason string) {
+	s := c.srv
+	if code == 0 {
+		s.mu.Lock()
+		code, reason = s.cfg.disconnectCode, s.cfg.disconnectReason
+		if !s.cfg.disconnectReasonSet {
+			reason = protocol.DefaultCloseReason(code)
+		}
+		s.mu.Unlock()
+	}
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return
+	}
+	c.state = stateClosing
+	c.sentCode, c.sentReason = code, reason
+	c.queueCloseLocked(code, reason)
+	c.mu.Unlock()
+	s.logf(c.id, 1, "Closing connection %d with %d %s", c.id, code, reason)
+	go func() {
+		c.flushNow()
+		if c.opts.waitForClose {
+			// The reader ends on the client's close frame or at this deadline.
+			c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+		} else {
+			c.nc.Close()
+		}
+	}()
+}
+
+// abort closes the socket at once, without a close handshake.
+func (c *Connection) abort() {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.state = stateClosing
+		c.sentCode, c.sentReason = protocol.CloseAbnormal, "connection aborted by the server"
+	}
+	c.mu.Unlock()
+	c.nc.Close()
+}
+
+// interrupt makes a SendFile or SendStream in progress stop.
+func (c *Connection) interrupt() {
+	c.mu.Lock()
+	if c.streaming {
+		c.interrupted = true
+		c.notifyLocked()
+	}
+	c.mu.Unlock()
+}
+
+// cleanup ends the connection's life: the socket closes, waiters wake, and
+// the compression state goes back to its pools.
+func (c *Connection) cleanup() {
+	c.nc.Close()
+	c.mu.Lock()
+	c.state = stateClosed
+	close(c.done)
+	c.notifyLocked()
+	if c.pongWait != nil {
+		close(c.pongWait)
+		c.pongWait = nil
+	}
+	if c.deflater != nil {
+		c.deflater.Close()
+	}
+	c.mu.Unlock()
+	if c.inflater != nil {
+		c.inflater.Close()
+	}
+}

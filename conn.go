@@ -1,0 +1,316 @@
+package wsserver
+
+import (
+	"crypto/tls"
+	"net"
+	"sync"
+	"sync/atomic"
+
+	"github.com/wsserver/wsserver/internal/deflate"
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// Connection is one connected WebSocket client: an entry of the reference's
+// Connections collection, with the fields of its WSConnection type. Its
+// methods are safe for concurrent use.
+type Connection struct {
+	srv *Server
+	id  int
+	nc  net.Conn
+	tc  *tls.Conn // nc as a TLS connection, nil for plaintext
+
+	// Set while the connection opens, read-only once it is in Connections.
+	remoteHost     string
+	remotePort     int
+	localAddr      string
+	host           string
+	origin         string
+	uri            string
+	requestHeaders string
+	subProtocols   string // the client's Sec-WebSocket-Protocol list
+	protocol       string // the subprotocol selected
+	extensions     string // the Sec-WebSocket-Extensions response
+	opts           connOptions
+
+	evmu         sync.Mutex  // held while one of this connection's handlers runs
+	readyPending atomic.Bool // a ReadyToSend waits for evmu
+	pendingLine  atomic.Int64 // LineMode: length of the line being received
+
+	// Used only by the connection's reader goroutine.
+	rd       protocol.Reader
+	rbuf     []byte
+	msgBuf   []byte // BufferMessage: the message so far
+	lineBuf  []byte // LineMode: the line so far
+	lineEOM  bool
+	carry    [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN   int
+	scratch  []byte
+	midMsg   bool // a message has begun delivering pieces
+	dataIn   DataInEvent
+	pingEv   PingEvent
+	inflater *deflate.Decompressor
+
+	mu            sync.Mutex // guards the fields below
+	dataFormat    DataFormat
+	timeout       int
+	lineMode      bool
+	maxLineLength int
+	acceptData    bool
+	resume        chan struct{} // closed when AcceptData turns true again
+	messageLength int64         // bytes still to come of a MessageLength message
+	msgOpen       bool          // a MessageLength message has begun
+	msgOp         protocol.Opcode
+	streaming     bool // SendFile/SendStream owns the message stream
+	interrupted   bool
+	bytesSent     int
+	readyToSend   bool
+	wantReady     bool // a send failed with ErrWouldBlock
+	state         connState
+	sentCode      int    // the close code the server sent
+	sentReason    string // and its reason
+	peerCode      int    // the close code the client sent (0: none yet)
+	peerReason    string
+	out           []byte // frames queued for writing
+	spare         []byte // a drained buffer kept for reuse
+	queued        int    // bytes queued and not yet written
+	enqueued      int64  // bytes ever queued
+	written       int64  // bytes ever written
+	flushing      bool   // a goroutine is writing the queue
+	inBatch       bool   // the reader is handling a batch and will flush after it
+	progress      chan struct{}
+	writeErr      error
+	deflater      *deflate.Compressor
+	zbuf          []byte
+	pongWait      chan struct{} // closed when a pong arrives
+	done          chan struct{} // closed when the connection has ended
+}
+
+// connState is where a connection is in its life.
+type connState int
+
+const (
+	stateOpen    connState = iota
+	stateClosing           // a close frame was sent; waiting for the client's
+	stateClosed            // the socket is closed
+)
+
+// connOptions are the settings a connection copies when it opens.
+type connOptions struct {
+	bufferMessage bool
+	maxFrameSize  int
+	queueLimit    int
+	waitForClose  bool
+	closeTimeout  int64 // nanoseconds
+	compressMin   int
+	codePage      int
+}
+
+// ID returns the ConnectionId.
+func (c *Connection) ID() int { return c.id }
+
+// AcceptData reports whether data reception is enabled (default true).
+func (c *Connection) AcceptData() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.acceptData
+}
+
+// SetAcceptData disables (false) or re-enables (true) data reception and the
+// DataIn event. While disabled the server stops reading from the socket, so
+// TCP flow control holds the client back.
+func (c *Connection) SetAcceptData(accept bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if accept == c.acceptData {
+		return
+	}
+	c.acceptData = accept
+	if accept {
+		if c.resume != nil {
+			close(c.resume)
+			c.resume = nil
+		}
+	} else {
+		c.resume = make(chan struct{})
+	}
+}
+
+// PauseData stops data reception; ProcessData resumes it.
+func (c *Connection) PauseData() { c.SetAcceptData(false) }
+
+// ProcessData resumes data reception stopped by PauseData.
+func (c *Connection) ProcessData() { c.SetAcceptData(true) }
+
+// BytesSent returns how many bytes the last send accepted: all of them, or 0
+// when it failed with ErrWouldBlock. It is 0 in blocking mode (Timeout > 0).
+func (c *Connection) BytesSent() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytesSent
+}
+
+// Connected reports whether the connection is open.
+func (c *Connection) Connected() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateOpen
+}
+
+// SetConnected(false) disconnects the client, as Disconnect does; true has no
+// effect on an open connection and is an error on a closed one.
+func (c *Connection) SetConnected(connected bool) error {
+	if connected {
+		if !c.Connected() {
+			return newError(ErrNotConnected, "connection %d cannot be reopened", c.id)
+		}
+		return nil
+	}
+	c.disconnect(0, "")
+	return nil
+}
+
+// DataFormat returns the format SetDataToSend uses (default FormatAutomatic).
+func (c *Connection) DataFormat() DataFormat {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dataFormat
+}
+
+// SetDataFormat sets the format of data sent with SetDataToSend: automatic,
+// text, binary, ping or pong.
+func (c *Connection) SetDataFormat(f DataFormat) error {
+	switch f {
+	case FormatAutomatic, FormatText, FormatBinary, FormatPing, FormatPong:
+	default:
+		return newError(ErrInvalidValue, "DataFormat %d is not one of 0, 1, 2, 9, 10", f)
+	}
+	c.mu.Lock()
+	c.dataFormat = f
+	c.mu.Unlock()
+	return nil
+}
+
+// SetDataToSend sends s in the connection's DataFormat (text when automatic).
+func (c *Connection) SetDataToSend(s string) error {
+	return c.sendFormat(c.DataFormat(), []byte(s), FormatText)
+}
+
+// SetDataToSendB sends b in the connection's DataFormat (binary when automatic).
+func (c *Connection) SetDataToSendB(b []byte) error {
+	return c.sendFormat(c.DataFormat(), b, FormatBinary)
+}
+
+// Host returns the client's Host header.
+func (c *Connection) Host() string { return c.host }
+
+// LineMode reports whether DataIn fires per line; ChangeLineMode sets it.
+func (c *Connection) LineMode() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.lineMode
+}
+
+// LocalAddress returns the server's IP address on this connection.
+func (c *Connection) LocalAddress() string { return c.localAddr }
+
+// Origin returns the client's Origin header.
+func (c *Connection) Origin() string { return c.origin }
+
+// ReadyToSend reports whether a send can be queued: true once open, false
+// after a send failed with ErrWouldBlock until the ReadyToSend event.
+func (c *Connection) ReadyToSend() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.readyToSend && c.state == stateOpen
+}
+
+// RemoteHost returns the client's IP address.
+func (c *Connection) RemoteHost() string { return c.remoteHost }
+
+// RemotePort returns the client's TCP port.
+func (c *Connection) RemotePort() int { return c.remotePort }
+
+// RequestHeaders returns the headers of the opening handshake, as
+// "Name: Value" lines joined by CRLF.
+func (c *Connection) RequestHeaders() string { return c.requestHeaders }
+
+// RequestURI returns the request target of the opening handshake.
+func (c *Connection) RequestURI() string { return c.uri }
+
+// SubProtocols returns the subprotocols the client asked for, comma-separated.
+func (c *Connection) SubProtocols() string { return c.subProtocols }
+
+// SelectedSubProtocol returns the subprotocol the server selected, or "".
+func (c *Connection) SelectedSubProtocol() string { return c.protocol }
+
+// Extensions returns the extensions in use, as sent in the handshake response.
+func (c *Connection) Extensions() string { return c.extensions }
+
+// Timeout returns the connection's timeout in seconds (0: asynchronous).
+func (c *Connection) Timeout() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.timeout
+}
+
+// SetTimeout sets the timeout in seconds. With 0 sends never block and fail
+// with ErrWouldBlock when the outgoing queue is full; with a positive value
+// sends block until written, failing with ErrTimedOut after that many seconds
+// without progress.
+func (c *Connection) SetTimeout(seconds int) error {
+	if seconds < 0 {
+		return newError(ErrInvalidValue, "Timeout must not be negative, got %d", seconds)
+	}
+	c.mu.Lock()
+	c.timeout = seconds
+	c.mu.Unlock()
+	return nil
+}
+
+// MaxLineLength returns the longest line DataIn delivers in LineMode.
+func (c *Connection) MaxLineLength() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.maxLineLength
+}
+
+// SetMaxLineLength sets the longest line DataIn delivers in LineMode; a
+// longer line is delivered in pieces with EOL false. It fails with 112 when
+// a line longer than n is being received.
+func (c *Connection) SetMaxLineLength(n int) error {
+	if n < 1 {
+		return newError(ErrInvalidValue, "MaxLineLength must be at least 1, got %d", n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.lineMode && int(c.pendingLine.Load()) > n {
+		return ErrMaxLineLengthLocked
+	}
+	c.maxLineLength = n
+	return nil
+}
+
+// MessageLength returns how many bytes of the current MessageLength message
+// are still to be sent.
+func (c *Connection) MessageLength() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.messageLength
+}
+
+// SetMessageLength makes the next n bytes of sends one message: sends before
+// the n-th byte go out as fragments without FIN, the one reaching it ends the
+// message (the reference's MessageLength[ConnectionId]). 0 cancels it when no
+// part has been sent yet.
+func (c *Connection) SetMessageLength(n int64) error {
+	if n < 0 {
+		return newError(ErrInvalidValue, "MessageLength must not be negative, got %d", n)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.msgOpen {
+		return newError(ErrInvalidValue, "a MessageLength message is being sent: %d bytes remain", c.messageLength)
+	}
+	c.messageLength = n
+	return nil
+}

@@ -1,0 +1,314 @@
+package wsserver
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// readLoop reads and handles the client's frames until the connection ends,
+// and returns the close code and reason it ended with. leftover holds bytes
+// that arrived with the opening handshake.
+func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
+	if len(leftover) > 0 {
+		// leftover lives in rbuf: move it out of the way of the next read.
+		buf := bytes.Clone(leftover)
+		if err := c.feed(buf); err != nil {
+			return c.failed(err)
+		}
+	}
+	for {
+		if ch := c.pausedUntil(); ch != nil {
+			select {
+			case <-ch:
+			case <-c.done:
+			}
+		}
+		n, err := c.nc.Read(c.rbuf)
+		if n > 0 {
+			if ferr := c.feed(c.rbuf[:n]); ferr != nil {
+				return c.failed(ferr)
+			}
+			if c.rd.Closed() {
+				return c.closedByPeer()
+			}
+		}
+		if err != nil {
+			return c.readFailed(err)
+		}
+	}
+}
+
+// pausedUntil returns a channel to wait on while AcceptData is false.
+func (c *Connection) pausedUntil() chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.acceptData || c.state == stateClosed {
+		return nil
+	}
+	return c.resume
+}
+
+// feed hands p to the protocol reader as one batch: replies queued while the
+// batch is handled go out together in one write after it.
+func (c *Connection) feed(p []byte) error {
+	c.mu.Lock()
+	c.inBatch = true
+	c.mu.Unlock()
+	err := c.rd.Feed(p, (*frameHandler)(c))
+	c.endBatch()
+	return err
+}
+
+// frameHandler is the Connection seen as the protocol reader's handler; it
+// keeps the handler methods off Connection's exported method set.
+type frameHandler Connection
+
+func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
+	c := (*Connection)(h)
+	c.mu.Lock()
+	lineMode := c.lineMode
+	c.mu.Unlock()
+	if lineMode {
+		return c.deliverLines(p, fin)
+	}
+	format := FormatBinary
+	if op == protocol.OpText {
+		format = FormatText
+	}
+	if c.opts.bufferMessage {
+		c.msgBuf = append(c.msgBuf, p...)
+		if !fin {
+			return nil
+		}
+		err := c.fireDataIn(format, c.msgBuf, true, false)
+		c.msgBuf = shrink(c.msgBuf)
+		return err
+	}
+	if op == protocol.OpText {
+		p = c.joinRunes(p, fin)
+	}
+	if len(p) == 0 && !fin {
+		return nil
+	}
+	if c.midMsg {
+		format = FormatAutomatic
+	}
+	c.midMsg = !fin
+	return c.fireDataIn(format, p, fin, false)
+}
+
+// joinRunes keeps a UTF-8 sequence split between two pieces of a text
+// message whole: it holds back an incomplete sequence at the end of p and
+// puts it in front of the next piece.
+func (c *Connection) joinRunes(p []byte, fin bool) []byte {
+	if c.carryN > 0 {
+		c.scratch = append(append(c.scratch[:0], c.carry[:c.carryN]...), p...)
+		p = c.scratch
+		c.carryN = 0
+	}
+	if !fin {
+		k := protocol.CompleteRunes(p)
+		c.carryN = copy(c.carry[:], p[k:])
+		p = p[:k]
+	}
+	return p
+}
+
+// deliverLines splits received data into lines for LineMode: a line ends at
+// LF (a CR before it is dropped too) and DataIn gets it with EOL true; a line
+// reaching MaxLineLength is delivered with EOL false. Data is one stream:
+// lines may span messages, and EOM tells whether a line's last byte ended a
+// message.
+func (c *Connection) deliverLines(p []byte, fin bool) error {
+	max := c.MaxLineLength()
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		room := max - len(c.lineBuf)
+		if i >= 0 && i <= room {
+			line := append(c.lineBuf, p[:i]...)
+			p = p[i+1:]
+			line = bytes.TrimSuffix(line, []byte{'\r'})
+			c.lineBuf = line[:0]
+			c.pendingLine.Store(0)
+			if err := c.fireDataIn(FormatAutomatic, line, fin && len(p) == 0, true); err != nil {
+				return err
+			}
+			continue
+		}
+		if len(p) < room {
+			c.lineBuf = append(c.lineBuf, p...)
+			c.pendingLine.Store(int64(len(c.lineBuf)))
+			break
+		}
+		line := append(c.lineBuf, p[:room]...)
+		p = p[room:]
+		c.lineBuf = line[:0]
+		c.pendingLine.Store(0)
+		if err := c.fireDataIn(FormatAutomatic, line, fin && len(p) == 0, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fireDataIn fires DataIn, converting text from the CodePage when it is not UTF-8.
+func (c *Connection) fireDataIn(format DataFormat, p []byte, eom, eol bool) error {
+	h := c.srv.Events.OnDataIn
+	if h == nil {
+		return nil
+	}
+	e := &c.dataIn
+	*e = DataInEvent{ConnectionID: c.id, DataFormat: format, TextB: p, EOM: eom, EOL: eol}
+	if c.opts.codePage != utf8CodePage && c.isText(format) {
+		e.utf8, e.TextB = p, toCodePage(c.opts.codePage, p)
+	}
+	return call(c.srv, c, "DataIn", h, e)
+}
+
+// isText reports whether a DataIn piece of format holds text: a text message
+// (or its continuation), or a line in LineMode of a text message.
+func (c *Connection) isText(format DataFormat) bool {
+	return format == FormatText || format == FormatAutomatic && c.rd.MessageOp() == protocol.OpText
+}
+
+func (h *frameHandler) OnPing(p []byte) error {
+	c := (*Connection)(h)
+	c.queueControl(protocol.OpPong, p)
+	return c.firePing(p, false)
+}
+
+func (h *frameHandler) OnPong(p []byte) error {
+	c := (*Connection)(h)
+	c.mu.Lock()
+	if c.pongWait != nil {
+		close(c.pongWait)
+		c.pongWait = nil
+	}
+	c.mu.Unlock()
+	return c.firePing(p, true)
+}
+
+func (c *Connection) firePing(p []byte, response bool) error {
+	h := c.srv.Events.OnPing
+	if h == nil {
+		return nil
+	}
+	c.pingEv = PingEvent{ConnectionID: c.id, PayloadB: p, Response: response}
+	return call(c.srv, c, "Ping", h, &c.pingEv)
+}
+
+func (h *frameHandler) OnClose(code int, reason []byte) error {
+	c := (*Connection)(h)
+	c.mu.Lock()
+	c.peerCode, c.peerReason = code, string(reason)
+	c.mu.Unlock()
+	return nil
+}
+
+// shrink empties a reused buffer, dropping it when a large message grew it.
+func shrink(b []byte) []byte {
+	if cap(b) > 1<<20 {
+		return nil
+	}
+	return b[:0]
+}
+
+// closedByPeer completes a close handshake the client started or answered
+// (RFC 6455 section 7.1.1): it echoes the client's code if the server has not
+// sent a close frame yet, flushes, and ends the connection.
+func (c *Connection) closedByPeer() (int, string) {
+	c.mu.Lock()
+	code, reason := c.peerCode, c.peerReason
+	if c.state == stateOpen {
+		c.state = stateClosing
+		echo := code
+		if !validSendCloseCode(echo) {
+			echo = protocol.CloseNoStatus
+		}
+		c.sentCode, c.sentReason = echo, ""
+		c.queueCloseLocked(echo, "")
+	}
+	c.mu.Unlock()
+	c.flushNow()
+	return code, reason
+}
+
+// failed fails the connection after a protocol violation or a handler panic
+// (RFC 6455 section 7.1.7): it sends a close frame with the matching code,
+// waits briefly for the client's close, and ends the connection.
+func (c *Connection) failed(err error) (int, string) {
+	var ce *protocol.CloseError
+	if !errors.As(err, &ce) {
+		ce = c.panicClose(err)
+	}
+	c.fail(ce)
+	c.drain()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sentCode, c.sentReason
+}
+
+// panicClose turns a handler panic into close code 1011 and reports it.
+func (c *Connection) panicClose(err error) *protocol.CloseError {
+	var hp *handlerPanic
+	if errors.As(err, &hp) {
+		c.srv.reportPanic(c.id, hp)
+	}
+	return &protocol.CloseError{Code: protocol.CloseInternalError, Reason: "internal server error"}
+}
+
+// fail sends the close frame for ce, unless one was sent already.
+func (c *Connection) fail(ce *protocol.CloseError) {
+	c.mu.Lock()
+	if c.state == stateOpen {
+		c.state = stateClosing
+		c.sentCode, c.sentReason = ce.Code, ce.Reason
+		c.queueCloseLocked(ce.Code, ce.Reason)
+	}
+	c.mu.Unlock()
+	if ce.Code != protocol.CloseInternalError {
+		c.srv.fireError(c.id, &Error{Code: ce.Code, Message: ce.Reason})
+	}
+	c.flushNow()
+}
+
+// drain reads and discards what the client still sends, until it closes, a
+// close frame or CloseTimeout, so that closing the socket does not reset a
+// connection whose close frame the client has not read yet.
+func (c *Connection) drain() {
+	c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	for {
+		if _, err := c.nc.Read(c.rbuf); err != nil {
+			return
+		}
+	}
+}
+
+// readFailed ends a connection whose socket read failed: after the server's
+// close frame (a timeout waiting for the reply, or the client closing the
+// socket) it ends with the server's code; otherwise the connection dropped
+// (1006).
+func (c *Connection) readFailed(err error) (int, string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return c.sentCode, c.sentReason
+	}
+	c.state = stateClosed
+	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+		go c.srv.fireError(c.id, socketError(err, ErrSend))
+	}
+	if c.writeErr != nil {
+		return protocol.CloseAbnormal, "connection lost: " + c.writeErr.Error()
+	}
+	return protocol.CloseAbnormal, "connection closed without a close frame"
+}

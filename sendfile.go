@@ -1,0 +1,138 @@
+package wsserver
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// SendFile sends the file as one binary message, streamed in frames of
+// MaxFrameSize bytes without loading it whole. It blocks until the file is
+// sent (the reference's synchronous SendFile), with the connection's Timeout
+// as inactivity timeout when positive. Interrupt stops it: the message ends
+// early and SendFile returns ErrInterrupted.
+func (s *Server) SendFile(id int, fileName string) error {
+	f, err := os.Open(fileName)
+	if err != nil {
+		return &Error{Code: ErrSend.Code, Message: "cannot open file to send " + fileName, Err: err}
+	}
+	defer f.Close()
+	return s.sendStream(id, f, FormatBinary)
+}
+
+// SendStream sends what r yields, until io.EOF, as one message of format
+// (FormatText or FormatBinary), like SendFile. When CloseStreamAfterTransfer
+// is true (the default) and r is an io.Closer, r is closed afterwards.
+func (s *Server) SendStream(id int, r io.Reader, format DataFormat) error {
+	s.mu.Lock()
+	closeAfter := s.cfg.closeStreamAfterTransfer
+	s.mu.Unlock()
+	if rc, ok := r.(io.Closer); ok && closeAfter {
+		defer rc.Close()
+	}
+	return s.sendStream(id, r, format)
+}
+
+func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
+	c, err := s.Connection(id)
+	if err != nil {
+		return err
+	}
+	op := protocol.OpBinary
+	switch format {
+	case FormatText:
+		op = protocol.OpText
+	case FormatBinary, FormatAutomatic:
+	default:
+		return newError(ErrInvalidValue, "a stream is sent as text or binary, not DataFormat %d", format)
+	}
+	c.mu.Lock()
+	timeout := c.timeout
+	for c.streaming || c.msgOpen {
+		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {
+			return err
+		}
+		if c.state != stateOpen {
+			break
+		}
+	}
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return newError(ErrNotConnected, "connection %d is closing", c.id)
+	}
+	c.streaming, c.interrupted = true, false
+	maxFrame := c.opts.maxFrameSize
+	c.mu.Unlock()
+	defer func() {
+		c.mu.Lock()
+		c.streaming = false
+		c.notifyLocked()
+		c.mu.Unlock()
+	}()
+
+	chunk := maxFrame
+	if chunk <= 0 || chunk > 256<<10 {
+		chunk = 256 << 10
+	}
+	buf := make([]byte, chunk)
+	first := true
+	for {
+		n, rerr := io.ReadFull(r, buf)
+		last := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
+		if rerr != nil && !last {
+			// The message has begun: end it before reporting.
+			c.queueStreamPart(op, nil, first, true, maxFrame, timeout)
+			return &Error{Code: ErrSend.Code, Message: "reading the data to send failed", Err: rerr}
+		}
+		c.mu.Lock()
+		stop := c.interrupted
+		c.mu.Unlock()
+		if stop {
+			if err := c.queueStreamPart(op, nil, first, true, maxFrame, timeout); err != nil {
+				return err
+			}
+			return newError(ErrInterrupted, "sending to connection %d was interrupted", id)
+		}
+		if err := c.queueStreamPart(op, buf[:n], first, last, maxFrame, timeout); err != nil {
+			return err
+		}
+		first = false
+		if last {
+			return nil
+		}
+	}
+}
+
+// inactivityDeadline returns the deadline of a wait under timeout seconds
+// (zero time: no deadline).
+func (c *Connection) inactivityDeadline(timeout int) time.Time {
+	if timeout <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(time.Duration(timeout) * time.Second)
+}
+
+// queueStreamPart queues a part of a streamed message, waiting for room in
+// the queue, then waits until it is written.
+func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bool, maxFrame, timeout int) error {
+	c.mu.Lock()
+	size := frameBytes(len(p), maxFrame)
+	for c.queued > 0 && c.queued+size > c.opts.queueLimit && c.state == stateOpen && !c.interrupted {
+		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {
+			return err
+		}
+	}
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return newError(ErrNotConnected, "connection %d closed while sending", c.id)
+	}
+	before := len(c.out)
+	c.out = protocol.AppendMessage(c.out, op, false, p, maxFrame, begin, end)
+	c.account(len(c.out) - before)
+	if timeout == 0 {
+		timeout = -1 // a stream is always sent synchronously
+	}
+	return c.finishSend(timeout, c.enqueued)
+}

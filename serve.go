@@ -1,0 +1,394 @@
+package wsserver
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/deflate"
+	"github.com/wsserver/wsserver/internal/handshake"
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// readBufferSize is the size of a connection's read buffer.
+const readBufferSize = 16 << 10
+
+var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
+
+// accept starts serving a connection the listener accepted.
+func (s *Server) accept(nc net.Conn) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c, ok := s.admit(nc)
+		if !ok {
+			return
+		}
+		defer s.release()
+		s.serveRaw(c)
+	}()
+}
+
+// admit applies MaxConnections, the client filters and the ConnectionRequest
+// event to a new TCP connection, and sets its socket options. When it says
+// no, it has closed nc.
+func (s *Server) admit(nc net.Conn) (*Connection, bool) {
+	host, portStr, _ := net.SplitHostPort(nc.RemoteAddr().String())
+	port, _ := strconv.Atoi(portStr)
+	s.mu.Lock()
+	cfg := s.cfg
+	full := s.active >= cfg.maxConnections
+	if !full {
+		s.active++
+		s.started = true
+	}
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+	if full {
+		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", nc.RemoteAddr(), cfg.maxConnections)
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
+		nc.Close()
+		return nil, false
+	}
+	names := func() []string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ns, _ := net.DefaultResolver.LookupAddr(ctx, host)
+		return ns
+	}
+	accept := matchClients(cfg.allowedClients, host, names) && !matchClients(cfg.blockedClients, host, names)
+	ev := &ConnectionRequestEvent{Address: host, Port: port, Accept: accept}
+	if err := call(s, nil, "ConnectionRequest", s.Events.OnConnectionRequest, ev); err != nil {
+		s.reportPanic(id, err.(*handlerPanic))
+		ev.Accept = false
+	}
+	if !ev.Accept {
+		s.logf(id, 1, "Refused connection from %s:%d", host, port)
+		nc.Close()
+		s.release()
+		return nil, false
+	}
+	setSocketOptions(nc, &cfg)
+	c := newConnection(s, id, nc, &cfg)
+	c.remoteHost, c.remotePort = host, port
+	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		c.localAddr = la.IP.String()
+	}
+	s.logf(id, 1, "Accepted connection from %s:%d", host, port)
+	return c, true
+}
+
+// release gives back the MaxConnections slot of an ended connection.
+func (s *Server) release() {
+	s.mu.Lock()
+	s.active--
+	s.mu.Unlock()
+}
+
+// setSocketOptions applies TcpNoDelay, the keep-alive settings and the buffer
+// sizes to an accepted TCP connection.
+func setSocketOptions(nc net.Conn, cfg *settings) {
+	tc, ok := nc.(*net.TCPConn)
+	if !ok {
+		return
+	}
+	tc.SetNoDelay(cfg.tcpNoDelay)
+	ka := net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
+	if cfg.keepAliveTime > 0 {
+		ka.Idle = time.Duration(cfg.keepAliveTime) * time.Millisecond
+	}
+	if cfg.keepAliveInterval > 0 {
+		ka.Interval = time.Duration(cfg.keepAliveInterval) * time.Millisecond
+	}
+	tc.SetKeepAliveConfig(ka)
+	if cfg.inBufferSize > 0 {
+		tc.SetReadBuffer(cfg.inBufferSize)
+	}
+	if cfg.outBufferSize > 0 {
+		tc.SetWriteBuffer(cfg.outBufferSize)
+	}
+}
+
+func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
+	s.mu.Lock()
+	timeout := s.timeout
+	s.mu.Unlock()
+	c := &Connection{
+		srv:           s,
+		id:            id,
+		nc:            nc,
+		timeout:       timeout,
+		maxLineLength: cfg.defaultMaxLineLength,
+		acceptData:    true,
+		readyToSend:   true,
+		done:          make(chan struct{}),
+		opts: connOptions{
+			bufferMessage: cfg.bufferMessage,
+			maxFrameSize:  cfg.maxFrameSize,
+			queueLimit:    cfg.queueLimit(),
+			waitForClose:  cfg.waitForCloseResponse,
+			closeTimeout:  int64(cfg.closeTimeout),
+			compressMin:   cfg.compressMin,
+			codePage:      cfg.codePage,
+		},
+	}
+	c.rd.MaxMessageSize = cfg.maxMessageSize
+	return c
+}
+
+// serveRaw runs a connection from the listener: TLS and WebSocket handshakes,
+// then the message loop.
+func (s *Server) serveRaw(c *Connection) {
+	defer c.nc.Close()
+	s.mu.Lock()
+	cfg := s.cfg
+	s.mu.Unlock()
+	if rt := s.tlsState.Load(); rt != nil {
+		tc, err := s.tlsHandshake(c, rt, &cfg)
+		if err != nil {
+			return
+		}
+		c.nc, c.tc = tc, tc
+	}
+	bp := readBufPool.Get().(*[]byte)
+	c.rbuf = *bp
+	defer func() {
+		c.rbuf = nil
+		readBufPool.Put(bp)
+	}()
+
+	c.nc.SetReadDeadline(time.Now().Add(cfg.handshakeTimeout))
+	n := 0
+	var req *handshake.Request
+	var used int
+	for {
+		if n == len(c.rbuf) {
+			c.writeRaw(handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
+			return
+		}
+		m, err := c.nc.Read(c.rbuf[n:])
+		n += m
+		var perr error
+		req, used, perr = handshake.Parse(c.rbuf[:n])
+		if perr == nil {
+			break
+		}
+		var rej *handshake.Rejection
+		if errors.As(perr, &rej) {
+			s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
+			c.writeRaw(handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header))
+			return
+		}
+		if err != nil {
+			if !errors.Is(err, io.EOF) {
+				s.logf(c.id, 2, "Handshake read failed: %v", err)
+			}
+			return
+		}
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	resp, ok := s.upgrade(c, req)
+	if !c.writeRaw(resp) || !ok {
+		return
+	}
+	leftover := c.rbuf[used:n]
+	s.run(c, leftover)
+}
+
+// writeRaw writes handshake bytes, bounded in time. It reports success.
+func (c *Connection) writeRaw(b []byte) bool {
+	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.nc.Write(b)
+	c.nc.SetWriteDeadline(time.Time{})
+	return err == nil
+}
+
+// upgrade validates the opening handshake, fires WebSocketOpenRequest,
+// negotiates permessage-deflate and returns the response to write; ok is
+// false when the request is refused.
+func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok bool) {
+	s.logf(c.id, 1, "%s %s %s", req.Method, req.URI, req.Proto)
+	s.logf(c.id, 2, "Request headers:\r\n%s", req.Raw())
+	up, rej := handshake.Check(req)
+	if rej != nil {
+		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
+		return handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header), false
+	}
+	exts, err := deflate.ParseExtensions(up.Extensions)
+	if err != nil {
+		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, err)
+		return handshake.AppendReject(nil, 400, "malformed Sec-WebSocket-Extensions: "+err.Error(), ""), false
+	}
+	c.host, c.origin, c.uri = up.Host, up.Origin, req.URI
+	c.requestHeaders = req.Raw()
+	c.subProtocols = up.RawProtocols
+	ev := &WebSocketOpenRequestEvent{
+		ConnectionID:   c.id,
+		RequestURI:     req.URI,
+		HostHeader:     up.Host,
+		OriginHeader:   up.Origin,
+		SubProtocols:   up.RawProtocols,
+		Extensions:     strings.Join(up.Extensions, ", "),
+		RequestHeaders: c.requestHeaders,
+		StatusCode:     101,
+	}
+	if err := call(s, c, "WebSocketOpenRequest", s.Events.OnWebSocketOpenRequest, ev); err != nil {
+		s.reportPanic(c.id, err.(*handlerPanic))
+		return handshake.AppendReject(nil, 500, "", ""), false
+	}
+	if ev.StatusCode != 101 {
+		status := ev.StatusCode
+		if status < 200 || status > 999 {
+			s.fireError(c.id, newError(ErrInvalidValue, "WebSocketOpenRequest set StatusCode %d; answering 500", status))
+			status = 500
+		}
+		s.logf(c.id, 1, "Application refused the WebSocket request with status %d", status)
+		return handshake.AppendReject(nil, status, "", ev.ResponseHeaders), false
+	}
+	c.protocol = selectProtocol(ev.SubProtocols, up.Protocols)
+	if ev.SubProtocols != up.RawProtocols && ev.SubProtocols != "" && c.protocol == "" {
+		s.fireError(c.id, newError(ErrInvalidValue, "subprotocol %q was not offered by the client; none selected", ev.SubProtocols))
+	}
+	s.mu.Lock()
+	pmd := s.cfg.permessageDeflate
+	policy := deflate.Policy{ServerNoContextTakeover: s.cfg.serverNoContextTakeover}
+	level := s.cfg.compressionLevel
+	s.mu.Unlock()
+	if pmd {
+		if r, params, ok := deflate.Negotiate(exts, policy); ok {
+			c.extensions = r
+			c.deflater = deflate.NewCompressor(params, level)
+			c.inflater = deflate.NewDecompressor(params)
+			c.rd.SetInflater(inflaterAdapter{c.inflater})
+		}
+	}
+	return handshake.AppendAccept(nil, up.Key, c.protocol, c.extensions, ev.ResponseHeaders), true
+}
+
+// selectProtocol returns the subprotocol the handler chose, if the client
+// offered it. An unchanged list selects its only entry (the reference returns
+// SubProtocols as the selection), and nothing when it has several.
+func selectProtocol(chosen string, offered []string) string {
+	chosen = strings.TrimSpace(chosen)
+	for _, p := range offered {
+		if p == chosen {
+			return p
+		}
+	}
+	return ""
+}
+
+// run registers an open connection, fires Connected and ReadyToSend, serves
+// its messages until it ends, and fires Disconnected.
+func (s *Server) run(c *Connection, leftover []byte) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
+	defer c.cleanup()
+
+	if err := call(s, c, "Connected", s.Events.OnConnected, &ConnectedEvent{ConnectionID: c.id}); err != nil {
+		c.fail(c.panicClose(err))
+	} else if err := call(s, c, "ReadyToSend", s.Events.OnReadyToSend, &ReadyToSendEvent{ConnectionID: c.id}); err != nil {
+		c.fail(c.panicClose(err))
+	}
+	code, reason := c.readLoop(leftover)
+	s.mu.Lock()
+	delete(s.conns, c.id)
+	s.mu.Unlock()
+	s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
+	ev := &DisconnectedEvent{ConnectionID: c.id, StatusCode: code, Description: reason}
+	if err := call(s, c, "Disconnected", s.Events.OnDisconnected, ev); err != nil {
+		s.reportPanic(c.id, err.(*handlerPanic))
+	}
+}
+
+// ServeHTTP upgrades a WebSocket request of a net/http server into a
+// connection of s, with the same events, settings and Connections entry as a
+// connection from StartListening. Requests that are not valid upgrades get
+// the same HTTP errors. It returns when the connection has ended. TLS is the
+// http.Server's business here: UseSSL applies only to StartListening.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &handshake.Request{Method: r.Method, URI: r.RequestURI, Proto: r.Proto}
+	req.Headers = append(req.Headers, handshake.Header{Name: "Host", Value: r.Host})
+	for name, vs := range r.Header {
+		for _, v := range vs {
+			req.Headers = append(req.Headers, handshake.Header{Name: name, Value: v})
+		}
+	}
+	if _, rej := handshake.Check(req); rej != nil {
+		for _, l := range strings.Split(rej.Header, "\r\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				w.Header().Set(k, strings.TrimSpace(v))
+			}
+		}
+		http.Error(w, strconv.Itoa(rej.Status)+" "+http.StatusText(rej.Status)+": "+rej.Reason, rej.Status)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "500 Internal Server Error: the connection cannot be hijacked (HTTP/2?)", http.StatusInternalServerError)
+		return
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	defer nc.Close()
+	c, ok := s.admit(nc)
+	if !ok {
+		return
+	}
+	defer s.release()
+	if tc, ok := nc.(*tls.Conn); ok {
+		c.tc = tc
+	}
+	var leftover []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		leftover, _ = brw.Reader.Peek(n)
+		leftover = bytes.Clone(leftover)
+	}
+	resp, ok := s.upgrade(c, req)
+	if !c.writeRaw(resp) || !ok {
+		return
+	}
+	bp := readBufPool.Get().(*[]byte)
+	c.rbuf = *bp
+	defer func() {
+		c.rbuf = nil
+		readBufPool.Put(bp)
+	}()
+	s.run(c, leftover)
+}
+
+// inflaterAdapter adapts a deflate.Decompressor to protocol.Inflater,
+// turning its size error into close code 1009.
+type inflaterAdapter struct{ d *deflate.Decompressor }
+
+func (a inflaterAdapter) Write(p []byte, limit int64, emit func([]byte) error) error {
+	return inflateErr(a.d.Write(p, limit, emit))
+}
+
+func (a inflaterAdapter) Finish(limit int64, emit func([]byte) error) error {
+	return inflateErr(a.d.Finish(limit, emit))
+}
+
+func inflateErr(err error) error {
+	if errors.Is(err, deflate.ErrTooLarge) {
+		return &protocol.CloseError{Code: protocol.CloseTooBig, Reason: "decompressed message too large"}
+	}
+	return err
+}

@@ -1,0 +1,436 @@
+package wsserver
+
+import (
+	"errors"
+	"os"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// maxWriteChunk bounds one socket write in blocking mode, so that the
+// inactivity timeout restarts as data goes out.
+const maxWriteChunk = 256 << 10
+
+// Send sends data to the client as a binary message (the reference's Send).
+func (s *Server) Send(id int, data []byte) error { return s.SendMessage(id, FormatBinary, data) }
+
+// SendBytes sends data to the client as a binary message.
+func (s *Server) SendBytes(id int, data []byte) error { return s.SendMessage(id, FormatBinary, data) }
+
+// SendText sends text to the client as a text message. text must be valid
+// UTF-8 (Go strings from source code are); invalid text fails with
+// ErrInvalidValue and sends nothing.
+func (s *Server) SendText(id int, text string) error {
+	c, err := s.Connection(id)
+	if err != nil {
+		return err
+	}
+	return c.sendFormat(FormatText, []byte(text), FormatText)
+}
+
+// SendMessage sends data as one message of the given format: FormatText
+// (data must be UTF-8), FormatBinary, FormatPing or FormatPong; FormatAutomatic
+// sends binary. It copies data before it returns.
+//
+// With the connection's Timeout at 0, it never blocks: data is queued, and
+// when the queue (OutBufferSize, or SendQueueSize bytes) cannot take it, it
+// fails with ErrWouldBlock and the ReadyToSend event fires once the queue has
+// drained. With Timeout > 0 it returns once the data is written, or fails with
+// ErrTimedOut after Timeout seconds without progress.
+func (s *Server) SendMessage(id int, format DataFormat, data []byte) error {
+	c, err := s.Connection(id)
+	if err != nil {
+		return err
+	}
+	return c.sendFormat(format, data, FormatBinary)
+}
+
+// sendFormat sends data in format f, with auto the format FormatAutomatic means.
+func (c *Connection) sendFormat(f DataFormat, data []byte, auto DataFormat) error {
+	if f == FormatAutomatic {
+		f = auto
+	}
+	switch f {
+	case FormatText:
+		if c.opts.codePage != utf8CodePage {
+			utf, err := fromCodePage(c.opts.codePage, data)
+			if err != nil {
+				return err
+			}
+			data = utf
+		}
+		if !validText(data) {
+			return newError(ErrInvalidValue, "text to send is not valid UTF-8; send it as binary")
+		}
+		return c.send(protocol.OpText, data)
+	case FormatBinary:
+		return c.send(protocol.OpBinary, data)
+	case FormatPing:
+		return c.sendControl(protocol.OpPing, data)
+	case FormatPong:
+		return c.sendControl(protocol.OpPong, data)
+	}
+	return newError(ErrInvalidValue, "DataFormat %d cannot be sent", f)
+}
+
+// sendControl sends a ping or pong the application asked for.
+func (c *Connection) sendControl(op protocol.Opcode, data []byte) error {
+	if len(data) > protocol.MaxControlPayload {
+		return newError(ErrInvalidValue, "a control frame carries at most 125 bytes, got %d", len(data))
+	}
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return newError(ErrNotConnected, "connection %d is closing", c.id)
+	}
+	c.out = protocol.AppendFrame(c.out, true, op, false, data)
+	c.account(2 + len(data))
+	timeout := c.timeout
+	return c.finishSend(timeout, c.enqueued)
+}
+
+// queueControl queues a control frame the protocol requires (a pong), even
+// when the queue is over its limit.
+func (c *Connection) queueControl(op protocol.Opcode, data []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return
+	}
+	c.out = protocol.AppendFrame(c.out, true, op, false, data)
+	c.account(2 + len(data))
+	c.scheduleFlushLocked()
+}
+
+// queueCloseLocked queues a close frame. c.mu is held.
+func (c *Connection) queueCloseLocked(code int, reason string) {
+	var buf [protocol.MaxControlPayload]byte
+	payload := protocol.AppendClosePayload(buf[:0], code, reason)
+	c.out = protocol.AppendFrame(c.out, true, protocol.OpClose, false, payload)
+	c.account(2 + len(payload))
+}
+
+// account records n newly queued bytes. c.mu is held.
+func (c *Connection) account(n int) {
+	c.queued += n
+	c.enqueued += int64(n)
+}
+
+// send queues data as a message (or as the next part of a MessageLength
+// message) and, in blocking mode, waits until it is written.
+func (c *Connection) send(op protocol.Opcode, data []byte) error {
+	c.mu.Lock()
+	timeout := c.timeout
+	var deadline time.Time
+	if timeout > 0 {
+		deadline = time.Now().Add(time.Duration(timeout) * time.Second)
+	}
+	for {
+		if c.state != stateOpen {
+			c.mu.Unlock()
+			return newError(ErrNotConnected, "connection %d is closing", c.id)
+		}
+		if c.streaming {
+			if timeout == 0 {
+				return c.wouldBlockLocked()
+			}
+			if err := c.waitLocked(deadline); err != nil {
+				return err
+			}
+			continue
+		}
+		break
+	}
+	// Frame the message into zbuf (compressed) or straight into out.
+	begin, end := true, true
+	part := data
+	var rest []byte
+	if c.messageLength > 0 {
+		begin = !c.msgOpen
+		if !begin {
+			op = c.msgOp
+		}
+		if int64(len(data)) >= c.messageLength {
+			part, rest = data[:c.messageLength], data[c.messageLength:]
+		} else {
+			end = false
+		}
+	}
+	// The uncompressed size bounds the queue check: compressing first would
+	// advance a context-takeover compressor for a message that may not go.
+	size := frameBytes(len(part), c.opts.maxFrameSize)
+	for c.queued > 0 && c.queued+size > c.opts.queueLimit {
+		if timeout == 0 {
+			return c.wouldBlockLocked()
+		}
+		if err := c.waitLocked(deadline); err != nil {
+			return err
+		}
+		if c.state != stateOpen {
+			c.mu.Unlock()
+			return newError(ErrNotConnected, "connection %d is closing", c.id)
+		}
+	}
+	compressed := c.deflater != nil && begin && end && len(part) >= c.opts.compressMin
+	if compressed {
+		c.zbuf = c.deflater.Compress(c.zbuf[:0], part)
+		part = c.zbuf
+	}
+	before := len(c.out)
+	c.out = protocol.AppendMessage(c.out, op, compressed, part, c.opts.maxFrameSize, begin, end)
+	c.account(len(c.out) - before)
+	if c.messageLength > 0 {
+		c.messageLength -= int64(len(data) - len(rest))
+		c.msgOpen, c.msgOp = !end, op
+	}
+	if len(rest) > 0 {
+		// The data went past the end of the MessageLength message: the rest
+		// is a message of its own.
+		before = len(c.out)
+		c.out = protocol.AppendMessage(c.out, op, false, rest, c.opts.maxFrameSize, true, true)
+		c.account(len(c.out) - before)
+	}
+	if timeout == 0 {
+		c.bytesSent = len(data)
+	} else {
+		c.bytesSent = 0
+	}
+	return c.finishSend(timeout, c.enqueued)
+}
+
+// frameBytes returns the bytes n payload bytes take once framed.
+func frameBytes(n, maxFrame int) int {
+	if maxFrame <= 0 || n <= maxFrame {
+		return n + protocol.HeaderSize(n)
+	}
+	frames := (n + maxFrame - 1) / maxFrame
+	return n + frames*protocol.HeaderSize(maxFrame)
+}
+
+// wouldBlockLocked records a send that found the queue full, and unlocks c.mu.
+func (c *Connection) wouldBlockLocked() error {
+	c.bytesSent = 0
+	c.readyToSend = false
+	c.wantReady = true
+	c.mu.Unlock()
+	return ErrWouldBlock
+}
+
+// finishSend starts writing what was queued. With timeout > 0 it waits until
+// the queue has written target bytes, failing after timeout seconds without
+// progress; with timeout < 0 it waits without a deadline; with 0 it returns
+// at once. c.mu is held and released.
+func (c *Connection) finishSend(timeout int, target int64) error {
+	if timeout == 0 {
+		c.scheduleFlushLocked()
+		c.mu.Unlock()
+		return nil
+	}
+	step := time.Duration(max(timeout, 0)) * time.Second
+	deadline := c.inactivityDeadline(timeout)
+	for c.written < target {
+		if c.writeErr != nil {
+			err := c.writeErr
+			c.mu.Unlock()
+			return &Error{Code: ErrSend.Code, Message: ErrSend.Message, Err: err}
+		}
+		if !c.flushing {
+			c.flushing = true
+			c.mu.Unlock()
+			c.flushLoop(step)
+			c.mu.Lock()
+			deadline = c.inactivityDeadline(timeout)
+			continue
+		}
+		if err := c.waitLocked(deadline); err != nil {
+			return err
+		}
+		if c.written < target && c.state == stateClosed && c.writeErr == nil {
+			c.mu.Unlock()
+			return newError(ErrNotConnected, "connection %d closed before the data was written", c.id)
+		}
+	}
+	c.mu.Unlock()
+	return nil
+}
+
+// waitLocked waits, with c.mu held and released meanwhile, until the queue
+// makes progress, the connection ends, or deadline (zero: never) passes, in
+// which case it returns ErrTimedOut with c.mu released. On success c.mu is
+// held again. The deadline moves on with every progress (an inactivity timeout).
+func (c *Connection) waitLocked(deadline time.Time) error {
+	if c.progress == nil {
+		c.progress = make(chan struct{})
+	}
+	ch := c.progress
+	c.mu.Unlock()
+	var timer <-chan time.Time
+	if !deadline.IsZero() {
+		t := time.NewTimer(time.Until(deadline))
+		defer t.Stop()
+		timer = t.C
+	}
+	select {
+	case <-ch:
+	case <-c.done:
+	case <-timer:
+		return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
+	}
+	c.mu.Lock()
+	return nil
+}
+
+// notifyLocked wakes the goroutines waiting for progress. c.mu is held.
+func (c *Connection) notifyLocked() {
+	if c.progress != nil {
+		close(c.progress)
+		c.progress = nil
+	}
+}
+
+// scheduleFlushLocked makes sure someone writes the queue: the reader after
+// its batch, or a new flusher goroutine. c.mu is held.
+func (c *Connection) scheduleFlushLocked() {
+	if c.flushing || len(c.out) == 0 || c.inBatch {
+		return
+	}
+	c.flushing = true
+	go c.flushLoop(0)
+}
+
+// endBatch ends a reader batch and writes what it queued.
+func (c *Connection) endBatch() {
+	c.mu.Lock()
+	c.inBatch = false
+	if c.flushing || len(c.out) == 0 {
+		c.mu.Unlock()
+		return
+	}
+	c.flushing = true
+	c.mu.Unlock()
+	c.flushLoop(0)
+}
+
+// flushNow writes the queue before the connection closes, waiting for a
+// flusher already at work; bounded by CloseTimeout.
+func (c *Connection) flushNow() {
+	deadline := time.Now().Add(time.Duration(c.opts.closeTimeout))
+	c.nc.SetWriteDeadline(deadline)
+	c.mu.Lock()
+	for len(c.out) > 0 && c.writeErr == nil {
+		if !c.flushing {
+			c.flushing = true
+			c.mu.Unlock()
+			c.flushLoop(0)
+			c.mu.Lock()
+			continue
+		}
+		if err := c.waitLocked(deadline); err != nil {
+			return
+		}
+	}
+	c.mu.Unlock()
+}
+
+// flushLoop writes the queue until it is empty. The caller set c.flushing.
+// timeout > 0 bounds each write; when it passes, the rest stays queued.
+func (c *Connection) flushLoop(timeout time.Duration) {
+	for {
+		c.mu.Lock()
+		if len(c.out) == 0 || c.writeErr != nil {
+			c.flushing = false
+			ready := c.wantReady && c.writeErr == nil && c.state == stateOpen
+			if ready {
+				c.wantReady = false
+				c.readyToSend = true
+			}
+			c.notifyLocked()
+			c.mu.Unlock()
+			if ready {
+				c.fireReadyToSend()
+			}
+			return
+		}
+		buf := c.out
+		if timeout > 0 && len(buf) > maxWriteChunk {
+			buf = buf[:maxWriteChunk]
+		}
+		c.mu.Unlock()
+
+		if timeout > 0 {
+			c.nc.SetWriteDeadline(time.Now().Add(timeout))
+		}
+		n, err := c.nc.Write(buf)
+		if timeout > 0 {
+			c.nc.SetWriteDeadline(time.Time{})
+		}
+
+		c.mu.Lock()
+		c.queued -= n
+		c.written += int64(n)
+		if n == len(c.out) {
+			// All written: swap in the spare buffer for the next batch.
+			c.out, c.spare = c.spare[:0], shrink(c.out)
+		} else {
+			c.out = c.out[:copy(c.out, c.out[n:])]
+		}
+		c.notifyLocked()
+		if err != nil {
+			if timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.tc == nil {
+				// Nothing is lost: the rest stays queued for the next writer.
+				c.flushing = false
+				c.mu.Unlock()
+				return
+			}
+			c.writeErr = err
+			c.flushing = false
+			c.notifyLocked()
+			c.mu.Unlock()
+			c.nc.Close() // the reader sees it and ends the connection
+			return
+		}
+		c.mu.Unlock()
+	}
+}
+
+// fireReadyToSend fires ReadyToSend, or leaves it for whoever holds the
+// connection's event lock (a handler is running) to fire when it releases.
+func (c *Connection) fireReadyToSend() {
+	if EventDispatch(c.srv.dispatch.Load()) == DispatchQueued {
+		h := c.srv.Events.OnReadyToSend
+		if h != nil {
+			ev := &ReadyToSendEvent{ConnectionID: c.id}
+			c.srv.queue.post(func() {
+				if err := protect("ReadyToSend", h, ev); err != nil {
+					c.srv.reportPanic(c.id, err.(*handlerPanic))
+				}
+			}, false)
+		}
+		return
+	}
+	c.readyPending.Store(true)
+	if c.evmu.TryLock() {
+		c.unlockEvents()
+	}
+}
+
+// unlockEvents releases the event lock, first firing a ReadyToSend that
+// waited for it.
+func (c *Connection) unlockEvents() {
+	for c.readyPending.Swap(false) {
+		h := c.srv.Events.OnReadyToSend
+		if h == nil {
+			continue
+		}
+		if err := protect("ReadyToSend", h, &ReadyToSendEvent{ConnectionID: c.id}); err != nil {
+			c.srv.reportPanic(c.id, err.(*handlerPanic))
+			c.disconnect(protocol.CloseInternalError, "internal server error")
+		}
+	}
+	c.evmu.Unlock()
+	// A ReadyToSend may have arrived between the Swap and the Unlock.
+	if c.readyPending.Load() && c.evmu.TryLock() {
+		c.unlockEvents()
+	}
+}
