@@ -1,7 +1,6 @@
 package deflate
 
 import (
-	"errors"
 	"fmt"
 	"strings"
 )
@@ -22,10 +21,6 @@ type Extension struct {
 	Name   string
 	Params []Param
 }
-
-// errNoExtension is returned when header values are present but hold no
-// extension at all (the grammar is 1#extension).
-var errNoExtension = errors.New("deflate: Sec-WebSocket-Extensions holds no extension")
 
 // ParseExtensions parses the values of the Sec-WebSocket-Extensions request
 // header fields following the grammar of RFC 6455 section 9.1:
@@ -57,7 +52,8 @@ func ParseExtensions(values []string) ([]Extension, error) {
 		}
 	}
 	if len(exts) == 0 {
-		return nil, errNoExtension
+		// The grammar is 1#extension: at least one element.
+		return nil, fmt.Errorf("deflate: no extension in Sec-WebSocket-Extensions value %q", clip(strings.Join(values, ", ")))
 	}
 	return exts, nil
 }
