@@ -16,6 +16,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 	"github.com/gobwas/ws/wsflate"
@@ -49,6 +50,7 @@ func main() {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
+			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
 			continue
 		}
 		go serve(&conn{Conn: nc})

@@ -10,11 +10,12 @@ import (
 	"net"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/wsserver/wsserver/bench/internal/srv"
 )
 
-var bufs = sync.Pool{New: func() any { b := make([]byte, 64<<10); return &b }}
+var bufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
 var (
 	mu    sync.Mutex
@@ -27,6 +28,7 @@ func main() {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
+			time.Sleep(10 * time.Millisecond) // e.g. out of file descriptors
 			continue
 		}
 		go serve(c.(*net.TCPConn))

@@ -1,0 +1,697 @@
+// Command bench runs the WebSocket server benchmark: it builds every server
+// and the load generator once, then for each workload runs interleaved rounds
+// (A B C … C B A …), each trial a fresh server process pinned to CPU 0 and a
+// generator pinned to CPU 1, and prints a markdown table of the medians with
+// each target's ratio to the best peer.
+//
+//	cd bench && go run ./cmd/bench -rounds 3 -duration 3s -targets all -workloads all
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Targets, in table order. Peers are every target but tcp and wsserver.
+var allTargets = []string{"tcp", "wsserver", "gorilla", "coder", "gobwas", "gws", "nbio"}
+
+func isPeer(t string) bool { return t != "tcp" && t != "wsserver" }
+
+// Metric kinds.
+const (
+	mMsgs  = "msgs/s"
+	mLat   = "p50 µs"
+	mRSS   = "RSS/conn"
+	mBcast = "ms"
+)
+
+type workload struct {
+	key      string
+	title    string
+	mode     string // echo, idle, broadcast
+	conns    int
+	inflight int
+	size     int
+	deflate  bool
+	metric   string
+	vsTCP    bool // also report msgs/s relative to raw TCP
+}
+
+func (w workload) lowerBetter() bool { return w.metric != mMsgs }
+
+func workloads(idleConns, bcastConns int) []workload {
+	return []workload{
+		{key: "latency", title: "latency: 1 conn, 16 B, 1 in flight", mode: "echo", conns: 1, inflight: 1, size: 16, metric: mLat},
+		{key: "64x1k", title: "64 conns, 1 KiB, 8 in flight", mode: "echo", conns: 64, inflight: 8, size: 1 << 10, metric: mMsgs},
+		{key: "1000x1k", title: "1000 conns, 1 KiB", mode: "echo", conns: 1000, inflight: 1, size: 1 << 10, metric: mMsgs},
+		{key: "64x64k", title: "64 conns, 64 KiB", mode: "echo", conns: 64, inflight: 1, size: 64 << 10, metric: mMsgs},
+		{key: "8x1m", title: "8 conns, 1 MiB", mode: "echo", conns: 8, inflight: 1, size: 1 << 20, metric: mMsgs, vsTCP: true},
+		{key: "z64x1k", title: "deflate: 64 conns, 1 KiB text, 8 in flight", mode: "echo", conns: 64, inflight: 8, size: 1 << 10, deflate: true, metric: mMsgs},
+		{key: "z64x64k", title: "deflate: 64 conns, 64 KiB text", mode: "echo", conns: 64, inflight: 1, size: 64 << 10, deflate: true, metric: mMsgs},
+		{key: "z8x1m", title: "deflate: 8 conns, 1 MiB text", mode: "echo", conns: 8, inflight: 1, size: 1 << 20, deflate: true, metric: mMsgs},
+		{key: "idle", title: fmt.Sprintf("%d idle conns: server RSS per conn", idleConns), mode: "idle", conns: idleConns, size: 1, metric: mRSS},
+		{key: "broadcast", title: fmt.Sprintf("broadcast 64 B to %d conns: time until all received", bcastConns), mode: "broadcast", conns: bcastConns, size: 64, metric: mBcast},
+	}
+}
+
+var (
+	flagRounds    = flag.Int("rounds", 3, "rounds per workload (interleaved A B C … C B A)")
+	flagDuration  = flag.Duration("duration", 3*time.Second, "measured time per echo trial (and budget per broadcast trial)")
+	flagTargets   = flag.String("targets", "all", "comma-separated targets, or all: "+strings.Join(allTargets, ","))
+	flagWorkloads = flag.String("workloads", "all", "comma-separated workloads, or all (see -list)")
+	flagIdle      = flag.Int("idle-conns", 10000, "connections of the idle workload")
+	flagBcast     = flag.Int("bcast-conns", 10000, "connections of the broadcast workload")
+	flagList      = flag.Bool("list", false, "list the workloads and exit")
+	flagOut       = flag.String("out", "", "also write the markdown report to this file")
+	flagJSON      = flag.String("json", "", "write every trial's raw result to this file")
+	flagVerbose   = flag.Bool("v", false, "print every trial")
+	flagKeep      = flag.Bool("keep", false, "keep the build directory and server logs")
+	flagNoPin     = flag.Bool("nopin", false, "do not pin server and generator to CPUs 0 and 1")
+)
+
+// Result mirrors the loadgen's JSON output.
+type Result struct {
+	Msgs      int64   `json:"msgs"`
+	MsgsPerS  float64 `json:"msgs_per_s"`
+	LatP50us  float64 `json:"lat_p50_us"`
+	LatP99us  float64 `json:"lat_p99_us"`
+	RSSPerCon float64 `json:"rss_per_conn_bytes"`
+	BcastMs   float64 `json:"bcast_median_ms"`
+	BcastN    int     `json:"bcast_count"`
+	SetupS    float64 `json:"setup_s"`
+	Inflated  int64   `json:"inflated"`
+	GenCPU    float64 `json:"gen_cpu"`
+	SrvCPU    float64 `json:"srv_cpu"`
+	Error     string  `json:"error"`
+}
+
+type trial struct {
+	Workload string  `json:"workload"`
+	Target   string  `json:"target"`
+	Round    int     `json:"round"`
+	Value    float64 `json:"value"`
+	Result   Result  `json:"result"`
+	Err      string  `json:"err,omitempty"`
+}
+
+func (w workload) value(r Result) float64 {
+	switch w.metric {
+	case mLat:
+		return r.LatP50us
+	case mRSS:
+		return r.RSSPerCon
+	case mBcast:
+		return r.BcastMs
+	}
+	return r.MsgsPerS
+}
+
+func main() {
+	flag.Parse()
+	log.SetFlags(0)
+	log.SetPrefix("bench: ")
+	wls := workloads(*flagIdle, *flagBcast)
+	if *flagList {
+		for _, w := range wls {
+			fmt.Printf("%-10s %s\n", w.key, w.title)
+		}
+		return
+	}
+	targets, err := pick(*flagTargets, allTargets)
+	if err != nil {
+		log.Fatal(err)
+	}
+	var keys []string
+	for _, w := range wls {
+		keys = append(keys, w.key)
+	}
+	sel, err := pick(*flagWorkloads, keys)
+	if err != nil {
+		log.Fatal(err)
+	}
+	wls = slices.DeleteFunc(wls, func(w workload) bool { return !slices.Contains(sel, w.key) })
+	if *flagRounds < 1 || *flagRounds > 50 {
+		log.Fatal("-rounds must be within 1..50")
+	}
+	raiseNoFile()
+	checkConnLimit(wls)
+
+	dir, err := os.MkdirTemp("", "wsbench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if *flagKeep {
+		log.Printf("build dir and logs: %s", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	targets = build(dir, targets)
+	if len(targets) == 0 {
+		log.Fatal("no target built")
+	}
+
+	start := time.Now()
+	var trials []trial
+	for _, w := range wls {
+		log.Printf("workload %s: %s", w.key, w.title)
+		for r := 0; r < *flagRounds; r++ {
+			order := slices.Clone(targets)
+			if r%2 == 1 {
+				slices.Reverse(order)
+			}
+			for _, t := range order {
+				if t == "tcp" && w.deflate {
+					continue
+				}
+				tr := runTrial(dir, w, t, r)
+				trials = append(trials, tr)
+				if *flagVerbose || tr.Err != "" {
+					printTrial(tr)
+				}
+			}
+		}
+	}
+	report := render(wls, targets, trials, time.Since(start))
+	fmt.Print(report)
+	if *flagOut != "" {
+		if err := os.WriteFile(*flagOut, []byte(report), 0o644); err != nil {
+			log.Print(err)
+		}
+	}
+	if *flagJSON != "" {
+		b, _ := json.MarshalIndent(trials, "", "  ")
+		if err := os.WriteFile(*flagJSON, b, 0o644); err != nil {
+			log.Print(err)
+		}
+	}
+}
+
+func pick(arg string, all []string) ([]string, error) {
+	if arg == "all" {
+		return slices.Clone(all), nil
+	}
+	var out []string
+	for _, s := range strings.Split(arg, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(all, s) {
+			return nil, fmt.Errorf("unknown %q (choose from %s)", s, strings.Join(all, ","))
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func raiseNoFile() {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) == nil && l.Cur < l.Max {
+		l.Cur = l.Max
+		syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l)
+	}
+}
+
+// checkConnLimit refuses workloads that need more sockets than a process may
+// open (the generator and the server each hold one per connection).
+func checkConnLimit(wls []workload) {
+	var l syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l) != nil {
+		return
+	}
+	for _, w := range wls {
+		if uint64(w.conns)+64 > l.Max {
+			log.Fatalf("workload %s needs %d connections; the open-files hard limit is %d (lower -idle-conns / -bcast-conns)", w.key, w.conns, l.Max)
+		}
+	}
+}
+
+// moduleDir returns the bench module's directory.
+func moduleDir() string {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		log.Fatalf("go env GOMOD: %v", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	b, err := os.ReadFile(mod)
+	if err != nil || !bytes.Contains(b, []byte("module github.com/wsserver/wsserver/bench\n")) {
+		log.Fatalf("run from inside the bench module (found go.mod %q)", mod)
+	}
+	return filepath.Dir(mod)
+}
+
+// build compiles the load generator and each target's server into dir and
+// returns the targets that built.
+func build(dir string, targets []string) []string {
+	mdir := moduleDir()
+	gobuild := func(pkg string) error {
+		cmd := exec.Command("go", "build", "-o", dir+string(os.PathSeparator), pkg)
+		cmd.Dir = mdir
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("%v\n%s", err, out)
+		}
+		return nil
+	}
+	log.Printf("building into %s", dir)
+	if err := gobuild("./cmd/loadgen"); err != nil {
+		log.Fatalf("build loadgen: %v", err)
+	}
+	var ok []string
+	for _, t := range targets {
+		if err := gobuild("./servers/" + t); err != nil {
+			log.Printf("target %s does not build, skipped: %v", t, err)
+			continue
+		}
+		ok = append(ok, t)
+	}
+	return ok
+}
+
+func pinned(cpu string, name string, args ...string) *exec.Cmd {
+	if *flagNoPin {
+		return exec.Command(name, args...)
+	}
+	return exec.Command("taskset", append([]string{"-c", cpu, name}, args...)...)
+}
+
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// server is one running server process.
+type server struct {
+	cmd  *exec.Cmd
+	addr string
+	done chan struct{}
+}
+
+// startServer starts target t and waits (bounded) until it listens.
+func startServer(dir, t string, w workload, logf io.Writer) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	mode := "echo"
+	if w.mode == "broadcast" {
+		mode = "broadcast"
+	}
+	args := []string{"-addr", fmt.Sprintf("127.0.0.1:%d", port), "-mode", mode}
+	if w.deflate {
+		args = append(args, "-deflate")
+	}
+	cmd := pinned("0", filepath.Join(dir, t), args...)
+	cmd.Stderr = logf
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			fmt.Fprintln(logf, line)
+			if a, ok := strings.CutPrefix(line, "listening "); ok {
+				select {
+				case ready <- a:
+				default:
+				}
+			}
+		}
+		io.Copy(logf, out)
+	}()
+	go func() {
+		cmd.Wait()
+		close(s.done)
+	}()
+	select {
+	case a := <-ready:
+		s.addr = a
+	case <-s.done:
+		return nil, errors.New("server exited before listening")
+	case <-time.After(15 * time.Second):
+		s.stop()
+		return nil, errors.New("server did not listen within 15s")
+	}
+	if strings.HasSuffix(s.addr, ":0") || !strings.HasPrefix(s.addr, "127.") {
+		s.addr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	// It announced its listener; one connect proves it accepts.
+	for i := 0; ; i++ {
+		c, err := net.DialTimeout("tcp", s.addr, time.Second)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 50 {
+			s.stop()
+			return nil, fmt.Errorf("server does not accept on %s: %v", s.addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return s, nil
+}
+
+func (s *server) alive() bool {
+	select {
+	case <-s.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// stop kills the server by its PID and waits for it to be gone.
+func (s *server) stop() {
+	s.cmd.Process.Kill()
+	select {
+	case <-s.done:
+	case <-time.After(10 * time.Second):
+		log.Printf("server pid %d did not exit after SIGKILL", s.cmd.Process.Pid)
+	}
+}
+
+func runTrial(dir string, w workload, t string, round int) (tr trial) {
+	tr = trial{Workload: w.key, Target: t, Round: round + 1}
+	logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%s-r%d.log", w.key, t, round+1)))
+	if err != nil {
+		tr.Err = err.Error()
+		return
+	}
+	defer logf.Close()
+	s, err := startServer(dir, t, w, logf)
+	if err != nil {
+		tr.Err = err.Error()
+		return
+	}
+	defer func() {
+		if tr.Err == "" && !s.alive() {
+			tr.Err = "server died during the trial"
+		}
+		s.stop()
+		// Let the kernel finish with the sockets before the next trial.
+		time.Sleep(200 * time.Millisecond)
+	}()
+
+	proto := "ws"
+	if t == "tcp" {
+		proto = "raw"
+	}
+	args := []string{
+		"-addr", s.addr, "-proto", proto, "-mode", w.mode,
+		"-conns", fmt.Sprint(w.conns), "-size", fmt.Sprint(w.size),
+		"-duration", flagDuration.String(), "-pid", fmt.Sprint(s.cmd.Process.Pid),
+	}
+	if w.inflight > 0 {
+		args = append(args, "-inflight", fmt.Sprint(w.inflight))
+	}
+	if w.deflate {
+		args = append(args, "-deflate")
+	}
+	budget := *flagDuration + 60*time.Second + time.Duration(w.conns)*3*time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), budget)
+	defer cancel()
+	g := pinned("1", filepath.Join(dir, "loadgen"), args...)
+	gctx := exec.CommandContext(ctx, g.Path, g.Args[1:]...)
+	var stdout bytes.Buffer
+	gctx.Stdout = &stdout
+	gctx.Stderr = logf
+	gerr := gctx.Run()
+	var res Result
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		if gerr == nil {
+			gerr = err
+		}
+		tr.Err = fmt.Sprintf("loadgen: %v", gerr)
+		return
+	}
+	tr.Result = res
+	if res.Error != "" {
+		tr.Err = res.Error
+		return
+	}
+	if gerr != nil {
+		tr.Err = fmt.Sprintf("loadgen: %v", gerr)
+		return
+	}
+	tr.Value = w.value(res)
+	return
+}
+
+func printTrial(tr trial) {
+	r := tr.Result
+	if tr.Err != "" {
+		log.Printf("  r%d %-9s ERROR %s", tr.Round, tr.Target, tr.Err)
+		return
+	}
+	log.Printf("  r%d %-9s %12.1f  (msgs/s %.0f, p99 %.1fµs, setup %.2fs, cpu gen %.2f srv %.2f, inflated %d)",
+		tr.Round, tr.Target, tr.Value, r.MsgsPerS, r.LatP99us, r.SetupS, r.GenCPU, r.SrvCPU, r.Inflated)
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func machine() string {
+	model := ""
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "model name"); ok {
+				model = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(v), ":"))
+				break
+			}
+		}
+	}
+	var u syscall.Utsname
+	kernel := ""
+	if syscall.Uname(&u) == nil {
+		var b []byte
+		for _, c := range u.Release {
+			if c == 0 {
+				break
+			}
+			b = append(b, byte(c))
+		}
+		kernel = string(b)
+	}
+	return fmt.Sprintf("%s, %d CPUs, Linux %s, %s", model, runtime.NumCPU(), kernel, runtime.Version())
+}
+
+func fmtValue(w workload, v float64) string {
+	switch w.metric {
+	case mMsgs:
+		switch {
+		case v >= 1e6:
+			return fmt.Sprintf("%.2fM", v/1e6)
+		case v >= 1e4:
+			return fmt.Sprintf("%.1fk", v/1e3)
+		case v >= 100:
+			return fmt.Sprintf("%.0f", v)
+		}
+		return fmt.Sprintf("%.1f", v)
+	case mRSS:
+		return fmt.Sprintf("%.1f KiB", v/1024)
+	case mLat:
+		return fmt.Sprintf("%.1f µs", v)
+	}
+	return fmt.Sprintf("%.1f ms", v)
+}
+
+// render builds the markdown report.
+func render(wls []workload, targets []string, trials []trial, took time.Duration) string {
+	type cell struct {
+		vals []float64
+		errs []string
+	}
+	cells := map[[2]string]*cell{}
+	for _, tr := range trials {
+		k := [2]string{tr.Workload, tr.Target}
+		c := cells[k]
+		if c == nil {
+			c = &cell{}
+			cells[k] = c
+		}
+		if tr.Err != "" {
+			c.errs = append(c.errs, fmt.Sprintf("r%d: %s", tr.Round, tr.Err))
+		} else {
+			c.vals = append(c.vals, tr.Value)
+		}
+	}
+	var peers []string
+	for _, t := range targets {
+		if isPeer(t) {
+			peers = append(peers, t)
+		}
+	}
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n## Results\n\n")
+	fmt.Fprintf(&b, "%s UTC · %s · %d round(s) × %s · took %s\n\n",
+		time.Now().UTC().Format("2006-01-02 15:04"), machine(), *flagRounds, *flagDuration, took.Round(time.Second))
+	fmt.Fprintf(&b, "Median over rounds. `×r` = ratio to the best peer (peers: %s); for msgs/s higher is better, for µs, KiB and ms lower is better.\n\n", strings.Join(peers, ", "))
+	b.WriteString("| workload | metric |")
+	for _, t := range targets {
+		fmt.Fprintf(&b, " %s |", t)
+	}
+	b.WriteString("\n|---|---|")
+	for range targets {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	var notes []string
+	for _, w := range wls {
+		med := map[string]float64{}
+		for _, t := range targets {
+			if c := cells[[2]string{w.key, t}]; c != nil && len(c.vals) > 0 {
+				med[t] = median(c.vals)
+			}
+		}
+		best, haveBest := 0.0, false
+		for _, t := range peers {
+			v, ok := med[t]
+			if !ok {
+				continue
+			}
+			if !haveBest || (w.lowerBetter() && v < best) || (!w.lowerBetter() && v > best) {
+				best, haveBest = v, true
+			}
+		}
+		metric := w.metric
+		if w.metric == mRSS {
+			metric = "RSS/conn"
+		}
+		fmt.Fprintf(&b, "| %s | %s |", w.title, metric)
+		for _, t := range targets {
+			c := cells[[2]string{w.key, t}]
+			v, ok := med[t]
+			switch {
+			case c == nil:
+				b.WriteString(" — |")
+			case !ok:
+				b.WriteString(" error |")
+			default:
+				s := fmtValue(w, v)
+				if haveBest && best > 0 {
+					s += fmt.Sprintf(" ×%.2f", v/best)
+				}
+				if len(c.errs) > 0 {
+					s += " (!)"
+				}
+				fmt.Fprintf(&b, " %s |", s)
+			}
+			if c != nil {
+				for _, e := range c.errs {
+					notes = append(notes, fmt.Sprintf("%s / %s %s", w.key, t, e))
+				}
+			}
+		}
+		b.WriteString("\n")
+		if tcp, ok := med["tcp"]; w.vsTCP && ok && tcp > 0 {
+			fmt.Fprintf(&b, "| %s | ÷ raw TCP |", w.title)
+			for _, t := range targets {
+				if v, ok := med[t]; ok {
+					fmt.Fprintf(&b, " %.2f |", v/tcp)
+				} else {
+					b.WriteString(" — |")
+				}
+			}
+			b.WriteString("\n")
+		}
+	}
+	// Spread across rounds, to judge the noise.
+	if *flagRounds > 1 {
+		b.WriteString("\nSpread across rounds, (max − min) / median:\n\n| workload |")
+		for _, t := range targets {
+			fmt.Fprintf(&b, " %s |", t)
+		}
+		b.WriteString("\n|---|")
+		for range targets {
+			b.WriteString("---|")
+		}
+		b.WriteString("\n")
+		for _, w := range wls {
+			fmt.Fprintf(&b, "| %s |", w.key)
+			for _, t := range targets {
+				c := cells[[2]string{w.key, t}]
+				if c == nil || len(c.vals) == 0 {
+					b.WriteString(" — |")
+					continue
+				}
+				m := median(c.vals)
+				if m == 0 {
+					b.WriteString(" — |")
+					continue
+				}
+				fmt.Fprintf(&b, " %.0f%% |", 100*(slices.Max(c.vals)-slices.Min(c.vals))/m)
+			}
+			b.WriteString("\n")
+		}
+	}
+	// Generator versus server CPU, to show the generator is not the limit.
+	b.WriteString("\nCPU use during the measured window (generator / server, 1.00 = one full core), median over rounds:\n\n| workload |")
+	for _, t := range targets {
+		fmt.Fprintf(&b, " %s |", t)
+	}
+	b.WriteString("\n|---|")
+	for range targets {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, w := range wls {
+		if w.mode == "idle" {
+			continue
+		}
+		fmt.Fprintf(&b, "| %s |", w.key)
+		for _, t := range targets {
+			var gc, sc []float64
+			for _, tr := range trials {
+				if tr.Workload == w.key && tr.Target == t && tr.Err == "" {
+					gc = append(gc, tr.Result.GenCPU)
+					sc = append(sc, tr.Result.SrvCPU)
+				}
+			}
+			if len(gc) == 0 {
+				b.WriteString(" — |")
+				continue
+			}
+			fmt.Fprintf(&b, " %.2f / %.2f |", median(gc), median(sc))
+		}
+		b.WriteString("\n")
+	}
+	if len(notes) > 0 {
+		b.WriteString("\nErrors:\n\n")
+		for _, n := range notes {
+			fmt.Fprintf(&b, "- %s\n", n)
+		}
+	}
+	return b.String()
+}

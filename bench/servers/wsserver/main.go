@@ -1,0 +1,63 @@
+// Command wsserver is the benchmark server on this repository's library.
+//
+// BufferMessage=true makes the library deliver each whole message in one
+// DataIn event; echo sends it back with one SendMessage (which copies, as
+// TextB is only valid during the call). Broadcast sends it to every
+// connection of a Connections() snapshot.
+package main
+
+import (
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+
+	"github.com/wsserver/wsserver"
+	"github.com/wsserver/wsserver/bench/internal/srv"
+)
+
+func main() {
+	srv.Init()
+	host, portStr, err := net.SplitHostPort(*srv.Addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	s := wsserver.New()
+	if err := s.SetLocalHost(host); err != nil {
+		log.Fatal(err)
+	}
+	if err := s.SetLocalPort(port); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Config("BufferMessage=true"); err != nil {
+		log.Fatal(err)
+	}
+	if *srv.Deflate {
+		if _, err := s.Config("EnablePermessageDeflate=true"); err != nil {
+			log.Fatal(err)
+		}
+	}
+	if srv.Broadcast() {
+		s.Events.OnDataIn = func(e *wsserver.DataInEvent) {
+			for _, c := range s.Connections() {
+				s.SendMessage(c.ID(), e.DataFormat, e.TextB)
+			}
+		}
+	} else {
+		s.Events.OnDataIn = func(e *wsserver.DataInEvent) {
+			s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB)
+		}
+	}
+	if err := s.StartListening(); err != nil {
+		log.Fatal(err)
+	}
+	srv.Ready(net.JoinHostPort(host, strconv.Itoa(s.LocalPort())))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	<-sig
+}
