@@ -44,7 +44,7 @@ func parseP7B(der []byte) ([]*x509.Certificate, error) {
 		return nil, fmt.Errorf("PKCS#7 content type %s is not signedData", ci.ContentType)
 	}
 	var sd signedData
-	if _, err := asn1.Unmarshal(ci.Content.FullBytes, &sd); err != nil {
+	if _, err := asn1.Unmarshal(ci.Content.Bytes, &sd); err != nil {
 		return nil, fmt.Errorf("malformed PKCS#7 SignedData: %w", err)
 	}
 	var certs []*x509.Certificate

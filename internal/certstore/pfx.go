@@ -3,6 +3,7 @@ package certstore
 import (
 	"crypto"
 	"crypto/x509"
+	"encoding/asn1"
 	"errors"
 	"fmt"
 	"strings"
@@ -20,6 +21,10 @@ func parsePFX(der []byte, password, desc string) (certs []*x509.Certificate, key
 			err = newError(CodeOpenStore, fmt.Errorf("pkcs12: panic: %v", r), "%s: not a valid PFX (PKCS#12) file", desc)
 		}
 	}()
+	if n := pfxMacIterations(der); n > maxPBKDF2Iterations {
+		return nil, nil, newError(CodeOpenStore, nil,
+			"%s: MAC iteration count %d is out of range (1..%d)", desc, n, maxPBKDF2Iterations)
+	}
 	key, leaf, cas, derr := pkcs12.DecodeChain(der, password)
 	if derr == nil {
 		return append([]*x509.Certificate{leaf}, cas...), []crypto.PrivateKey{key}, nil
@@ -53,4 +58,23 @@ func parsePFX(der []byte, password, desc string) (certs []*x509.Certificate, key
 		return nil, nil, newError(CodeOpenStore, derr, "%s uses a PKCS#12 feature that is not supported", desc)
 	}
 	return nil, nil, newError(CodeOpenStore, derr, "%s: not a valid PFX (PKCS#12) file", desc)
+}
+
+// pfxMacIterations returns the iteration count of a PFX's MacData (RFC 7292
+// section 4), 0 when there is none or der does not parse. go-pkcs12 does not
+// bound it, and a huge count would stall the server.
+func pfxMacIterations(der []byte) int {
+	var hdr pfxHeader
+	if _, err := asn1.Unmarshal(der, &hdr); err != nil || len(hdr.MacData.FullBytes) == 0 {
+		return 0
+	}
+	var mac struct {
+		Mac        asn1.RawValue
+		Salt       []byte
+		Iterations int `asn1:"optional,default:1"`
+	}
+	if _, err := asn1.Unmarshal(hdr.MacData.FullBytes, &mac); err != nil {
+		return 0
+	}
+	return mac.Iterations
 }

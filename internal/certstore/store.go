@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"strings"
+	"unicode/utf8"
 )
 
 // Store is an opened certificate store: every certificate in it, each with
@@ -289,12 +290,18 @@ func describeFileError(err error) string {
 	return err.Error()
 }
 
-// looksLikePath reports whether b could be a file name rather than content.
+// looksLikePath reports whether b could be a file name rather than content:
+// short, printable UTF-8 text without line breaks.
 func looksLikePath(b []byte) bool {
-	if len(b) == 0 || len(b) > 4096 {
+	if len(b) == 0 || len(b) > 4096 || !utf8.Valid(b) || len(bytes.TrimSpace(b)) == 0 {
 		return false
 	}
-	return !bytes.ContainsAny(b, "\x00\n\r")
+	for _, c := range b {
+		if c < 0x20 || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // assemble builds the entries of a store from its certificates and keys.
