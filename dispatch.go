@@ -117,19 +117,26 @@ func (p *handlerPanic) Error() string {
 // call runs handler h with e on behalf of connection c (nil for server-wide
 // events), in the way the dispatch mode says, and turns a panic into a
 // *handlerPanic error.
-func call[E any](s *Server, c *Connection, name string, h func(*E), e *E) (err error) {
+func call[E any](s *Server, c *Connection, name string, h func(*E), e *E) error {
 	if h == nil {
 		return nil
 	}
 	if EventDispatch(s.dispatch.Load()) == DispatchQueued {
-		s.queue.post(func() { err = protect(name, h, e) }, true)
-		return err
+		return callQueued(s, name, h, e)
 	}
 	if c != nil {
 		c.evmu.Lock()
 		defer c.unlockEvents()
 	}
 	return protect(name, h, e)
+}
+
+// callQueued runs h(e) through the DoEvents queue and waits for it. It is
+// apart from call so that call's inline path allocates nothing.
+func callQueued[E any](s *Server, name string, h func(*E), e *E) error {
+	var err error
+	s.queue.post(func() { err = protect(name, h, e) }, true)
+	return err
 }
 
 // protect runs h(e), turning a panic into a *handlerPanic.

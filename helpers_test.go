@@ -9,7 +9,7 @@ import (
 
 // startServer starts s on 127.0.0.1 with a free port and stops it when the
 // test ends. It returns the ws:// URL.
-func startServer(t *testing.T, s *Server) string {
+func startServer(t testing.TB, s *Server) string {
 	t.Helper()
 	if err := s.SetLocalHost("127.0.0.1"); err != nil {
 		t.Fatal(err)

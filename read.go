@@ -299,16 +299,18 @@ func (c *Connection) drain() {
 // (1006).
 func (c *Connection) readFailed(err error) (int, string) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if c.state != stateOpen {
+		defer c.mu.Unlock()
 		return c.sentCode, c.sentReason
 	}
 	c.state = stateClosed
+	writeErr := c.writeErr
+	c.mu.Unlock()
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-		go c.srv.fireError(c.id, socketError(err, ErrSend))
+		c.srv.fireError(c.id, socketError(err, ErrSend))
 	}
-	if c.writeErr != nil {
-		return protocol.CloseAbnormal, "connection lost: " + c.writeErr.Error()
+	if writeErr != nil {
+		return protocol.CloseAbnormal, "connection lost: " + writeErr.Error()
 	}
 	return protocol.CloseAbnormal, "connection closed without a close frame"
 }
