@@ -412,4 +412,3 @@ func buildInfo() string {
 	}
 	return fmt.Sprintf("wsserver %s (%s %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
-

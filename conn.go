@@ -32,8 +32,8 @@ type Connection struct {
 	extensions     string // the Sec-WebSocket-Extensions response
 	opts           connOptions
 
-	evmu         sync.Mutex  // held while one of this connection's handlers runs
-	readyPending atomic.Bool // a ReadyToSend waits for evmu
+	evmu         sync.Mutex   // held while one of this connection's handlers runs
+	readyPending atomic.Bool  // a ReadyToSend waits for evmu
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
 
 	// Used only by the connection's reader goroutine.

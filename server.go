@@ -59,7 +59,7 @@ type Server struct {
 
 	dispatch atomic.Int32   // an EventDispatch
 	wg       sync.WaitGroup // connection goroutines
-	queue eventQueue     // events waiting for DoEvents
+	queue    eventQueue     // events waiting for DoEvents
 
 	tlsState atomic.Pointer[tlsRuntime] // the TLS configuration in use while listening
 }

@@ -36,13 +36,13 @@ type settings struct {
 	logLevel      int
 
 	// Our own settings.
-	maxMessageSize   int64 // bytes after decompression; 0: no limit
-	sendQueueSize    int   // bytes queued per connection before ErrWouldBlock
-	handshakeTimeout time.Duration
-	closeTimeout     time.Duration
-	compressionLevel int
+	maxMessageSize          int64 // bytes after decompression; 0: no limit
+	sendQueueSize           int   // bytes queued per connection before ErrWouldBlock
+	handshakeTimeout        time.Duration
+	closeTimeout            time.Duration
+	compressionLevel        int
 	serverNoContextTakeover bool
-	compressMin      int // smallest message compressed
+	compressMin             int // smallest message compressed
 
 	// SSL group (see tls.go).
 	ssl sslSettings
@@ -94,4 +94,3 @@ func (st *settings) queueLimit() int {
 	}
 	return st.sendQueueSize
 }
-

@@ -23,7 +23,7 @@ type sslSettings struct {
 	certStorePassword   string
 	certStoreType       int
 	certSubject         string
-	cert                *tls.Certificate // the selected certificate, nil when none
+	cert                *tls.Certificate  // the selected certificate, nil when none
 	values              map[string]string // SSL config settings set by Config
 }
 
@@ -170,7 +170,9 @@ func (s *Server) SSLCertEncodedB() []byte { return []byte(s.SSLCertEncoded()) }
 // text also holds its private key, that key is used; otherwise the key is
 // searched for in the current store. SSLCertSubject then reads the
 // certificate's full subject, or "" when no key was found.
-func (s *Server) SetSSLCertEncoded(encoded string) error { return s.SetSSLCertEncodedB([]byte(encoded)) }
+func (s *Server) SetSSLCertEncoded(encoded string) error {
+	return s.SetSSLCertEncodedB([]byte(encoded))
+}
 
 // SetSSLCertEncodedB is SetSSLCertEncoded with bytes.
 func (s *Server) SetSSLCertEncodedB(encoded []byte) error {
