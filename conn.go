@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -38,7 +39,11 @@ type Connection struct {
 
 	// Used only by the connection's reader goroutine.
 	rd       protocol.Reader
-	rbuf     []byte
+	raw      syscall.RawConn   // the socket, for reads that hold no buffer while waiting; nil for TLS
+	readFn   func(uintptr) bool // c.readRaw, bound once
+	rbp      *[]byte            // the pooled buffer of the last read, until releaseChunk
+	rn       int
+	rerr     error
 	msgBuf   []byte // BufferMessage: the message so far
 	lineBuf  []byte // LineMode: the line so far
 	lineEOM  bool

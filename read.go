@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -16,9 +17,7 @@ import (
 // that arrived with the opening handshake.
 func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 	if len(leftover) > 0 {
-		// leftover lives in rbuf: move it out of the way of the next read.
-		buf := bytes.Clone(leftover)
-		if err := c.feed(buf); err != nil {
+		if err := c.feed(leftover); err != nil {
 			return c.failed(err)
 		}
 	}
@@ -29,18 +28,71 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 			case <-c.done:
 			}
 		}
-		n, err := c.nc.Read(c.rbuf)
-		if n > 0 {
-			if ferr := c.feed(c.rbuf[:n]); ferr != nil {
+		p, err := c.readChunk()
+		if len(p) > 0 {
+			ferr := c.feed(p)
+			c.releaseChunk()
+			if ferr != nil {
 				return c.failed(ferr)
 			}
 			if c.rd.Closed() {
 				return c.closedByPeer()
 			}
+		} else {
+			c.releaseChunk()
 		}
 		if err != nil {
 			return c.readFailed(err)
 		}
+	}
+}
+
+// readChunk reads what the socket has into a pooled buffer, valid until
+// releaseChunk. On a plain TCP socket it waits for data without holding a
+// buffer, so an idle connection costs no read buffer.
+func (c *Connection) readChunk() ([]byte, error) {
+	if c.raw == nil {
+		c.rbp = readBufPool.Get().(*[]byte)
+		n, err := c.nc.Read(*c.rbp)
+		return (*c.rbp)[:n], err
+	}
+	c.rn, c.rerr = 0, nil
+	if err := c.raw.Read(c.readFn); err != nil {
+		return nil, err
+	}
+	if c.rerr != nil {
+		return nil, c.rerr
+	}
+	if c.rn == 0 {
+		return nil, io.EOF
+	}
+	return (*c.rbp)[:c.rn], nil
+}
+
+// readRaw is the RawConn read callback: it takes a buffer only once the
+// socket is readable.
+func (c *Connection) readRaw(fd uintptr) bool {
+	c.rbp = readBufPool.Get().(*[]byte)
+	n, err := syscall.Read(int(fd), *c.rbp)
+	if err == syscall.EAGAIN {
+		readBufPool.Put(c.rbp)
+		c.rbp = nil
+		return false
+	}
+	if err == syscall.EINTR {
+		readBufPool.Put(c.rbp)
+		c.rbp = nil
+		return false
+	}
+	c.rn, c.rerr = max(n, 0), err
+	return true
+}
+
+// releaseChunk returns the buffer of the last read to the pool.
+func (c *Connection) releaseChunk() {
+	if c.rbp != nil {
+		readBufPool.Put(c.rbp)
+		c.rbp = nil
 	}
 }
 
@@ -287,7 +339,9 @@ func (c *Connection) drain() {
 		cw.CloseWrite()
 	}
 	for {
-		if _, err := c.nc.Read(c.rbuf); err != nil {
+		_, err := c.readChunk()
+		c.releaseChunk()
+		if err != nil {
 			return
 		}
 	}

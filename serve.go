@@ -143,6 +143,10 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 		},
 	}
 	c.rd.MaxMessageSize = cfg.maxMessageSize
+	c.readFn = c.readRaw
+	if tc, ok := nc.(*net.TCPConn); ok {
+		c.raw, _ = tc.SyscallConn()
+	}
 	return c
 }
 
@@ -158,13 +162,14 @@ func (s *Server) serveRaw(c *Connection) {
 		if err != nil {
 			return
 		}
-		c.nc, c.tc = tc, tc
+		c.nc, c.tc, c.raw = tc, tc, nil
 	}
 	bp := readBufPool.Get().(*[]byte)
-	c.rbuf = *bp
+	buf := *bp
 	defer func() {
-		c.rbuf = nil
-		readBufPool.Put(bp)
+		if bp != nil {
+			readBufPool.Put(bp)
+		}
 	}()
 
 	c.nc.SetReadDeadline(time.Now().Add(cfg.handshakeTimeout))
@@ -172,14 +177,14 @@ func (s *Server) serveRaw(c *Connection) {
 	var req *handshake.Request
 	var used int
 	for {
-		if n == len(c.rbuf) {
+		if n == len(buf) {
 			c.writeRaw(handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
 			return
 		}
-		m, err := c.nc.Read(c.rbuf[n:])
+		m, err := c.nc.Read(buf[n:])
 		n += m
 		var perr error
-		req, used, perr = handshake.Parse(c.rbuf[:n])
+		req, used, perr = handshake.Parse(buf[:n])
 		if perr == nil {
 			break
 		}
@@ -201,7 +206,10 @@ func (s *Server) serveRaw(c *Connection) {
 	if !c.writeRaw(resp) || !ok {
 		return
 	}
-	leftover := c.rbuf[used:n]
+	// Bytes after the request head already belong to the WebSocket stream.
+	leftover := bytes.Clone(buf[used:n])
+	readBufPool.Put(bp)
+	bp = nil
 	s.run(c, leftover)
 }
 
@@ -365,12 +373,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !c.writeRaw(resp) || !ok {
 		return
 	}
-	bp := readBufPool.Get().(*[]byte)
-	c.rbuf = *bp
-	defer func() {
-		c.rbuf = nil
-		readBufPool.Put(bp)
-	}()
 	s.run(c, leftover)
 }
 
