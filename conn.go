@@ -39,7 +39,7 @@ type Connection struct {
 
 	// Used only by the connection's reader goroutine.
 	rd       protocol.Reader
-	raw      syscall.RawConn   // the socket, for reads that hold no buffer while waiting; nil for TLS
+	raw      syscall.RawConn    // the socket, for reads that hold no buffer while waiting; nil for TLS
 	readFn   func(uintptr) bool // c.readRaw, bound once
 	rbp      *[]byte            // the pooled buffer of the last read, until releaseChunk
 	rn       int
