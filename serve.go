@@ -226,7 +226,9 @@ func (c *Connection) writeRaw(b []byte) bool {
 // false when the request is refused.
 func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok bool) {
 	s.logf(c.id, 1, "%s %s %s", req.Method, req.URI, req.Proto)
-	s.logf(c.id, 2, "Request headers:\r\n%s", req.Raw())
+	if s.logLevel() >= 2 {
+		s.logf(c.id, 2, "Request headers:\r\n%s", s.maskHeaders(req))
+	}
 	up, rej := handshake.Check(req)
 	if rej != nil {
 		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
@@ -393,4 +395,28 @@ func inflateErr(err error) error {
 		return &protocol.CloseError{Code: protocol.CloseTooBig, Reason: "decompressed message too large"}
 	}
 	return err
+}
+
+// sensitiveHeaders are masked in logs while MaskSensitive is on.
+var sensitiveHeaders = []string{"Authorization", "Proxy-Authorization", "Cookie", "Sec-WebSocket-Key"}
+
+// maskHeaders returns the request headers for a log, with the values of
+// sensitive headers replaced by asterisks when MaskSensitive is on.
+func (s *Server) maskHeaders(req *handshake.Request) string {
+	s.mu.Lock()
+	mask := s.cfg.maskSensitive
+	s.mu.Unlock()
+	if !mask {
+		return req.Raw()
+	}
+	masked := handshake.Request{Headers: make([]handshake.Header, len(req.Headers))}
+	for i, h := range req.Headers {
+		masked.Headers[i] = h
+		for _, name := range sensitiveHeaders {
+			if strings.EqualFold(h.Name, name) {
+				masked.Headers[i].Value = "********"
+			}
+		}
+	}
+	return masked.Raw()
 }

@@ -378,15 +378,19 @@ func (s *Server) ChangeLineMode(id int, lineMode bool) error {
 	return nil
 }
 
-// logf fires the Log event when level is within LogLevel.
-func (s *Server) logf(id, level int, format string, args ...any) {
+// logLevel returns the LogLevel setting, or 0 when nobody listens to Log.
+func (s *Server) logLevel() int {
 	if s.Events.OnLog == nil {
-		return
+		return 0
 	}
 	s.mu.Lock()
-	max := s.cfg.logLevel
-	s.mu.Unlock()
-	if level > max {
+	defer s.mu.Unlock()
+	return s.cfg.logLevel
+}
+
+// logf fires the Log event when level is within LogLevel.
+func (s *Server) logf(id, level int, format string, args ...any) {
+	if level > s.logLevel() {
 		return
 	}
 	logType := [...]string{"Info", "Info", "Verbose", "Debug"}[min(level, 3)]
