@@ -175,6 +175,7 @@ type conn struct {
 	outPos     int
 	inflight   int
 	sentAt     int64 // monotonic ns of the last send (latency mode)
+	written    int64 // bytes written so far
 	msgs       int64 // complete, verified echoes received
 }
 
@@ -682,6 +683,9 @@ func (g *gen) message(c *conn) error {
 	c.msgs++
 	switch *flagMode {
 	case "echo":
+		if c.msgs > c.written/int64(len(g.frame)) {
+			return errors.New("more echoes than messages sent")
+		}
 		if g.latency && len(g.lat) < 1<<24 {
 			g.lat = append(g.lat, g.now()-c.sentAt)
 		}
@@ -719,6 +723,7 @@ func (g *gen) flush(c *conn, idx int) {
 			return
 		}
 		c.outPending -= w
+		c.written += int64(w)
 		c.outPos = (c.outPos + w) % len(g.frame)
 	}
 }
