@@ -82,38 +82,92 @@ func TestDecompress_RFC7692_7_2_2_ManyTinyBlocks(t *testing.T) {
 	}
 }
 
+// bitWriter writes DEFLATE bits, least significant first.
+type bitWriter struct {
+	out  []byte
+	bits uint64
+	n    uint
+}
+
+func (w *bitWriter) write(v uint64, n uint) {
+	w.bits |= v << w.n
+	w.n += n
+	for w.n >= 8 {
+		w.out = append(w.out, byte(w.bits))
+		w.bits >>= 8
+		w.n -= 8
+	}
+}
+
+// writeCode writes a Huffman code, most significant bit first.
+func (w *bitWriter) writeCode(code uint64, n uint) {
+	var rev uint64
+	for i := uint(0); i < n; i++ {
+		rev |= (code >> i & 1) << (n - 1 - i)
+	}
+	w.write(rev, n)
+}
+
+// fixedHuffmanBomb returns a message that is one fixed-Huffman block: a zero
+// byte, then matches of length 258 at distance 1, each 13 bits for 258
+// bytes of output, then end of block and a sync flush without its tail.
+func fixedHuffmanBomb(matches int) []byte {
+	var w bitWriter
+	w.write(0, 1)        // BFINAL 0
+	w.write(1, 2)        // BTYPE 01, fixed Huffman codes
+	w.writeCode(0x30, 8) // literal 0
+	for i := 0; i < matches; i++ {
+		w.writeCode(0xc5, 8) // length code 285: 258 bytes
+		w.writeCode(0, 5)    // distance code 0: distance 1
+	}
+	w.writeCode(0, 7) // end of block (256)
+	w.write(0, 3)     // empty stored block header
+	w.write(0, 7)     // pad to a byte (at most 7 bits are flushed)
+	return w.out
+}
+
 func TestDecompress_RFC7692_7_2_2_BombStoppedAtLimit(t *testing.T) {
-	zeros := make([]byte, 64<<20)
-	z := stdCompress(t, zeros, stdflate.BestCompression)
-	t.Logf("64 MiB of zeros compress to %d bytes", len(z))
+	bombs := map[string][]byte{
+		"stdlib zeros":        stdCompress(t, make([]byte, 8<<20), stdflate.BestSpeed),
+		"fixed Huffman block": fixedHuffmanBomb(400_000), // 103 MB from 650 KB
+	}
 	const limit = 1 << 20
-	for _, frame := range []int{len(z), 100, 7} {
-		for _, takeover := range []bool{true, false} {
-			d := NewDecompressor(Params{ClientNoContextTakeover: !takeover})
-			total := 0
-			emit := func(p []byte) error { total += len(p); return nil }
-			var err error
-			for i := 0; i < len(z) && err == nil; i += frame {
-				err = d.Write(z[i:min(i+frame, len(z))], limit, emit)
+	for name, z := range bombs {
+		for _, frame := range []int{len(z), 1000, 7} {
+			for _, takeover := range []bool{true, false} {
+				d := NewDecompressor(Params{ClientNoContextTakeover: !takeover})
+				total := 0
+				emit := func(p []byte) error { total += len(p); return nil }
+				var err error
+				for i := 0; i < len(z) && err == nil; i += frame {
+					err = d.Write(z[i:min(i+frame, len(z))], limit, emit)
+				}
+				if err == nil {
+					err = d.Finish(limit, emit)
+				}
+				if !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("%s, frame %d: got %v, want ErrTooLarge", name, frame, err)
+				}
+				if total > limit {
+					t.Fatalf("%s, frame %d: %d bytes emitted past the limit %d", name, frame, total, limit)
+				}
+				// The error is sticky, and nothing more is inflated.
+				if err := d.Write(z, limit, emit); !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("after the limit Write returned %v", err)
+				}
+				if err := d.Finish(limit, emit); !errors.Is(err, ErrTooLarge) {
+					t.Fatalf("after the limit Finish returned %v", err)
+				}
+				d.Close()
 			}
-			if err == nil {
-				err = d.Finish(limit, emit)
-			}
-			if !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("frame %d: got %v, want ErrTooLarge", frame, err)
-			}
-			if total > limit {
-				t.Fatalf("frame %d: %d bytes emitted past the limit %d", frame, total, limit)
-			}
-			// The error is sticky, and nothing more is inflated.
-			if err := d.Write(z, limit, emit); !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("after the limit Write returned %v", err)
-			}
-			if err := d.Finish(limit, emit); !errors.Is(err, ErrTooLarge) {
-				t.Fatalf("after the limit Finish returned %v", err)
-			}
-			d.Close()
 		}
+	}
+	// The hand-made block is valid: without a limit it inflates fully.
+	d := NewDecompressor(DefaultParams())
+	defer d.Close()
+	got, err := inflateMessage(d, fixedHuffmanBomb(1000), 0)
+	if err != nil || len(got) != 1+258*1000 || bytes.Count(got, []byte{0}) != len(got) {
+		t.Fatalf("fixed Huffman bomb: %d bytes, %v", len(got), err)
 	}
 }
 

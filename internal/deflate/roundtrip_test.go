@@ -48,6 +48,9 @@ func TestRoundTrip_RFC7692_7_2_ContextTakeover(t *testing.T) {
 						compressed = append(compressed, z)
 						sizes = append(sizes, len(m))
 						maxPiece := []int{len(z), 1, 7, 1000, 40_000}[(i+round)%5]
+						if maxPiece < 1000 && len(z) > 20_000 {
+							maxPiece = 1000 // keep the test quick
+						}
 						got, err := inflateFrames(d, splitRandom(rng, z, max(maxPiece, 1)), 0)
 						if err != nil {
 							t.Fatalf("round %d message %d (%d bytes, %d compressed): %v", round, i, len(m), len(z), err)
