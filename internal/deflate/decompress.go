@@ -211,9 +211,16 @@ func (s *sink) Write(p []byte) (int, error) {
 // Write only appends while fewer than 32 KiB of compressed data are held,
 // so a message of a few frames is inflated exactly once, by Finish, with a
 // pooled inflater and no allocation. Beyond that, Write inflates ahead,
-// next when the held data has doubled, so the total work stays within about
-// twice that of one pass; each such attempt allocates a new inflater (about
-// 40 KiB), as the end-of-block callback cannot be set on a pooled one.
+// then again each time the held data reaches twice what the previous attempt
+// left unconsumed, and at least 32 KiB. The total work stays within about
+// twice that of one pass, and the held data stays near 32 KiB plus the
+// unfinished DEFLATE block. Each attempt ahead allocates a new inflater
+// (about 75 KiB, short-lived), because the end-of-block callback cannot be
+// set on a pooled one.
+//
+// The inflater also works at a fixed 32 KiB window, which decodes streams
+// made with any smaller window (RFC 7692 section 7.1.2.2), so only the
+// history kept between messages depends on ClientMaxWindowBits.
 //
 // # Limits
 //

@@ -297,3 +297,35 @@ func TestDecompressor_RFC7692_7_2_2_NoAllocsSteadyState(t *testing.T) {
 		d.Close()
 	}
 }
+
+func TestDecompress_RFC7692_7_2_3_2_HistoryAfterStreamedMessage(t *testing.T) {
+	// A large message inflated ahead of Finish (resume points, re-inflated
+	// parts skipped) must leave exactly its last 32 KiB as the window: the
+	// next message is made of back-references into it.
+	big := textMessage(31, 300_000)
+	next := append(append([]byte(nil), big[len(big)-20_000:len(big)-10_000]...), big[len(big)-3000:]...)
+	var buf bytes.Buffer
+	w, _ := stdflate.NewWriter(&buf, 6)
+	compress := func(m []byte) []byte {
+		buf.Reset()
+		w.Write(m)
+		w.Flush()
+		return append([]byte(nil), bytes.TrimSuffix(buf.Bytes(), syncTail[:])...)
+	}
+	zBig, zNext := compress(big), compress(next)
+	if len(zNext) > len(next)/20 {
+		t.Fatalf("next message compressed to %d bytes: not made of back-references", len(zNext))
+	}
+	d := NewDecompressor(DefaultParams())
+	defer d.Close()
+	rng := rand.New(rand.NewPCG(4, 4))
+	if got, err := inflateFrames(d, splitRandom(rng, zBig, 3000), 0); err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("big message: %v", err)
+	}
+	if d.hist.size != windowSize || !bytes.Equal(d.hist.appendTo(nil), big[len(big)-windowSize:]) {
+		t.Fatal("history is not the last 32 KiB of the message")
+	}
+	if got, err := inflateFrames(d, splitRandom(rng, zNext, 100), 0); err != nil || !bytes.Equal(got, next) {
+		t.Fatalf("next message: %v", err)
+	}
+}
