@@ -7,16 +7,18 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
-// rawDial opens a WebSocket to a test server by hand, for benchmarks that
+// benchDial opens a WebSocket to a test server by hand, for benchmarks that
 // must not measure a client library.
-func rawDial(tb testing.TB, url string, extensions string) (net.Conn, *bufio.Reader) {
+func benchDial(tb testing.TB, url string, extensions string) (net.Conn, *bufio.Reader) {
 	tb.Helper()
 	addr := strings.TrimPrefix(url, "ws://")
 	nc, err := net.Dial("tcp", addr)
@@ -63,7 +65,7 @@ func BenchmarkEcho(b *testing.B) {
 			s.Config("TcpNoDelay=true")
 			s.Events.OnDataIn = func(e *DataInEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB) }
 			url := startServer(b, s)
-			nc, br := rawDial(b, url, "")
+			nc, br := benchDial(b, url, "")
 			defer nc.Close()
 			frame := maskedFrame(protocol.OpBinary, make([]byte, size))
 			want := size + protocol.HeaderSize(size)
@@ -80,5 +82,79 @@ func BenchmarkEcho(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkIdleConnections reports the server's Go memory (heap and stacks)
+// per idle plaintext connection after the handshake, as bytes/conn, with and
+// without EventLoop. Client and server share the process, so the cost of a
+// plain TCP connection pair (client socket and accepted socket) is measured
+// the same way and subtracted. bench/ measures process RSS instead.
+func BenchmarkIdleConnections(b *testing.B) {
+	const n = 2000
+	measure := func(dial func() net.Conn) float64 {
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		conns := make([]net.Conn, 0, n)
+		for i := 0; i < n; i++ {
+			conns = append(conns, dial())
+		}
+		time.Sleep(200 * time.Millisecond)
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		for _, c := range conns {
+			c.Close()
+		}
+		used := float64(after.HeapInuse+after.StackInuse) - float64(before.HeapInuse+before.StackInuse)
+		return used / n
+	}
+	for _, loop := range []string{"False", "True"} {
+		b.Run("EventLoop="+loop, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				b.ReportMetric(idleCost(b, n, loop, measure), "bytes/conn")
+			}
+		})
+	}
+}
+
+// idleCost measures the memory of n idle connections to a server with the
+// given EventLoop setting, less that of n plain TCP connections.
+func idleCost(b *testing.B, n int, loop string, measure func(func() net.Conn) float64) float64 {
+	{
+		s := New()
+		s.Config("MaxConnections=10000")
+		s.Config("EventLoop=" + loop)
+		url := startServer(b, s)
+		ws := measure(func() net.Conn { nc, _ := benchDial(b, url, ""); return nc })
+
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			var held []net.Conn
+			defer func() {
+				for _, c := range held {
+					c.Close()
+				}
+			}()
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				held = append(held, c)
+			}
+		}()
+		tcp := measure(func() net.Conn {
+			c, err := net.Dial("tcp", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			return c
+		})
+		ln.Close()
+		return ws - tcp
 	}
 }

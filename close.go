@@ -40,9 +40,9 @@ func (c *Connection) disconnect(code int, reason string) {
 		c.flushNow()
 		if c.opts.waitForClose {
 			// The reader ends on the client's close frame or at this deadline.
-			c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+			c.closeReadAfter(time.Duration(c.opts.closeTimeout))
 		} else {
-			c.nc.Close()
+			c.closeSocket()
 		}
 	}()
 }
@@ -55,7 +55,7 @@ func (c *Connection) abort() {
 		c.sentCode, c.sentReason = protocol.CloseAbnormal, "connection aborted by the server"
 	}
 	c.mu.Unlock()
-	c.nc.Close()
+	c.closeSocket()
 }
 
 // interrupt makes a SendFile or SendStream in progress stop.
@@ -87,4 +87,24 @@ func (c *Connection) cleanup() {
 	if c.inflater != nil {
 		c.inflater.Close()
 	}
+}
+
+// closeSocket cuts the connection so that its reader ends. On an event loop
+// the socket is shut down instead of closed: only the loop, once it has
+// dropped the socket, may close it, or the descriptor could be reused under it.
+func (c *Connection) closeSocket() {
+	if c.poll.Load() != nil {
+		shutdownSocket(c)
+		return
+	}
+	c.nc.Close()
+}
+
+// closeReadAfter makes the reader give up waiting for the client after d.
+func (c *Connection) closeReadAfter(d time.Duration) {
+	if c.poll.Load() != nil {
+		time.AfterFunc(d, c.closeSocket)
+		return
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
 }

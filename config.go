@@ -397,6 +397,8 @@ var settingTable = []setting{
 		func(c *settings) *int { return &c.compressionLevel }),
 	intSetting("CompressionThreshold", "wsserver", "smallest message compressed when permessage-deflate is on (default 32)", 0, 1<<30,
 		func(c *settings) *int { return &c.compressMin }),
+	boolSetting("EventLoop", "wsserver", "serve open plaintext connections from epoll loops: no goroutine or buffer per idle connection; handlers must not block (new connections)",
+		func(c *settings) *bool { return &c.eventLoop }),
 	boolSetting("ServerNoContextTakeover", "wsserver", "ask for server_no_context_takeover: no compressor state kept between messages",
 		func(c *settings) *bool { return &c.serverNoContextTakeover }),
 }

@@ -39,9 +39,11 @@ type Connection struct {
 
 	// Used only by the connection's reader goroutine.
 	rd       protocol.Reader
-	raw      syscall.RawConn    // the socket, for reads that hold no buffer while waiting; nil for TLS
-	readFn   func(uintptr) bool // c.readRaw, bound once
-	rbp      *[]byte            // the pooled buffer of the last read, until releaseChunk
+	raw      syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
+	readFn   func(uintptr) bool     // c.readRaw, bound once
+	rbp      *[]byte                // the pooled buffer of the last read, until releaseChunk
+	poll     atomic.Pointer[poller] // the event loop serving the connection, nil when none
+	fd       int                    // the socket, on an event loop
 	rn       int
 	rerr     error
 	msgBuf   []byte // BufferMessage: the message so far
@@ -130,6 +132,9 @@ func (c *Connection) SetAcceptData(accept bool) {
 		return
 	}
 	c.acceptData = accept
+	if p := c.poll.Load(); p != nil {
+		p.setReading(c, accept)
+	}
 	if accept {
 		if c.resume != nil {
 			close(c.resume)

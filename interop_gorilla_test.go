@@ -8,7 +8,22 @@ import (
 )
 
 func TestGorillaEcho(t *testing.T) {
-	_, url := echoServer(t)
+	for _, loop := range []bool{false, true} {
+		s := New()
+		s.Config("BufferMessage=true")
+		if loop {
+			s.Config("EventLoop=true")
+		}
+		s.Events.OnDataIn = func(e *DataInEvent) {
+			if err := s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB); err != nil {
+				t.Errorf("echo: %v", err)
+			}
+		}
+		gorillaEcho(t, startServer(t, s))
+	}
+}
+
+func gorillaEcho(t *testing.T, url string) {
 	for _, compress := range []bool{false, true} {
 		d := websocket.Dialer{EnableCompression: compress}
 		conn, _, err := d.Dial(url, nil)

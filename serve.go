@@ -27,12 +27,11 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize);
 func (s *Server) accept(nc net.Conn) {
 	s.wg.Add(1)
 	go func() {
-		defer s.wg.Done()
 		c, ok := s.admit(nc)
 		if !ok {
+			s.wg.Done()
 			return
 		}
-		defer s.release()
 		s.serveRaw(c)
 	}()
 }
@@ -152,8 +151,15 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 
 // serveRaw runs a connection from the listener: TLS and WebSocket handshakes,
 // then the message loop.
+// From here on the connection owns its wg count and MaxConnections slot:
+// abandon gives them back when the handshake fails, finish when it ends.
 func (s *Server) serveRaw(c *Connection) {
-	defer c.nc.Close()
+	opened := false
+	defer func() {
+		if !opened {
+			s.abandon(c)
+		}
+	}()
 	s.mu.Lock()
 	cfg := s.cfg
 	s.mu.Unlock()
@@ -210,6 +216,7 @@ func (s *Server) serveRaw(c *Connection) {
 	leftover := bytes.Clone(buf[used:n])
 	readBufPool.Put(bp)
 	bp = nil
+	opened = true
 	s.run(c, leftover)
 }
 
@@ -298,21 +305,41 @@ func selectProtocol(chosen string, offered []string) string {
 	return ""
 }
 
-// run registers an open connection, fires Connected and ReadyToSend, serves
-// its messages until it ends, and fires Disconnected.
+// run registers an open connection, fires Connected and ReadyToSend, and
+// serves its messages: on this goroutine until the connection ends, or, with
+// EventLoop, on an event loop that ends it later. Either way finish ends it.
 func (s *Server) run(c *Connection, leftover []byte) {
 	s.mu.Lock()
 	s.conns[c.id] = c
+	loop := s.cfg.eventLoop
 	s.mu.Unlock()
 	s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
-	defer c.cleanup()
 
 	if err := call(s, c, "Connected", s.Events.OnConnected, &ConnectedEvent{ConnectionID: c.id}); err != nil {
 		c.fail(c.panicClose(err))
 	} else if err := call(s, c, "ReadyToSend", s.Events.OnReadyToSend, &ReadyToSendEvent{ConnectionID: c.id}); err != nil {
 		c.fail(c.panicClose(err))
 	}
+	if loop && c.raw != nil && c.Connected() {
+		if len(leftover) > 0 {
+			if err := c.feed(leftover); err != nil {
+				code, reason := c.failed(err)
+				s.finish(c, code, reason)
+				return
+			}
+		}
+		if !c.rd.Closed() && handOff(c) {
+			return
+		}
+		leftover = nil
+	}
 	code, reason := c.readLoop(leftover)
+	s.finish(c, code, reason)
+}
+
+// finish ends an open connection: it leaves Connections, Disconnected fires,
+// the socket closes, and its MaxConnections slot and wg count are released.
+func (s *Server) finish(c *Connection, code int, reason string) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
 	s.mu.Unlock()
@@ -321,12 +348,23 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	if err := call(s, c, "Disconnected", s.Events.OnDisconnected, ev); err != nil {
 		s.reportPanic(c.id, err.(*handlerPanic))
 	}
+	c.cleanup()
+	s.release()
+	s.wg.Done()
+}
+
+// abandon gives back what an admitted connection holds when it never opened.
+func (s *Server) abandon(c *Connection) {
+	c.nc.Close()
+	s.release()
+	s.wg.Done()
 }
 
 // ServeHTTP upgrades a WebSocket request of a net/http server into a
 // connection of s, with the same events, settings and Connections entry as a
 // connection from StartListening. Requests that are not valid upgrades get
-// the same HTTP errors. It returns when the connection has ended. TLS is the
+// the same HTTP errors. It returns when the connection has ended (with
+// EventLoop, as soon as the event loop has taken it over). TLS is the
 // http.Server's business here: UseSSL applies only to StartListening.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &handshake.Request{Method: r.Method, URI: r.RequestURI, Proto: r.Proto}
@@ -356,13 +394,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.wg.Add(1)
-	defer s.wg.Done()
-	defer nc.Close()
 	c, ok := s.admit(nc)
 	if !ok {
+		s.wg.Done()
 		return
 	}
-	defer s.release()
 	if tc, ok := nc.(*tls.Conn); ok {
 		c.tc = tc
 	}
@@ -373,6 +409,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, ok := s.upgrade(c, req)
 	if !c.writeRaw(resp) || !ok {
+		s.abandon(c)
 		return
 	}
 	s.run(c, leftover)

@@ -42,7 +42,8 @@ type settings struct {
 	closeTimeout            time.Duration
 	compressionLevel        int
 	serverNoContextTakeover bool
-	compressMin             int // smallest message compressed
+	compressMin             int  // smallest message compressed
+	eventLoop               bool // serve open plaintext connections on epoll loops
 
 	// SSL group (see tls.go).
 	ssl sslSettings

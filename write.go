@@ -309,6 +309,10 @@ func (c *Connection) endBatch() {
 	}
 	c.flushing = true
 	c.mu.Unlock()
+	if c.poll.Load() != nil {
+		c.flushOnce()
+		return
+	}
 	c.flushLoop(0)
 }
 
@@ -367,15 +371,7 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		}
 
 		c.mu.Lock()
-		c.queued -= n
-		c.written += int64(n)
-		if n == len(c.out) {
-			// All written: swap in the spare buffer for the next batch.
-			c.out, c.spare = c.spare[:0], shrink(c.out)
-		} else {
-			c.out = c.out[:copy(c.out, c.out[n:])]
-		}
-		c.notifyLocked()
+		c.wrote(n)
 		if err != nil {
 			if timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.tc == nil {
 				// Nothing is lost: the rest stays queued for the next writer.
@@ -387,11 +383,25 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 			c.flushing = false
 			c.notifyLocked()
 			c.mu.Unlock()
-			c.nc.Close() // the reader sees it and ends the connection
+			c.closeSocket() // the reader sees it and ends the connection
 			return
 		}
 		c.mu.Unlock()
 	}
+}
+
+// wrote records that the first n bytes of the queue were written, and wakes
+// those waiting for progress. c.mu is held.
+func (c *Connection) wrote(n int) {
+	c.queued -= n
+	c.written += int64(n)
+	if n == len(c.out) {
+		// All written: swap in the spare buffer for the next batch.
+		c.out, c.spare = c.spare[:0], shrink(c.out)
+	} else {
+		c.out = c.out[:copy(c.out, c.out[n:])]
+	}
+	c.notifyLocked()
 }
 
 // fireReadyToSend fires ReadyToSend, or leaves it for whoever holds the

@@ -1,0 +1,194 @@
+package wsserver
+
+import (
+	"errors"
+	"io"
+	"runtime"
+	"sync"
+	"syscall"
+)
+
+// The event loop transport (the EventLoop setting) serves open plaintext
+// connections from a few epoll loops instead of one goroutine each, so an
+// idle connection holds no goroutine and no buffer. Handshakes still run on
+// a short-lived goroutine each; TLS connections stay on their goroutine.
+//
+// Handlers then run on a loop's goroutine, shared with the other connections
+// of that loop: a handler that blocks (a send with Timeout > 0 to a slow
+// client, a Ping waiting for its pong, a long computation) stalls them all.
+// Use Timeout 0 and hand long work to a goroutine of your own.
+
+// poller is one epoll loop.
+type poller struct {
+	epfd  int
+	mu    sync.Mutex
+	conns map[int32]*Connection // by socket
+	buf   []byte                // the read buffer, used by the loop only
+}
+
+var (
+	pollersOnce sync.Once
+	pollers     []*poller
+	pollersErr  error
+	nextPoller  uint32
+	pollersMu   sync.Mutex
+)
+
+// startPollers starts one loop per CPU, once per process. The loops live as
+// long as the process, idle in epoll_wait when no connection uses them.
+func startPollers() error {
+	pollersOnce.Do(func() {
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+			if err != nil {
+				pollersErr = socketError(err, ErrSend)
+				return
+			}
+			p := &poller{epfd: epfd, conns: make(map[int32]*Connection), buf: make([]byte, 64<<10)}
+			pollers = append(pollers, p)
+			go p.loop()
+		}
+	})
+	return pollersErr
+}
+
+// handOff moves an open connection onto an event loop. It reports false when
+// it cannot, and the caller keeps serving the connection on its goroutine.
+func handOff(c *Connection) bool {
+	if startPollers() != nil || len(pollers) == 0 {
+		return false
+	}
+	fd := -1
+	if err := c.raw.Control(func(s uintptr) { fd = int(s) }); err != nil || fd < 0 {
+		return false
+	}
+	pollersMu.Lock()
+	p := pollers[nextPoller%uint32(len(pollers))]
+	nextPoller++
+	pollersMu.Unlock()
+
+	c.fd = fd
+	c.poll.Store(p)
+	p.mu.Lock()
+	p.conns[int32(fd)] = c
+	p.mu.Unlock()
+	c.mu.Lock()
+	events := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP)
+	if !c.acceptData {
+		events = 0
+	}
+	err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
+	c.mu.Unlock()
+	if err != nil {
+		p.drop(c)
+		return false
+	}
+	return true
+}
+
+// drop removes c from the loop. Only the loop's own goroutine or a handOff
+// that failed calls it, so c's socket is still open.
+func (p *poller) drop(c *Connection) {
+	p.mu.Lock()
+	if p.conns[int32(c.fd)] == c {
+		delete(p.conns, int32(c.fd))
+	}
+	p.mu.Unlock()
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	c.poll.Store(nil)
+}
+
+// setReading turns reading of c on or off (AcceptData). c.mu is held.
+func (p *poller) setReading(c *Connection, on bool) {
+	events := uint32(0)
+	if on {
+		events = syscall.EPOLLIN | syscall.EPOLLRDHUP
+	}
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.fd)})
+}
+
+// loop waits for readable sockets and serves them.
+func (p *poller) loop() {
+	events := make([]syscall.EpollEvent, 128)
+	for {
+		n, err := syscall.EpollWait(p.epfd, events, -1)
+		if err != nil {
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			return
+		}
+		for i := 0; i < n; i++ {
+			p.mu.Lock()
+			c := p.conns[events[i].Fd]
+			p.mu.Unlock()
+			if c != nil {
+				p.serve(c)
+			}
+		}
+	}
+}
+
+// serve reads once from a readable socket and handles what came. When the
+// connection ends it leaves the loop, and a goroutine completes the close.
+func (p *poller) serve(c *Connection) {
+	n, err := syscall.Read(c.fd, p.buf)
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		return
+	}
+	if n > 0 {
+		if ferr := c.feed(p.buf[:n]); ferr != nil {
+			p.drop(c)
+			go func() { code, reason := c.failed(ferr); c.srv.finish(c, code, reason) }()
+			return
+		}
+		if c.rd.Closed() {
+			p.drop(c)
+			go func() { code, reason := c.closedByPeer(); c.srv.finish(c, code, reason) }()
+		}
+		return
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	p.drop(c)
+	go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
+}
+
+// shutdownSocket shuts both directions of c's socket: its loop then sees the
+// end of the stream and ends the connection.
+func shutdownSocket(c *Connection) {
+	c.raw.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+}
+
+// flushOnce writes the queue with one non-blocking write, for a loop that
+// must not wait on one client; what does not fit goes to a flusher goroutine.
+// The caller set c.flushing.
+func (c *Connection) flushOnce() {
+	c.mu.Lock()
+	buf := c.out
+	c.mu.Unlock()
+	n, err := syscall.Write(c.fd, buf)
+	if n < 0 {
+		n = 0
+	}
+	c.mu.Lock()
+	c.wrote(n)
+	if len(c.out) > 0 && (err == nil || err == syscall.EAGAIN || err == syscall.EINTR) {
+		// The socket is full: a goroutine waits for it, the loop goes on.
+		c.mu.Unlock()
+		go c.flushLoop(0)
+		return
+	}
+	if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+		c.writeErr = err
+		c.flushing = false
+		c.notifyLocked()
+		c.mu.Unlock()
+		c.closeSocket()
+		return
+	}
+	c.mu.Unlock()
+	// All written: flushLoop finds the queue empty and does the bookkeeping.
+	c.flushLoop(0)
+}
