@@ -10,9 +10,11 @@ import "unicode/utf8"
 // connection's own goroutine, or on the goroutine that caused it (a
 // ReadyToSend on the goroutine that drained the queue), and never two at a
 // time for one connection: a connection's events are serialized, in the order
-// they happened. Events of different connections run concurrently. With
-// SetEventDispatch(DispatchQueued) every event instead waits in a queue until
-// the application calls DoEvents, and runs on the goroutine calling it.
+// they happened. Events of different connections run concurrently. With the
+// EventLoop setting, an open plaintext connection's events run on the epoll
+// loop serving it, shared with other connections: handlers must not block.
+// With SetEventDispatch(DispatchQueued) every event instead waits in a queue
+// until the application calls DoEvents, and runs on the goroutine calling it.
 //
 // Each event gets a pointer to its parameters, valid only during the call:
 // the server reuses the structs, and byte slices in them point into its
