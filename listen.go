@@ -10,6 +10,22 @@ import (
 	"time"
 )
 
+// Listen opens the listening socket StartListening would open, on
+// LocalHost:LocalPort with ConnectionBacklog and the BindExclusively,
+// UseIPv6, InBufferSize and OutBufferSize settings, and returns it without
+// accepting on it. It is for serving the Server through net/http: pass the
+// listener to http.Server.Serve with a handler that hands upgrade requests to
+// ServeHTTP, and the settings still reach the socket. The caller owns the
+// listener: Listening stays false and StopListening does not close it. It
+// fails like StartListening, with 10048 when the port is in use.
+func (s *Server) Listen() (net.Listener, error) {
+	s.mu.Lock()
+	cfg := s.cfg
+	host, port, backlog := s.localHost, s.localPort, s.backlog
+	s.mu.Unlock()
+	return listen(host, port, backlog, &cfg)
+}
+
 // listen opens the listening socket by hand, so that ConnectionBacklog,
 // BindExclusively, UseIPv6 and the buffer sizes reach the kernel as set.
 func listen(host string, port, backlog int, cfg *settings) (net.Listener, error) {
