@@ -506,9 +506,40 @@ func machine() string {
 	return fmt.Sprintf("%s, %d CPUs, Linux %s, %s", model, runtime.NumCPU(), kernel, runtime.Version())
 }
 
-func fmtValue(w workload, v float64) string {
-	switch w.metric {
-	case mMsgs:
+// row is one line of the results table.
+type row struct {
+	w      workload
+	metric string
+	lower  bool // lower is better
+	value  func(Result) float64
+	vsTCP  bool // cells are ratios to raw TCP instead of values
+}
+
+func rows(wls []workload) []row {
+	var rs []row
+	for _, w := range wls {
+		switch w.metric {
+		case mLat:
+			rs = append(rs,
+				row{w: w, metric: "p50 µs", lower: true, value: func(r Result) float64 { return r.LatP50us }},
+				row{w: w, metric: "p99 µs", lower: true, value: func(r Result) float64 { return r.LatP99us }})
+		case mRSS:
+			rs = append(rs, row{w: w, metric: "RSS/conn", lower: true, value: func(r Result) float64 { return r.RSSPerCon }})
+		case mBcast:
+			rs = append(rs, row{w: w, metric: "ms", lower: true, value: func(r Result) float64 { return r.BcastMs }})
+		default:
+			rs = append(rs, row{w: w, metric: "msgs/s", value: func(r Result) float64 { return r.MsgsPerS }})
+			if w.vsTCP {
+				rs = append(rs, row{w: w, metric: "÷ raw TCP", vsTCP: true, value: func(r Result) float64 { return r.MsgsPerS }})
+			}
+		}
+	}
+	return rs
+}
+
+func (r row) format(v float64) string {
+	switch r.metric {
+	case "msgs/s":
 		switch {
 		case v >= 1e6:
 			return fmt.Sprintf("%.2fM", v/1e6)
@@ -518,33 +549,70 @@ func fmtValue(w workload, v float64) string {
 			return fmt.Sprintf("%.0f", v)
 		}
 		return fmt.Sprintf("%.1f", v)
-	case mRSS:
+	case "RSS/conn":
 		return fmt.Sprintf("%.1f KiB", v/1024)
-	case mLat:
-		return fmt.Sprintf("%.1f µs", v)
+	case "ms":
+		return fmt.Sprintf("%.1f ms", v)
 	}
-	return fmt.Sprintf("%.1f ms", v)
+	return fmt.Sprintf("%.1f µs", v)
+}
+
+func tableHead(b *strings.Builder, first string, targets []string) {
+	fmt.Fprintf(b, "| %s |", first)
+	for _, t := range targets {
+		fmt.Fprintf(b, " %s |", t)
+	}
+	b.WriteString("\n|---|")
+	if strings.Contains(first, "|") {
+		b.WriteString("---|")
+	}
+	for range targets {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
 }
 
 // render builds the markdown report.
 func render(wls []workload, targets []string, trials []trial, took time.Duration) string {
-	type cell struct {
-		vals []float64
-		errs []string
-	}
-	cells := map[[2]string]*cell{}
+	// ok[w][t]: the successful trials; errs: the failed ones.
+	ok := map[string]map[string][]Result{}
+	var notes []string
 	for _, tr := range trials {
-		k := [2]string{tr.Workload, tr.Target}
-		c := cells[k]
-		if c == nil {
-			c = &cell{}
-			cells[k] = c
-		}
 		if tr.Err != "" {
-			c.errs = append(c.errs, fmt.Sprintf("r%d: %s", tr.Round, tr.Err))
-		} else {
-			c.vals = append(c.vals, tr.Value)
+			notes = append(notes, fmt.Sprintf("%s / %s / round %d: %s", tr.Workload, tr.Target, tr.Round, tr.Err))
+			continue
 		}
+		if ok[tr.Workload] == nil {
+			ok[tr.Workload] = map[string][]Result{}
+		}
+		ok[tr.Workload][tr.Target] = append(ok[tr.Workload][tr.Target], tr.Result)
+	}
+	failed := func(w, t string) bool {
+		for _, tr := range trials {
+			if tr.Workload == w && tr.Target == t && tr.Err != "" {
+				return true
+			}
+		}
+		return false
+	}
+	ran := func(w, t string) bool {
+		for _, tr := range trials {
+			if tr.Workload == w && tr.Target == t {
+				return true
+			}
+		}
+		return false
+	}
+	medOf := func(w, t string, f func(Result) float64) (float64, bool) {
+		rs := ok[w][t]
+		if len(rs) == 0 {
+			return 0, false
+		}
+		var xs []float64
+		for _, r := range rs {
+			xs = append(xs, f(r))
+		}
+		return median(xs), true
 	}
 	var peers []string
 	for _, t := range targets {
@@ -557,138 +625,91 @@ func render(wls []workload, targets []string, trials []trial, took time.Duration
 	fmt.Fprintf(&b, "\n## Results\n\n")
 	fmt.Fprintf(&b, "%s UTC · %s · %d round(s) × %s · took %s\n\n",
 		time.Now().UTC().Format("2006-01-02 15:04"), machine(), *flagRounds, *flagDuration, took.Round(time.Second))
-	fmt.Fprintf(&b, "Median over rounds. `×r` = ratio to the best peer (peers: %s); for msgs/s higher is better, for µs, KiB and ms lower is better.\n\n", strings.Join(peers, ", "))
-	b.WriteString("| workload | metric |")
-	for _, t := range targets {
-		fmt.Fprintf(&b, " %s |", t)
-	}
-	b.WriteString("\n|---|---|")
-	for range targets {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
-	var notes []string
-	for _, w := range wls {
+	fmt.Fprintf(&b, "Median over rounds; `×r` is the ratio to the best peer (peers: %s). msgs/s: higher is better; µs, KiB, ms: lower is better.\n\n", strings.Join(peers, ", "))
+	tableHead(&b, "workload | metric", targets)
+	for _, r := range rows(wls) {
+		w := r.w
 		med := map[string]float64{}
 		for _, t := range targets {
-			if c := cells[[2]string{w.key, t}]; c != nil && len(c.vals) > 0 {
-				med[t] = median(c.vals)
+			if v, ok := medOf(w.key, t, r.value); ok {
+				med[t] = v
 			}
 		}
 		best, haveBest := 0.0, false
 		for _, t := range peers {
 			v, ok := med[t]
-			if !ok {
-				continue
-			}
-			if !haveBest || (w.lowerBetter() && v < best) || (!w.lowerBetter() && v > best) {
+			if ok && (!haveBest || (r.lower && v < best) || (!r.lower && v > best)) {
 				best, haveBest = v, true
 			}
 		}
-		metric := w.metric
-		if w.metric == mRSS {
-			metric = "RSS/conn"
+		tcp, haveTCP := med["tcp"]
+		if r.vsTCP && (!haveTCP || tcp <= 0) {
+			continue
 		}
-		fmt.Fprintf(&b, "| %s | %s |", w.title, metric)
+		fmt.Fprintf(&b, "| %s | %s |", w.title, r.metric)
 		for _, t := range targets {
-			c := cells[[2]string{w.key, t}]
-			v, ok := med[t]
+			v, have := med[t]
 			switch {
-			case c == nil:
+			case !ran(w.key, t):
 				b.WriteString(" — |")
-			case !ok:
+			case !have:
 				b.WriteString(" error |")
+			case r.vsTCP:
+				fmt.Fprintf(&b, " %.2f |", v/tcp)
 			default:
-				s := fmtValue(w, v)
+				cell := r.format(v)
 				if haveBest && best > 0 {
-					s += fmt.Sprintf(" ×%.2f", v/best)
+					cell += fmt.Sprintf(" ×%.2f", v/best)
 				}
-				if len(c.errs) > 0 {
-					s += " (!)"
+				if failed(w.key, t) {
+					cell += " (!)"
 				}
-				fmt.Fprintf(&b, " %s |", s)
-			}
-			if c != nil {
-				for _, e := range c.errs {
-					notes = append(notes, fmt.Sprintf("%s / %s %s", w.key, t, e))
-				}
+				fmt.Fprintf(&b, " %s |", cell)
 			}
 		}
 		b.WriteString("\n")
-		if tcp, ok := med["tcp"]; w.vsTCP && ok && tcp > 0 {
-			fmt.Fprintf(&b, "| %s | ÷ raw TCP |", w.title)
-			for _, t := range targets {
-				if v, ok := med[t]; ok {
-					fmt.Fprintf(&b, " %.2f |", v/tcp)
-				} else {
-					b.WriteString(" — |")
-				}
-			}
-			b.WriteString("\n")
-		}
 	}
-	// Spread across rounds, to judge the noise.
+
 	if *flagRounds > 1 {
-		b.WriteString("\nSpread across rounds, (max − min) / median:\n\n| workload |")
-		for _, t := range targets {
-			fmt.Fprintf(&b, " %s |", t)
-		}
-		b.WriteString("\n|---|")
-		for range targets {
-			b.WriteString("---|")
-		}
-		b.WriteString("\n")
+		b.WriteString("\nSpread across rounds of the main metric, (max − min) / median:\n\n")
+		tableHead(&b, "workload", targets)
 		for _, w := range wls {
 			fmt.Fprintf(&b, "| %s |", w.key)
 			for _, t := range targets {
-				c := cells[[2]string{w.key, t}]
-				if c == nil || len(c.vals) == 0 {
+				var xs []float64
+				for _, r := range ok[w.key][t] {
+					xs = append(xs, w.value(r))
+				}
+				if len(xs) == 0 || median(xs) == 0 {
 					b.WriteString(" — |")
 					continue
 				}
-				m := median(c.vals)
-				if m == 0 {
-					b.WriteString(" — |")
-					continue
-				}
-				fmt.Fprintf(&b, " %.0f%% |", 100*(slices.Max(c.vals)-slices.Min(c.vals))/m)
+				fmt.Fprintf(&b, " %.0f%% |", 100*(slices.Max(xs)-slices.Min(xs))/median(xs))
 			}
 			b.WriteString("\n")
 		}
 	}
-	// Generator versus server CPU, to show the generator is not the limit.
-	b.WriteString("\nCPU use during the measured window (generator / server, 1.00 = one full core), median over rounds:\n\n| workload |")
-	for _, t := range targets {
-		fmt.Fprintf(&b, " %s |", t)
-	}
-	b.WriteString("\n|---|")
-	for range targets {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
+
+	b.WriteString("\nCPU use in the measured window, generator / server (1.00 = one core), median over rounds:\n\n")
+	tableHead(&b, "workload", targets)
 	for _, w := range wls {
 		if w.mode == "idle" {
 			continue
 		}
 		fmt.Fprintf(&b, "| %s |", w.key)
 		for _, t := range targets {
-			var gc, sc []float64
-			for _, tr := range trials {
-				if tr.Workload == w.key && tr.Target == t && tr.Err == "" {
-					gc = append(gc, tr.Result.GenCPU)
-					sc = append(sc, tr.Result.SrvCPU)
-				}
-			}
-			if len(gc) == 0 {
+			g, okG := medOf(w.key, t, func(r Result) float64 { return r.GenCPU })
+			s, _ := medOf(w.key, t, func(r Result) float64 { return r.SrvCPU })
+			if !okG {
 				b.WriteString(" — |")
 				continue
 			}
-			fmt.Fprintf(&b, " %.2f / %.2f |", median(gc), median(sc))
+			fmt.Fprintf(&b, " %.2f / %.2f |", g, s)
 		}
 		b.WriteString("\n")
 	}
 	if len(notes) > 0 {
-		b.WriteString("\nErrors:\n\n")
+		b.WriteString("\nFailed trials:\n\n")
 		for _, n := range notes {
 			fmt.Fprintf(&b, "- %s\n", n)
 		}
