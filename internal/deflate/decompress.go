@@ -271,8 +271,9 @@ func NewDecompressor(params Params) *Decompressor {
 // becomes available; emit's argument is valid only during the call. If emit
 // returns an error, Write returns it. limit bounds the decompressed size of
 // the message, 0 meaning no limit; crossing it returns an error wrapping
-// ErrTooLarge. Invalid data returns an error wrapping ErrCorrupt, although a
-// truncation is only detected by Finish. Write does not retain p.
+// ErrTooLarge. Invalid data is reported with an error wrapping ErrCorrupt,
+// by Write or at the latest by Finish (small messages are only inflated by
+// Finish). Write does not retain p.
 func (d *Decompressor) Write(p []byte, limit int64, emit func([]byte) error) error {
 	if d.err != nil {
 		return d.err
