@@ -82,6 +82,7 @@ func defaultSettings() settings {
 		closeTimeout:             defaultCloseTimeout,
 		compressionLevel:         1,
 		compressMin:              32,
+		serverNoContextTakeover:  true,
 		ssl:                      defaultSSLSettings(),
 	}
 }
