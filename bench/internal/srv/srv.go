@@ -74,8 +74,10 @@ func ReadAll(r io.Reader, buf []byte) ([]byte, error) {
 
 // Registry is a set of connections for broadcast mode.
 type Registry[C comparable] struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards conns
 	conns map[C]struct{}
+	bmu   sync.Mutex // one broadcast at a time; guards snap
+	snap  []C
 }
 
 // Add registers c.
@@ -95,12 +97,18 @@ func (r *Registry[C]) Remove(c C) {
 	r.mu.Unlock()
 }
 
-// Each calls f for every registered connection, holding the registry lock, so
-// broadcasts never interleave.
+// Each calls f for every registered connection. Broadcasts never interleave,
+// and f may cause Add or Remove (a failed write closing its connection).
 func (r *Registry[C]) Each(f func(C)) {
+	r.bmu.Lock()
+	defer r.bmu.Unlock()
 	r.mu.Lock()
+	r.snap = r.snap[:0]
 	for c := range r.conns {
-		f(c)
+		r.snap = append(r.snap, c)
 	}
 	r.mu.Unlock()
+	for _, c := range r.snap {
+		f(c)
+	}
 }

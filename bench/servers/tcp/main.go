@@ -17,10 +17,7 @@ import (
 
 var bufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
 
-var (
-	mu    sync.Mutex
-	conns = map[net.Conn]struct{}{}
-)
+var reg srv.Registry[*net.TCPConn]
 
 func main() {
 	srv.Init()
@@ -38,14 +35,8 @@ func main() {
 func serve(c *net.TCPConn) {
 	defer c.Close()
 	if srv.Broadcast() {
-		mu.Lock()
-		conns[c] = struct{}{}
-		mu.Unlock()
-		defer func() {
-			mu.Lock()
-			delete(conns, c)
-			mu.Unlock()
-		}()
+		reg.Add(c)
+		defer reg.Remove(c)
 	}
 	rc, err := c.SyscallConn()
 	if err != nil {
@@ -77,11 +68,7 @@ func serve(c *net.TCPConn) {
 		if !srv.Broadcast() {
 			_, err = c.Write(data)
 		} else {
-			mu.Lock()
-			for d := range conns {
-				d.Write(data)
-			}
-			mu.Unlock()
+			reg.Each(func(d *net.TCPConn) { d.Write(data) })
 		}
 		bufs.Put(buf)
 		if err != nil {
