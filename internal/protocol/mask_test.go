@@ -1,0 +1,72 @@
+package protocol
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestMask_RFC6455_5_3_MatchesNaive compares Mask with the definition
+// "j = i MOD 4; transformed-octet-i = original-octet-i XOR masking-key-octet-j"
+// for every length up to 100, every key position, and every alignment of the
+// slice in memory.
+func TestMask_RFC6455_5_3_MatchesNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	keys := [][4]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {1, 2, 3, 4}, testKey}
+	for range 4 {
+		keys = append(keys, [4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
+	}
+	buf := make([]byte, 128)
+	for _, key := range keys {
+		for n := 0; n <= 100; n++ {
+			for pos := 0; pos < 8; pos++ {
+				for align := 0; align < 8; align++ {
+					for i := range buf {
+						buf[i] = byte(rng.IntN(256))
+					}
+					want := bytes.Clone(buf)
+					naiveMask(key, pos, want[align:align+n])
+					got := bytes.Clone(buf)
+					next := Mask(key, pos, got[align:align+n])
+					if !bytes.Equal(got, want) {
+						t.Fatalf("key % x pos %d len %d align %d:\n got % x\nwant % x", key, pos, n, align, got, want)
+					}
+					if next != (pos+n)%4 {
+						t.Fatalf("key % x pos %d len %d: next position %d, want %d", key, pos, n, next, (pos+n)%4)
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestMask_Pieces checks that masking a payload piece by piece, carrying the
+// returned position, equals masking it whole, as the Reader does with a frame
+// that arrives in several reads.
+func TestMask_Pieces(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	for range 500 {
+		n := rng.IntN(300)
+		orig := make([]byte, n)
+		for i := range orig {
+			orig[i] = byte(rng.IntN(256))
+		}
+		key := [4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}
+		want := bytes.Clone(orig)
+		naiveMask(key, 0, want)
+		got := bytes.Clone(orig)
+		pos, start := 0, 0
+		for _, end := range append(randomSplits(rng, n, 1+rng.IntN(40)), n) {
+			pos = Mask(key, pos, got[start:end])
+			start = end
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("masked in pieces: % x, want % x", got, want)
+		}
+		// Masking is its own inverse.
+		Mask(key, 0, got)
+		if !bytes.Equal(got, orig) {
+			t.Fatal("masking twice did not restore the payload")
+		}
+	}
+}
