@@ -34,6 +34,7 @@ func (c *Connection) disconnect(code int, reason string) {
 	c.state = stateClosing
 	c.sentCode, c.sentReason = code, reason
 	c.queueCloseLocked(code, reason)
+	c.wakeReaderLocked()
 	c.mu.Unlock()
 	s.logf(c.id, 1, "Closing connection %d with %d %s", c.id, code, reason)
 	go func() {
@@ -54,8 +55,18 @@ func (c *Connection) abort() {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = protocol.CloseAbnormal, "connection aborted by the server"
 	}
+	c.wakeReaderLocked()
 	c.mu.Unlock()
 	c.closeSocket()
+}
+
+// wakeReaderLocked wakes a reader that AcceptData false holds, so that a
+// closing connection reads on to its end. c.mu is held.
+func (c *Connection) wakeReaderLocked() {
+	if c.resume != nil {
+		close(c.resume)
+		c.resume = nil
+	}
 }
 
 // interrupt makes a SendFile or SendStream in progress stop.

@@ -96,14 +96,28 @@ func (c *Connection) releaseChunk() {
 	}
 }
 
-// pausedUntil returns a channel to wait on while AcceptData is false.
+// pausedUntil returns a channel to wait on while AcceptData is false. A
+// closing connection is never paused: its reader must see the close reply.
 func (c *Connection) pausedUntil() chan struct{} {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.acceptData || c.state == stateClosed {
+	if c.acceptData || c.state != stateOpen {
 		return nil
 	}
 	return c.resume
+}
+
+// waitWhilePaused holds the reader, before a DataIn, while AcceptData is
+// false: data read before the pause, or after it in the same read, waits
+// too. What the batch queued goes out first.
+func (c *Connection) waitWhilePaused() {
+	for ch := c.pausedUntil(); ch != nil; ch = c.pausedUntil() {
+		c.endBatch()
+		<-ch
+		c.mu.Lock()
+		c.inBatch = true
+		c.mu.Unlock()
+	}
 }
 
 // feed hands p to the protocol reader as one batch: replies queued while the
@@ -211,6 +225,7 @@ func (c *Connection) deliverLines(p []byte, fin bool) error {
 
 // fireDataIn fires DataIn, converting text from the CodePage when it is not UTF-8.
 func (c *Connection) fireDataIn(format DataFormat, p []byte, eom, eol bool) error {
+	c.waitWhilePaused()
 	h := c.srv.Events.OnDataIn
 	if h == nil {
 		return nil
