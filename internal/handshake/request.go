@@ -99,8 +99,11 @@ func Parse(buf []byte) (*Request, int, error) {
 	if !ok1 || !ok2 || method == "" || uri == "" || strings.Contains(proto, " ") || !validToken(method) {
 		return nil, 0, reject(400, "malformed request line")
 	}
-	if !strings.HasPrefix(proto, "HTTP/") {
+	if !validVersion(proto) {
 		return nil, 0, reject(400, "malformed request line: protocol "+quote(proto))
+	}
+	if !validTarget(uri) {
+		return nil, 0, reject(400, "malformed request line: target "+quote(uri))
 	}
 	r := &Request{Method: method, URI: uri, Proto: proto}
 	if end > len(line) {
@@ -112,7 +115,7 @@ func Parse(buf []byte) (*Request, int, error) {
 				return nil, 0, reject(400, "obsolete header line folding")
 			}
 			name, value, ok := strings.Cut(l, ":")
-			if !ok || !validToken(name) {
+			if !ok || !validToken(name) || !validFieldValue(value) {
 				return nil, 0, reject(400, "malformed header line "+quote(l))
 			}
 			r.Headers = append(r.Headers, Header{Name: name, Value: strings.Trim(value, " \t")})
@@ -126,6 +129,37 @@ func quote(s string) string {
 		s = s[:64] + "..."
 	}
 	return `"` + s + `"`
+}
+
+// validVersion reports whether p is an HTTP-version: "HTTP/" DIGIT "." DIGIT
+// (RFC 7230 section 2.6).
+func validVersion(p string) bool {
+	return len(p) == 8 && strings.HasPrefix(p, "HTTP/") && isDigit(p[5]) && p[6] == '.' && isDigit(p[7])
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// validTarget reports whether a request target holds neither spaces nor
+// control characters (RFC 7230 section 3.1.1).
+func validTarget(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// validFieldValue reports whether a header value holds no control character
+// other than a tab (RFC 7230 section 3.2): a bare CR or LF could otherwise
+// hide a header line from Get or smuggle one past a proxy.
+func validFieldValue(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 // validToken reports whether s is an RFC 7230 token.
