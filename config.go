@@ -35,19 +35,19 @@ type setting struct {
 func (s *Server) Config(configuration string) (string, error) {
 	name, value, isSet := strings.Cut(configuration, "=")
 	name = strings.TrimSpace(name)
-	id := -1
+	id, indexed := 0, false
 	if i := strings.IndexByte(name, '['); i >= 0 && strings.HasSuffix(name, "]") {
 		n, err := strconv.Atoi(strings.TrimSpace(name[i+1 : len(name)-1]))
 		if err != nil {
 			return "", newError(ErrInvalidValue, "%q: the index must be a ConnectionId", name)
 		}
-		name, id = name[:i], n
+		name, id, indexed = name[:i], n, true
 	}
 	st, ok := settingsByName[strings.ToLower(name)]
 	if !ok {
 		return "", newError(ErrUnknownSetting, "%q is not a config setting of WSServer (see the README for the list)", name)
 	}
-	if id >= 0 {
+	if indexed {
 		if st.connGet == nil {
 			return "", newError(ErrInvalidValue, "%s does not take a [ConnectionId]", st.name)
 		}
