@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -255,11 +256,7 @@ func VerifyClientCertificate(chain []*x509.Certificate, opts VerifyOptions) Clie
 
 	chains, err := verify(now)
 	if err != nil && opts.SecurityFlags&FlagIgnoreTimeValidity != 0 && isExpired(err) {
-		for _, at := range validTimes(chain) {
-			if chains, err = verify(at); err == nil || !isExpired(err) {
-				break
-			}
-		}
+		chains, err = verifyIgnoringTime(chain, opts.Roots, usage)
 	}
 	if err != nil && opts.SecurityFlags&FlagAllowUnknownCA != 0 && isUnknownCA(err) {
 		err = checkWithoutRoot(leaf, now, opts.SecurityFlags)
@@ -279,24 +276,89 @@ func checkWithoutRoot(leaf *x509.Certificate, now time.Time, flags uint32) error
 	if flags&FlagIgnoreTimeValidity == 0 && (now.Before(leaf.NotBefore) || now.After(leaf.NotAfter)) {
 		return x509.CertificateInvalidError{Cert: leaf, Reason: x509.Expired}
 	}
-	if flags&FlagIgnoreWrongUsage == 0 && len(leaf.ExtKeyUsage) > 0 {
-		ok := false
-		for _, u := range leaf.ExtKeyUsage {
-			if u == x509.ExtKeyUsageClientAuth || u == x509.ExtKeyUsageAny {
-				ok = true
-			}
-		}
-		if !ok {
-			return x509.CertificateInvalidError{Cert: leaf, Reason: x509.IncompatibleUsage}
-		}
+	if flags&FlagIgnoreWrongUsage == 0 {
+		return checkUsage(leaf, []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth})
 	}
 	return nil
 }
 
-// validTimes returns times at which the presented certificates are valid:
-// the middle of their common validity window, then the leaf's bounds.
-func validTimes(chain []*x509.Certificate) []time.Time {
+// verifyIgnoringTime verifies a chain whose certificates need not all be
+// valid at the same time (FlagIgnoreTimeValidity); x509 cannot skip time
+// checks. First it verifies at times when each presented certificate is
+// valid; if the certificates are never valid together, it checks each
+// presented link's signature (the issuer must be a CA), the leaf's usage,
+// and verifies the topmost presented certificate against the roots within
+// its own validity period.
+func verifyIgnoringTime(chain []*x509.Certificate, roots *x509.CertPool, usage []x509.ExtKeyUsage) ([][]*x509.Certificate, error) {
+	verify := func(c *x509.Certificate, inter []*x509.Certificate, at time.Time, usage []x509.ExtKeyUsage) ([][]*x509.Certificate, error) {
+		pool := x509.NewCertPool()
+		for _, i := range inter {
+			pool.AddCert(i)
+		}
+		return c.Verify(x509.VerifyOptions{Roots: roots, Intermediates: pool, CurrentTime: at, KeyUsages: usage})
+	}
+	var firstErr error
+	for _, at := range candidateTimes(chain) {
+		chains, err := verify(chain[0], chain[1:], at, usage)
+		if err == nil {
+			return chains, nil
+		}
+		if !isExpired(err) {
+			return nil, err // another problem: report it
+		}
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if len(chain) < 2 {
+		return nil, firstErr
+	}
+	for k := 0; k+1 < len(chain); k++ {
+		if err := chain[k].CheckSignatureFrom(chain[k+1]); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUsage(chain[0], usage); err != nil {
+		return nil, err
+	}
+	top := chain[len(chain)-1]
+	for _, at := range []time.Time{mid(top.NotBefore, top.NotAfter), top.NotBefore, top.NotAfter} {
+		topChains, err := verify(top, nil, at, []x509.ExtKeyUsage{x509.ExtKeyUsageAny})
+		if err == nil {
+			out := make([][]*x509.Certificate, 0, len(topChains))
+			for _, tc := range topChains {
+				out = append(out, append(append([]*x509.Certificate{}, chain[:len(chain)-1]...), tc...))
+			}
+			return out, nil
+		}
+		if !isExpired(err) {
+			return nil, err
+		}
+	}
+	return nil, firstErr
+}
+
+// checkUsage checks a leaf's extended key usage against usage (any of).
+func checkUsage(leaf *x509.Certificate, usage []x509.ExtKeyUsage) error {
+	if len(leaf.ExtKeyUsage) == 0 || slices.Contains(usage, x509.ExtKeyUsageAny) {
+		return nil
+	}
+	for _, u := range leaf.ExtKeyUsage {
+		if u == x509.ExtKeyUsageAny || slices.Contains(usage, u) {
+			return nil
+		}
+	}
+	return x509.CertificateInvalidError{Cert: leaf, Reason: x509.IncompatibleUsage}
+}
+
+func mid(a, b time.Time) time.Time { return a.Add(b.Sub(a) / 2) }
+
+// candidateTimes returns times to verify at: the middle of the presented
+// certificates' common validity window, then the middle and bounds of each
+// one's own window.
+func candidateTimes(chain []*x509.Certificate) []time.Time {
 	var from, to time.Time
+	var out []time.Time
 	for i, c := range chain {
 		if c == nil {
 			continue
@@ -308,11 +370,15 @@ func validTimes(chain []*x509.Certificate) []time.Time {
 			to = c.NotAfter
 		}
 	}
-	var out []time.Time
 	if !to.Before(from) {
-		out = append(out, from.Add(to.Sub(from)/2))
+		out = append(out, mid(from, to))
 	}
-	return append(out, chain[0].NotBefore, chain[0].NotAfter)
+	for _, c := range chain {
+		if c != nil {
+			out = append(out, mid(c.NotBefore, c.NotAfter), c.NotBefore, c.NotAfter)
+		}
+	}
+	return out
 }
 
 func isExpired(err error) bool {
@@ -330,9 +396,12 @@ func isUnknownCA(err error) bool {
 func statusOf(err error) string {
 	var ce x509.CertificateInvalidError
 	var ia x509.InsecureAlgorithmError
+	var cv x509.ConstraintViolationError
 	switch {
 	case isUnknownCA(err):
 		return StatusUnknownCA
+	case errors.As(err, &cv):
+		return StatusNotCA
 	case errors.As(err, &ia):
 		return StatusWeakSignature
 	case errors.As(err, &ce):

@@ -175,10 +175,13 @@ func NewWithKey(t testing.TB, issuer *Cert, o Options, key crypto.Signer) *Cert 
 	return &Cert{Cert: c, Key: key}
 }
 
-// NewCA makes a self-signed ECDSA CA named cn.
+// NewCA makes a self-signed ECDSA CA named cn, valid from 30 days ago to a
+// year from now.
 func NewCA(t testing.TB, cn string) *Cert {
 	t.Helper()
-	return New(t, nil, Options{Subject: pkix.Name{CommonName: cn, Organization: []string{"Test CA Org"}}, IsCA: true})
+	now := time.Now()
+	return New(t, nil, Options{Subject: pkix.Name{CommonName: cn, Organization: []string{"Test CA Org"}}, IsCA: true,
+		NotBefore: now.Add(-30 * 24 * time.Hour), NotAfter: now.Add(365 * 24 * time.Hour)})
 }
 
 // NewLeaf makes a server/client leaf signed by ca with key type kt.
