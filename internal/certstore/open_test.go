@@ -5,7 +5,9 @@ import (
 	"crypto"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/ecdh"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/pbkdf2"
 	"crypto/rand"
 	"crypto/rsa"
@@ -350,4 +352,33 @@ func TestTLSCertificate_273_KeyMismatchAndUnsupported(t *testing.T) {
 	e = Entry{Chain: []*x509.Certificate{fx.leaf.Cert}, Key: "not a key"}
 	_, err = e.TLSCertificate()
 	wantCode(t, err, CodeCredentials, "cannot sign")
+}
+
+func TestTLSCertificate_273_KeyTypesTLSCannotUse(t *testing.T) {
+	// ECDSA P-224 and X25519 (ECDH) keys exist in x509 but not in TLS.
+	k224, err := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := certtest.NewWithKey(t, nil, certtest.Options{Subject: pkix.Name{CommonName: "p224.example"}}, k224)
+	_, err = Entry{Chain: []*x509.Certificate{c.Cert}, Key: k224}.TLSCertificate()
+	wantCode(t, err, CodeCredentials, "curve P-224")
+
+	xk, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(xk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := mustOpen(t, PEMKeyBlob, pemOf("PRIVATE KEY", der), "")
+	if len(s.Entries) != 1 || s.Entries[0].Key == nil {
+		t.Fatal("X25519 key not read")
+	}
+	_, err = Entry{Chain: []*x509.Certificate{c.Cert}, Key: s.Entries[0].Key}.TLSCertificate()
+	wantCode(t, err, CodeCredentials, "cannot sign")
+
+	_, err = Open(PEMKeyBlob, pemOf("DSA PRIVATE KEY", []byte{1}), "")
+	wantCode(t, err, CodeCertNotFound, "DSA private key")
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/x509"
 	"encoding/asn1"
 	"encoding/base64"
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -155,4 +156,25 @@ func TestOpen_PFX_MacIterationBound(t *testing.T) {
 	}
 	_, err = Open(PFXBlob, pfx, "pw")
 	wantCode(t, err, CodeOpenStore, "MAC iteration count")
+}
+
+func TestOpen_PFX_KeyWithoutCertificate_272(t *testing.T) {
+	// `openssl pkcs12 -export -nocerts`: a key and no certificate.
+	fx := newChain(t, certtest.ECDSA, "keyonly.example")
+	dir := pfxDir(t, fx)
+	openssl(t, dir, false, "pkcs12", "-export", "-nocerts", "-inkey", "key.pem", "-out", "k.pfx", "-passout", "pass:pw")
+	_, err := Open(PFXFile, []byte(filepath.Join(dir, "k.pfx")), "pw")
+	wantCode(t, err, CodeCertNotFound, "holds no certificate")
+}
+
+func TestOpen_PFX_WrongPasswordUnwrapsToGoPKCS12(t *testing.T) {
+	fx := newChain(t, certtest.ECDSA, "unwrap.example")
+	pfx, err := pkcs12.Modern.Encode(fx.leaf.Key, fx.leaf.Cert, nil, "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(PFXBlob, pfx, "bad")
+	if !errors.Is(err, pkcs12.ErrIncorrectPassword) {
+		t.Errorf("errors.Is(err, pkcs12.ErrIncorrectPassword) is false for %v", err)
+	}
 }

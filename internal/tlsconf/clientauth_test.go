@@ -52,6 +52,7 @@ func TestVerifyClientCertificate_SSLClientAuthentication(t *testing.T) {
 	strangerCA := certtest.NewCA(t, "Stranger CA")
 	stranger := leafWith(t, strangerCA, certtest.Options{})
 	strangerExpired := leafWith(t, strangerCA, certtest.Options{NotBefore: now.Add(-72 * time.Hour), NotAfter: now.Add(-24 * time.Hour)})
+	strangerServerOnly := leafWith(t, strangerCA, certtest.Options{ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
 	notCA := leafWith(t, pki.leaf, certtest.Options{}) // issued by a leaf
 	// A short-lived intermediate that was never valid at the same time as
 	// the leaf it issued.
@@ -86,6 +87,8 @@ func TestVerifyClientCertificate_SSLClientAuthentication(t *testing.T) {
 		{"unknown CA, 0x10", chain(stranger), FlagAllowUnknownCA, StatusOK},
 		{"unknown CA and expired, 0x10", chain(strangerExpired), FlagAllowUnknownCA, StatusTimeInvalid},
 		{"unknown CA and expired, 0x11", chain(strangerExpired), FlagAllowUnknownCA | FlagIgnoreTimeValidity, StatusOK},
+		{"unknown CA and wrong usage, 0x10", chain(strangerServerOnly), FlagAllowUnknownCA, StatusWrongUsage},
+		{"unknown CA and wrong usage, 0x30", chain(strangerServerOnly), FlagAllowUnknownCA | FlagIgnoreWrongUsage, StatusOK},
 		{"wrong usage", chain(serverOnly, pki.inter), 0, StatusWrongUsage},
 		{"wrong usage, 0x20", chain(serverOnly, pki.inter), FlagIgnoreWrongUsage, StatusOK},
 		{"CN mismatch flag is irrelevant", chain(pki.leaf, pki.inter), FlagIgnoreCNMismatch, StatusOK},
