@@ -158,7 +158,9 @@ func (s *Server) reportPanic(id int, p *handlerPanic) {
 
 // fireError fires the Error event (never for a panic of its own handler).
 func (s *Server) fireError(id int, err *Error) {
-	s.logf(id, 1, "Error: %v", err)
+	if s.logLevel() >= 1 {
+		s.fireLog(id, 1, "Error", "Error: %v", err) // the reference's LogType "Error"
+	}
 	e := &ErrorEvent{ConnectionID: id, ErrorCode: err.Code, Description: err.Error()}
 	if perr := call(s, nil, "Error", s.Events.OnError, e); perr != nil {
 		s.logf(id, 1, "%v", perr)
