@@ -436,7 +436,9 @@ func TestError_InvalidUTF8_1007(t *testing.T) {
 // logged records Log events as "level type: message".
 type logged struct{ *events }
 
-func (l logged) handler(e *LogEvent) { l.add("%d %s %d: %s", e.LogLevel, e.LogType, e.ConnectionID, e.Message) }
+func (l logged) handler(e *LogEvent) {
+	l.add("%d %s %d: %s", e.LogLevel, e.LogType, e.ConnectionID, e.Message)
+}
 
 func TestLog_LogLevels(t *testing.T) {
 	for level := 0; level <= 3; level++ {
