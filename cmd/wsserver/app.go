@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wsserver/wsserver"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// pagePrefix is where the built-in page is always served; it is also at /
+// unless --static takes /.
+const pagePrefix = "/_wsserver/"
+
+// app is the running command: the mode's server (/ws), the server of the
+// connection-list feed (/events), and the HTTP server in front of both.
+type app struct {
+	opts  options
+	log   *slog.Logger
+	level *slog.LevelVar
+
+	srv   *wsserver.Server // the mode's WebSocket server
+	mon   *wsserver.Server // the /events feed
+	peers *peers
+	watch watchers
+	total counters
+	files http.Handler // the page, /connections and --static
+
+	http     *http.Server
+	bg       sync.WaitGroup // pushLoop and statsLoop
+	stopBg   context.CancelFunc
+	sessions sync.WaitGroup // exec mode: goroutines of the programs
+	killNow  chan struct{}  // closed when shutdown runs out of time: SIGKILL the programs
+	killOnce sync.Once
+}
+
+// newApp configures the servers from the options. Its errors are usage
+// errors: a --config setting or a flag the server refuses.
+func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
+	a := &app{
+		opts:    o,
+		log:     log,
+		level:   level,
+		srv:     wsserver.New(),
+		mon:     wsserver.New(),
+		peers:   newPeers(),
+		killNow: make(chan struct{}),
+	}
+	// Every mode works on whole messages: echo and broadcast send each one
+	// back out as it came, exec writes each as a line.
+	settings := []string{
+		"BufferMessage=True",
+		"MaxConnections=" + strconv.Itoa(o.maxConnections),
+		"LogLevel=" + strconv.Itoa(o.logLevel),
+	}
+	for _, cfg := range settings {
+		if _, err := a.srv.Config(cfg); err != nil {
+			return nil, usagef("%s: %v", cfg, err)
+		}
+	}
+	if err := a.srv.SetDefaultTimeout(o.timeout); err != nil {
+		return nil, usagef("--timeout: %v", err)
+	}
+	for _, cfg := range o.configs {
+		if _, err := a.srv.Config(cfg); err != nil {
+			return nil, usagef("--config %s: %v", cfg, err)
+		}
+	}
+	if v, _ := a.srv.Config("BufferMessage"); v != "True" {
+		return nil, usagef("--config BufferMessage=%s: the %s mode needs whole messages", v, o.mode)
+	}
+	lv, _ := a.srv.Config("LogLevel")
+	n, _ := strconv.Atoi(lv)
+	level.Set(slogLevel(n))
+	if _, err := a.mon.Config("LogLevel=" + lv); err != nil {
+		return nil, err
+	}
+	if err := a.srv.SetLocalHost(o.host); err != nil {
+		return nil, err
+	}
+	if err := a.srv.SetLocalPort(o.port); err != nil {
+		return nil, usagef("--port: %v", err)
+	}
+	wireLogs(a.srv, log, "/ws")
+	wireLogs(a.mon, log, "/events")
+	a.wireMode()
+	a.wireMonitor()
+	a.files = a.fileRoutes()
+	return a, nil
+}
+
+// fileRoutes serves what is not a WebSocket: the page, /connections and the
+// --static directory.
+func (a *app) fileRoutes() http.Handler {
+	web, _ := fs.Sub(webFiles, "web")
+	page := http.StripPrefix(strings.TrimSuffix(pagePrefix, "/"), noCache(http.FileServerFS(web)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("/connections", a.serveConnections)
+	mux.Handle(pagePrefix, page)
+	if a.opts.static != "" {
+		mux.Handle("/", http.FileServer(http.Dir(a.opts.static)))
+	} else {
+		mux.Handle("/{$}", noCache(http.FileServerFS(web)))
+	}
+	return mux
+}
+
+func noCache(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ServeHTTP routes a request: /events to the feed, /ws and every other
+// WebSocket upgrade to the mode, the rest to the files.
+func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/events":
+		a.mon.ServeHTTP(w, r)
+	case r.URL.Path == "/ws" || isUpgrade(r):
+		a.srv.ServeHTTP(w, r)
+	default:
+		a.files.ServeHTTP(w, r)
+	}
+}
+
+func isUpgrade(r *http.Request) bool {
+	for _, v := range r.Header.Values("Upgrade") {
+		for _, tok := range strings.Split(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), "websocket") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// listen opens the listening socket with the server's LocalHost, LocalPort
+// and socket settings (Server.Listen).
+//
+// TLS goes here: once the library's TLS flags exist, wrap ln with
+// tls.NewListener (with NextProtos "http/1.1" only, so that upgrades can be
+// hijacked) and make scheme return "https".
+func (a *app) listen() (net.Listener, error) {
+	return a.srv.Listen()
+}
+
+// scheme is the URL scheme of the page: "http", or "https" with TLS.
+func (a *app) scheme() string { return "http" }
+
+// urls returns, for the listening address, the root URL (the page, or the
+// --static files), the page's URL and the WebSocket's.
+func (a *app) urls(addr net.Addr) (root, page, ws string) {
+	host, port, _ := net.SplitHostPort(addr.String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	hp := net.JoinHostPort(host, port)
+	wsScheme := "ws"
+	if a.scheme() == "https" {
+		wsScheme = "wss"
+	}
+	root = a.scheme() + "://" + hp + "/"
+	page = root
+	if a.opts.static != "" {
+		page = a.scheme() + "://" + hp + pagePrefix
+	}
+	return root, page, wsScheme + "://" + hp + "/ws"
+}
+
+// serve serves HTTP and WebSocket on ln until shutdown; it returns
+// http.ErrServerClosed after a shutdown.
+func (a *app) serve(ln net.Listener) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	a.stopBg = cancel
+	a.bg.Add(2)
+	go func() { defer a.bg.Done(); a.pushLoop(ctx) }()
+	go func() { defer a.bg.Done(); a.statsLoop(ctx) }()
+	a.http = &http.Server{
+		Handler:           a,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return a.http.Serve(ln)
+}
+
+// shutdown stops accepting, closes every client with 1001 (going away),
+// ends the exec programs, and waits for all of it until ctx is done, when it
+// cuts what remains. Calling it again waits again.
+func (a *app) shutdown(ctx context.Context) error {
+	var errs []error
+	for _, srv := range []*wsserver.Server{a.srv, a.mon} {
+		if _, err := srv.Config("DisconnectStatusCode=1001"); err != nil {
+			errs = append(errs, err)
+		}
+		srv.Config("DisconnectStatusDescription=server shutting down")
+	}
+	if a.http != nil {
+		// Closes the listener; upgraded connections are the servers' own.
+		if err := a.http.Shutdown(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("http: %w", err))
+		}
+	}
+	if err := a.srv.ShutdownContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("closing the clients: %w", err))
+	}
+	if err := a.mon.ShutdownContext(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("closing the /events watchers: %w", err))
+	}
+	if a.stopBg != nil {
+		a.stopBg()
+	}
+	a.bg.Wait()
+	done := make(chan struct{})
+	go func() { a.sessions.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		a.killOnce.Do(func() { close(a.killNow) })
+		select {
+		case <-done:
+		case <-time.After(killGrace):
+			errs = append(errs, errors.New("exec programs still running after SIGKILL"))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,268 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Modes of the command.
+const (
+	modeEcho      = "echo"
+	modeBroadcast = "broadcast"
+	modeExec      = "exec"
+)
+
+// options are the command line, parsed.
+type options struct {
+	mode    string   // modeEcho, modeBroadcast or modeExec
+	command []string // exec: the program and its arguments
+
+	host           string // LocalHost
+	port           int    // LocalPort
+	maxConnections int    // MaxConnections config setting
+	timeout        int    // DefaultTimeout, seconds
+	logLevel       int    // LogLevel config setting, 0..3
+	configs        []string
+	static         string        // directory served at /, "" for the built-in page
+	statsEvery     time.Duration // 0: no periodic stats
+	shutdownWait   time.Duration // bounded wait for close handshakes on SIGINT/SIGTERM
+
+	// TLS: the library's TLS (UseSSL and the SSLCert properties) is being
+	// integrated. Its flags (a certificate store, type, password and subject,
+	// mapped onto SetSSLCertStoreType, SetSSLCertStore, SetSSLCertStorePassword
+	// and SetSSLCertSubject) belong here; app.listen then wraps the listener
+	// in TLS and app.scheme switches the printed URLs to https/wss.
+}
+
+// errHelp is returned by parseArgs for --help: print usage, exit 0.
+var errHelp = errors.New("help requested")
+
+// usageError is a command line the command cannot run: one line, exit 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// configList collects repeated --config Name=Value flags.
+type configList []string
+
+func (c *configList) String() string { return strings.Join(*c, " ") }
+
+func (c *configList) Set(v string) error {
+	name, _, ok := strings.Cut(v, "=")
+	if !ok || strings.TrimSpace(name) == "" {
+		return fmt.Errorf("want Name=Value, e.g. --config MaxFrameSize=65536")
+	}
+	*c = append(*c, v)
+	return nil
+}
+
+// logLevelFlag accepts 0..3 or none, info, verbose, debug.
+type logLevelFlag struct{ level *int }
+
+var logLevelNames = []string{"none", "info", "verbose", "debug"}
+
+func (l logLevelFlag) String() string {
+	if l.level == nil {
+		return ""
+	}
+	return logLevelNames[*l.level]
+}
+
+func (l logLevelFlag) Set(v string) error {
+	for i, name := range logLevelNames {
+		if strings.EqualFold(v, name) || v == strconv.Itoa(i) {
+			*l.level = i
+			return nil
+		}
+	}
+	return fmt.Errorf("want none, info, verbose or debug (or 0-3)")
+}
+
+// newFlagSet defines the flags on o, with o's current values as defaults.
+func newFlagSet(o *options) *flag.FlagSet {
+	fs := flag.NewFlagSet("wsserver", flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported in one line by parseArgs
+	fs.StringVar(&o.host, "host", o.host, "`ADDR` to listen on (LocalHost); \"\" for every interface")
+	fs.IntVar(&o.port, "port", o.port, "TCP `PORT` to listen on (LocalPort); 0 picks a free one")
+	fs.IntVar(&o.maxConnections, "max-connections", o.maxConnections, "at most `N` WebSocket clients at once (MaxConnections, 1-100000)")
+	fs.IntVar(&o.timeout, "timeout", o.timeout, "`SECONDS` a send may block (DefaultTimeout); 0: sends never block")
+	fs.Var(logLevelFlag{&o.logLevel}, "log-level", "`LEVEL`: none, info, verbose or debug (LogLevel 0-3)")
+	fs.Var((*configList)(&o.configs), "config", "set a config setting of the reference, repeatable: `Name=Value`")
+	fs.StringVar(&o.static, "static", o.static, "serve the files of `DIR` at / (the built-in page moves to /_wsserver/)")
+	fs.DurationVar(&o.statsEvery, "stats", o.statsEvery, "log connections, messages/s and bytes/s every `INTERVAL`; 0 never")
+	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", o.shutdownWait, "on SIGINT/SIGTERM, wait up to `DURATION` for clients to answer the 1001 close")
+	return fs
+}
+
+func defaultOptions() options {
+	return options{
+		mode:           modeEcho,
+		host:           "127.0.0.1",
+		port:           8080,
+		maxConnections: 1000,
+		logLevel:       1,
+		statsEvery:     10 * time.Second,
+		shutdownWait:   5 * time.Second,
+	}
+}
+
+// parseArgs parses the command line: flags, then an optional mode with, for
+// exec, the program to run. Flags may also follow echo and broadcast.
+func parseArgs(args []string) (options, error) {
+	o := defaultOptions()
+	fs := newFlagSet(&o)
+	parse := func(args []string) error {
+		err := fs.Parse(args)
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		if err != nil {
+			return usagef("%v", err)
+		}
+		return nil
+	}
+	if err := parse(args); err != nil {
+		return o, err
+	}
+	rest := fs.Args()
+	if len(rest) > 0 {
+		o.mode = rest[0]
+		rest = rest[1:]
+		switch o.mode {
+		case modeEcho, modeBroadcast:
+			if err := parse(rest); err != nil {
+				return o, err
+			}
+			if fs.NArg() > 0 {
+				return o, usagef("%s takes no arguments, got %q", o.mode, fs.Arg(0))
+			}
+		case modeExec:
+			if len(rest) > 0 && rest[0] == "--" {
+				rest = rest[1:]
+			}
+			if len(rest) == 0 {
+				return o, usagef("exec needs a program to run, e.g. wsserver exec cat")
+			}
+			o.command = rest
+		default:
+			return o, usagef("unknown mode %q: use echo, broadcast or exec CMD", o.mode)
+		}
+	}
+	switch {
+	case o.port < 0 || o.port > 65535:
+		return o, usagef("--port must be 0-65535, got %d", o.port)
+	case o.maxConnections < 1 || o.maxConnections > 100000:
+		return o, usagef("--max-connections must be 1-100000, got %d", o.maxConnections)
+	case o.timeout < 0:
+		return o, usagef("--timeout must not be negative, got %d", o.timeout)
+	case o.statsEvery < 0:
+		return o, usagef("--stats must not be negative, got %v", o.statsEvery)
+	case o.shutdownWait <= 0:
+		return o, usagef("--shutdown-timeout must be positive, got %v", o.shutdownWait)
+	}
+	if o.static != "" {
+		fi, err := os.Stat(o.static)
+		if err != nil {
+			return o, usagef("--static %s: %v", o.static, errors.Unwrap(err))
+		}
+		if !fi.IsDir() {
+			return o, usagef("--static %s: not a directory", o.static)
+		}
+	}
+	return o, nil
+}
+
+const usageHead = `wsserver: a WebSocket server.
+
+Usage:
+  wsserver [flags] [echo]                every message goes back to its sender (default)
+  wsserver [flags] broadcast             every message goes to every other client: a chat room
+  wsserver [flags] exec PROGRAM [ARG...] each client runs PROGRAM: each message becomes a line
+                                         on its stdin, each line it prints becomes a message
+
+With no flags it listens on 127.0.0.1:8080. Open http://127.0.0.1:8080/ in a
+browser for a page that talks to the server; WebSocket clients connect to
+ws://127.0.0.1:8080/ws (any path other than /events works too).
+
+Endpoints:
+  /ws           the WebSocket of the mode
+  /             the built-in page (or the --static directory)
+  /events       a WebSocket pushing the connection list as JSON
+  /connections  the connection list as JSON
+
+Flags:
+`
+
+const usageTail = `
+Config settings (--config): the reference's settings, e.g. MaxFrameSize=65536,
+EnablePermessageDeflate=false, CloseTimeout=2, SendQueueSize=1048576. Names
+(and the SSL settings, which apply once TLS is on):
+%s.
+
+Examples:
+  wsserver
+  wsserver --port 9000 broadcast
+  wsserver --static ./public exec sh -c 'while read line; do echo "you said: $line"; done'
+  wsserver --config MaxFrameSize=4096 --log-level verbose
+
+Signals: SIGINT or SIGTERM closes every client with 1001 (going away), waits
+--shutdown-timeout for the close handshakes, and exits 0.
+`
+
+// printUsage writes --help.
+func printUsage(w io.Writer, configNames []string) {
+	io.WriteString(w, usageHead)
+	o := defaultOptions()
+	fs := newFlagSet(&o)
+	type row struct{ left, right string }
+	var rows []row
+	width := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		arg, usage := flag.UnquoteUsage(f)
+		left := "  --" + f.Name
+		if arg != "" {
+			left += " " + strings.ToUpper(arg)
+		}
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "[]" {
+			usage += " (default " + f.DefValue + ")"
+		}
+		rows = append(rows, row{left, usage})
+		width = max(width, len(left))
+	})
+	for _, r := range rows {
+		fmt.Fprintf(w, "%-*s  %s\n", width, r.left, r.right)
+	}
+	fmt.Fprintf(w, usageTail, wrapNames(configNames, 72))
+}
+
+// wrapNames joins names with commas, breaking lines at width.
+func wrapNames(names []string, width int) string {
+	var b strings.Builder
+	line := 0
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(",")
+			line++
+			if line+1+len(n) > width {
+				b.WriteString("\n")
+				line = 0
+			} else {
+				b.WriteString(" ")
+				line++
+			}
+		}
+		b.WriteString(n)
+		line += len(n)
+	}
+	return b.String()
+}

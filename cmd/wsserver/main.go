@@ -1,0 +1,121 @@
+// Command wsserver runs a WebSocket server built on the wsserver package.
+//
+// With no arguments it listens on 127.0.0.1:8080, echoes every message sent
+// to ws://127.0.0.1:8080/ws, and serves at http://127.0.0.1:8080/ a page
+// that connects back, sends what you type, shows the replies and the live
+// list of connections. Other modes: broadcast (a chat room: every message
+// goes to every other client) and exec PROGRAM (each client runs PROGRAM;
+// messages become lines on its stdin, lines it prints become messages).
+// --static DIR serves a directory beside the WebSocket endpoint.
+//
+// Run wsserver --help for the flags. SIGINT or SIGTERM closes every client
+// with 1001 (going away) and exits 0 once they have answered or
+// --shutdown-timeout has passed.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/wsserver/wsserver"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := cli(ctx, stop, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// cli runs the command with args until ctx is done, and returns the exit
+// code: 0 after a shutdown, 1 when it cannot listen or serve, 2 for a bad
+// command line. onStop is called once ctx is done and shutdown begins, so
+// that a second signal ends the process the default way.
+func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if errors.Is(err, errHelp) {
+		printUsage(stdout, wsserver.ConfigNames())
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "wsserver: %v (see wsserver --help)\n", err)
+		return 2
+	}
+	level := new(slog.LevelVar)
+	log := newLogger(stderr, level)
+	a, err := newApp(o, log, level)
+	if err != nil {
+		fmt.Fprintf(stderr, "wsserver: %v (see wsserver --help)\n", err)
+		return 2
+	}
+	ln, err := a.listen()
+	if err != nil {
+		fmt.Fprintf(stderr, "wsserver: cannot listen on %s: %v\n", net.JoinHostPort(o.host, fmt.Sprint(o.port)), listenProblem(err))
+		return 1
+	}
+	root, page, ws := a.urls(ln.Addr())
+	fmt.Fprintf(stdout, "wsserver %s: %s mode\n", wsserver.Version, describeMode(o))
+	fmt.Fprintf(stdout, "  Page:      %s  (open it in a browser)\n", page)
+	fmt.Fprintf(stdout, "  WebSocket: %s\n", ws)
+	if o.static != "" {
+		fmt.Fprintf(stdout, "  Files:     %s from %s\n", root, o.static)
+	}
+	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n")
+	log.Info("listening", "addr", ln.Addr().String(), "mode", o.mode)
+
+	served := make(chan error, 1)
+	go func() { served <- a.serve(ln) }()
+	code := 0
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: closing every client with 1001", "wait", o.shutdownWait)
+	case err := <-served:
+		fmt.Fprintf(stderr, "wsserver: serving stopped: %v\n", err)
+		code = 1
+	}
+	if onStop != nil {
+		onStop()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), o.shutdownWait)
+	defer cancel()
+	if err := a.shutdown(sctx); err != nil {
+		log.Warn("shutdown cut short", "err", err)
+	}
+	if code == 0 {
+		if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "wsserver: %v\n", err)
+			code = 1
+		}
+	}
+	log.Info("stopped")
+	return code
+}
+
+// describeMode names the mode for the banner.
+func describeMode(o options) string {
+	if o.mode == modeExec {
+		return fmt.Sprintf("exec %q", o.command)
+	}
+	return o.mode
+}
+
+// listenProblem explains a listen error in a few words.
+func listenProblem(err error) string {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return "the port is in use (another server? pick one with --port)"
+	case errors.Is(err, syscall.EACCES):
+		return "permission denied (ports below 1024 need privileges)"
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return "no such address on this machine (check --host)"
+	}
+	return err.Error()
+}

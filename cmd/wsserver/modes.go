@@ -1,0 +1,150 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/wsserver/wsserver"
+)
+
+// maxBroadcastBacklog bounds what may wait for one slow client in broadcast
+// mode; past it the client is disconnected with 1008 rather than letting it
+// hold unbounded memory or losing messages silently.
+const maxBroadcastBacklog = 32 << 20
+
+// wireMode sets the mode's event handlers on a.srv.
+func (a *app) wireMode() {
+	ev := &a.srv.Events
+	ev.OnConnected = a.connected
+	ev.OnDisconnected = a.disconnected
+	switch a.opts.mode {
+	case modeEcho:
+		ev.OnDataIn = a.echo
+		ev.OnReadyToSend = a.readyEcho
+	case modeBroadcast:
+		ev.OnDataIn = a.broadcast
+		ev.OnReadyToSend = a.readyBroadcast
+	case modeExec:
+		ev.OnDataIn = a.execIn
+		ev.OnReadyToSend = a.execReady
+	}
+}
+
+// connected registers a new connection, and in exec mode starts its program.
+func (a *app) connected(e *wsserver.ConnectedEvent) {
+	c, err := a.srv.Connection(e.ConnectionID)
+	if err != nil {
+		return // already gone
+	}
+	p := &peer{
+		id:     e.ConnectionID,
+		conn:   c,
+		remote: net.JoinHostPort(c.RemoteHost(), strconv.Itoa(c.RemotePort())),
+		uri:    c.RequestURI(),
+		since:  time.Now(),
+	}
+	if a.opts.mode == modeExec {
+		a.startSession(p) // sets p.exec before other events can see p
+	}
+	a.peers.add(p)
+}
+
+// disconnected forgets a connection, and in exec mode ends its program.
+func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
+	p := a.peers.remove(e.ConnectionID)
+	if p == nil {
+		return
+	}
+	p.drop()
+	if p.exec != nil {
+		p.exec.end()
+	}
+}
+
+// echo sends each message back to its sender. When the sender's send queue
+// is full the message waits in its outbox and reading from the sender pauses
+// (PauseData) until ReadyToSend has sent everything that waits: TCP flow
+// control then holds the client back, and nothing is lost or reordered.
+func (a *app) echo(e *wsserver.DataInEvent) {
+	p := a.peers.get(e.ConnectionID)
+	if p == nil {
+		return
+	}
+	p.received(&a.total, len(e.TextB))
+	waiting, err := p.send(a.srv, &a.total, e.DataFormat, e.TextB)
+	if err != nil {
+		a.sendFailed(p, err)
+		return
+	}
+	if waiting > 0 {
+		p.conn.PauseData()
+	}
+}
+
+func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
+	p := a.peers.get(e.ConnectionID)
+	if p == nil {
+		return
+	}
+	empty, err := p.flush(a.srv, &a.total)
+	if err != nil {
+		a.sendFailed(p, err)
+		return
+	}
+	if empty {
+		p.conn.ProcessData()
+	}
+}
+
+// broadcast sends each message to every other connection. A receiver whose
+// send queue is full gets the message later, from its outbox, in order; one
+// that lets more than maxBroadcastBacklog bytes pile up is disconnected.
+func (a *app) broadcast(e *wsserver.DataInEvent) {
+	from := a.peers.get(e.ConnectionID)
+	if from == nil {
+		return
+	}
+	from.received(&a.total, len(e.TextB))
+	for _, p := range a.peers.all() {
+		if p.id == e.ConnectionID {
+			continue
+		}
+		waiting, err := p.send(a.srv, &a.total, e.DataFormat, e.TextB)
+		if err != nil {
+			a.sendFailed(p, err)
+			continue
+		}
+		if waiting > maxBroadcastBacklog {
+			a.log.Warn("disconnecting a client that does not keep up", "conn", p.id, "waiting_bytes", waiting)
+			p.drop()
+			a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
+		}
+	}
+}
+
+func (a *app) readyBroadcast(e *wsserver.ReadyToSendEvent) {
+	if p := a.peers.get(e.ConnectionID); p != nil {
+		if _, err := p.flush(a.srv, &a.total); err != nil {
+			a.sendFailed(p, err)
+		}
+	}
+}
+
+// sendFailed handles a send that failed for another reason than a full
+// queue: a connection that is closing needs nothing; one that accepted no
+// data for Timeout seconds (--timeout) is disconnected with 1008, and any
+// other failure with 1011, so that no message is dropped silently.
+func (a *app) sendFailed(p *peer, err error) {
+	switch {
+	case errors.Is(err, wsserver.ErrNotConnected), errors.Is(err, wsserver.ErrInvalidConnectionID):
+		return
+	case errors.Is(err, wsserver.ErrTimedOut):
+		a.log.Warn("disconnecting a client that accepted no data for --timeout", "conn", p.id, "err", err)
+		a.srv.DisconnectWithCode(p.id, 1008, "too slow: send timed out")
+	default:
+		a.log.Error("send failed", "conn", p.id, "err", err)
+		a.srv.DisconnectWithCode(p.id, 1011, "send failed")
+	}
+}

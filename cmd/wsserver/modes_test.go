@@ -1,0 +1,233 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func TestEchoTypes(t *testing.T) {
+	ta := startApp(t)
+	c := dial(t, ta.ws)
+	for _, m := range []struct {
+		typ  int
+		data []byte
+	}{
+		{websocket.TextMessage, []byte("hello, мир")},
+		{websocket.BinaryMessage, []byte{0, 1, 2, 255}},
+		{websocket.TextMessage, nil},
+		{websocket.BinaryMessage, bytes.Repeat([]byte{7}, 300000)},
+	} {
+		if err := c.WriteMessage(m.typ, m.data); err != nil {
+			t.Fatal(err)
+		}
+		typ, got := read(t, c)
+		if typ != m.typ || !bytes.Equal(got, m.data) {
+			t.Fatalf("echo of %d bytes (type %d) came back as %d bytes (type %d)", len(m.data), m.typ, len(got), typ)
+		}
+	}
+}
+
+// TestEchoBackpressure sends far more than the send queue holds to a client
+// that does not read yet: every message must come back, in order. On its
+// own goroutine the server's reader blocks while it writes its replies; on
+// the event loop it cannot, so echoes wait in the outbox and reading pauses.
+func TestEchoBackpressure(t *testing.T) {
+	for _, loop := range []string{"False", "True"} {
+		t.Run("EventLoop="+loop, func(t *testing.T) {
+			ta := startApp(t, "--config", "SendQueueSize=65536", "--config", "EnablePermessageDeflate=false", "--config", "EventLoop="+loop)
+			c := dial(t, ta.ws)
+			const n, size = 400, 64 << 10 // 25 MiB
+			msg := func(i int) []byte {
+				b := bytes.Repeat([]byte{byte(i)}, size)
+				binary.BigEndian.PutUint32(b, uint32(i))
+				return b
+			}
+			wrote := make(chan error, 1)
+			go func() {
+				for i := range n {
+					if err := c.WriteMessage(websocket.BinaryMessage, msg(i)); err != nil {
+						wrote <- err
+						return
+					}
+				}
+				wrote <- nil
+			}()
+			time.Sleep(300 * time.Millisecond) // let the queues fill; not needed for correctness
+			for i := range n {
+				typ, got := read(t, c)
+				if typ != websocket.BinaryMessage || !bytes.Equal(got, msg(i)) {
+					t.Fatalf("message %d: got %d bytes starting %x", i, len(got), got[:min(8, len(got))])
+				}
+			}
+			if err := <-wrote; err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("%d echoes waited for ReadyToSend", ta.total.deferred.Load())
+		})
+	}
+}
+
+func TestBroadcast(t *testing.T) {
+	ta := startApp(t, "broadcast")
+	a, b, c := dial(t, ta.ws), dial(t, ta.ws), dial(t, ta.ws)
+	eventually(t, "three connections are registered", func() bool { return len(ta.peers.all()) == 3 })
+	a.WriteMessage(websocket.TextMessage, []byte("from a"))
+	for _, conn := range []*websocket.Conn{b, c} {
+		if _, got := read(t, conn); string(got) != "from a" {
+			t.Fatalf("got %q, want %q", got, "from a")
+		}
+	}
+	// a did not get its own message: the next thing it reads is b's.
+	b.WriteMessage(websocket.BinaryMessage, []byte("from b"))
+	if typ, got := read(t, a); typ != websocket.BinaryMessage || string(got) != "from b" {
+		t.Fatalf("a got %q (type %d), want b's binary message", got, typ)
+	}
+	if _, got := read(t, c); string(got) != "from b" {
+		t.Fatalf("c got %q", got)
+	}
+}
+
+// TestBroadcastSlowReceiver checks that a receiver that does not read gets
+// every message, in order, once it does.
+func TestBroadcastSlowReceiver(t *testing.T) {
+	ta := startApp(t, "--config", "SendQueueSize=65536", "--config", "EnablePermessageDeflate=false", "broadcast")
+	sender, slow := dial(t, ta.ws), dial(t, ta.ws)
+	eventually(t, "two connections are registered", func() bool { return len(ta.peers.all()) == 2 })
+	const n = 200
+	for i := range n {
+		if err := sender.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("%d:%s", i, strings.Repeat("x", 32<<10)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.total.deferred.Load() > 0 })
+	for i := range n {
+		_, got := read(t, slow)
+		if want := fmt.Sprintf("%d:", i); !strings.HasPrefix(string(got), want) {
+			t.Fatalf("message %d starts %q", i, got[:min(10, len(got))])
+		}
+	}
+}
+
+func TestPageAndConnectionList(t *testing.T) {
+	ta := startApp(t)
+	body := get(t, ta.base+"/")
+	if !strings.Contains(body, "<title>wsserver</title>") || !strings.Contains(body, `"/events"`) {
+		t.Fatalf("/ is not the built-in page: %.200s", body)
+	}
+	c := dial(t, ta.ws+"?page=test")
+	c.WriteMessage(websocket.TextMessage, []byte("x"))
+	read(t, c)
+
+	var snap snapshot
+	if err := json.Unmarshal([]byte(get(t, ta.base+"/connections")), &snap); err != nil {
+		t.Fatal(err)
+	}
+	if snap.Mode != "echo" || len(snap.Connections) != 1 || snap.Connections[0].URI != "/ws?page=test" ||
+		snap.Connections[0].MessagesIn != 1 || snap.Connections[0].MessagesOut != 1 {
+		t.Fatalf("/connections: %+v", snap)
+	}
+
+	// /events pushes the list now and again when a client comes or goes.
+	ev := dial(t, strings.Replace(ta.ws, "/ws", "/events", 1))
+	next := func() snapshot {
+		t.Helper()
+		var s snapshot
+		_, msg := read(t, ev)
+		if err := json.Unmarshal(msg, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	if s := next(); len(s.Connections) != 1 {
+		t.Fatalf("first /events snapshot: %+v", s)
+	}
+	c2 := dial(t, ta.ws)
+	for s := next(); len(s.Connections) != 2; s = next() {
+	}
+	c2.Close()
+	for s := next(); len(s.Connections) != 1; s = next() {
+	}
+}
+
+func TestStatic(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("my own page"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ta := startApp(t, "--static", dir)
+	if got := get(t, ta.base+"/"); got != "my own page" {
+		t.Fatalf("/ = %q", got)
+	}
+	if got := get(t, ta.base+pagePrefix); !strings.Contains(got, "<title>wsserver</title>") {
+		t.Fatalf("%s is not the built-in page", pagePrefix)
+	}
+	// The WebSocket stays beside the files, at /ws and on any other path.
+	for _, url := range []string{ta.ws, strings.TrimSuffix(ta.ws, "/ws") + "/anything"} {
+		c := dial(t, url)
+		c.WriteMessage(websocket.TextMessage, []byte("still echoing"))
+		if _, got := read(t, c); string(got) != "still echoing" {
+			t.Fatalf("%s: %q", url, got)
+		}
+	}
+}
+
+func TestConfigReachesServer(t *testing.T) {
+	ta := startApp(t, "--config", "MaxFrameSize=1000", "--config", "LogLevel=3", "--timeout", "4", "--max-connections", "7")
+	for name, want := range map[string]string{"MaxFrameSize": "1000", "LogLevel": "3", "MaxConnections": "7"} {
+		if got, err := ta.srv.Config(name); err != nil || got != want {
+			t.Errorf("Config(%s) = %q, %v; want %q", name, got, err, want)
+		}
+	}
+	if ta.srv.DefaultTimeout() != 4 {
+		t.Errorf("DefaultTimeout %d, want 4", ta.srv.DefaultTimeout())
+	}
+	if ta.level.Level() != slogLevel(3) {
+		t.Errorf("slog level %v, want %v", ta.level.Level(), slogLevel(3))
+	}
+	// Frames of at most 1000 bytes still carry a whole message.
+	c := dial(t, ta.ws)
+	c.WriteMessage(websocket.TextMessage, []byte(strings.Repeat("y", 5000)))
+	if _, got := read(t, c); len(got) != 5000 {
+		t.Fatalf("got %d bytes", len(got))
+	}
+}
+
+// TestMaxConnections checks that a client past --max-connections is refused.
+func TestMaxConnections(t *testing.T) {
+	ta := startApp(t, "--max-connections", "1")
+	dial(t, ta.ws)
+	eventually(t, "the first connection is registered", func() bool { return len(ta.peers.all()) == 1 })
+	_, resp, err := websocket.DefaultDialer.Dial(ta.ws, nil)
+	if err == nil {
+		t.Fatal("a second connection was accepted")
+	}
+	if resp != nil && resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("status %d, want 503", resp.StatusCode)
+	}
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	client := http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %v", url, resp.StatusCode, err)
+	}
+	return string(b)
+}
