@@ -201,11 +201,17 @@ func (c *Connection) SetDataFormat(f DataFormat) error {
 }
 
 // SetDataToSend sends s in the connection's DataFormat (text when automatic).
+// As text, s is Go (UTF-8) text whatever the CodePage.
 func (c *Connection) SetDataToSend(s string) error {
-	return c.sendFormat(c.DataFormat(), []byte(s), FormatText)
+	f := c.DataFormat()
+	if f == FormatAutomatic || f == FormatText {
+		return c.sendText([]byte(s))
+	}
+	return c.sendFormat(f, []byte(s), FormatText)
 }
 
-// SetDataToSendB sends b in the connection's DataFormat (binary when automatic).
+// SetDataToSendB sends b in the connection's DataFormat (binary when
+// automatic). As text, b is in the CodePage.
 func (c *Connection) SetDataToSendB(b []byte) error {
 	return c.sendFormat(c.DataFormat(), b, FormatBinary)
 }

@@ -19,14 +19,14 @@ func (s *Server) Send(id int, data []byte) error { return s.SendMessage(id, Form
 func (s *Server) SendBytes(id int, data []byte) error { return s.SendMessage(id, FormatBinary, data) }
 
 // SendText sends text to the client as a text message. text must be valid
-// UTF-8 (Go strings from source code are); invalid text fails with
-// ErrInvalidValue and sends nothing.
+// UTF-8 (Go strings from source code are), whatever the CodePage; invalid
+// text fails with ErrInvalidValue and sends nothing.
 func (s *Server) SendText(id int, text string) error {
 	c, err := s.Connection(id)
 	if err != nil {
 		return err
 	}
-	return c.sendFormat(FormatText, []byte(text), FormatText)
+	return c.sendText([]byte(text))
 }
 
 // SendMessage sends data as one message of the given format: FormatText
@@ -46,7 +46,8 @@ func (s *Server) SendMessage(id int, format DataFormat, data []byte) error {
 	return c.sendFormat(format, data, FormatBinary)
 }
 
-// sendFormat sends data in format f, with auto the format FormatAutomatic means.
+// sendFormat sends data in format f, with auto the format FormatAutomatic
+// means. Text bytes are in the connection's CodePage.
 func (c *Connection) sendFormat(f DataFormat, data []byte, auto DataFormat) error {
 	if f == FormatAutomatic {
 		f = auto
@@ -60,10 +61,7 @@ func (c *Connection) sendFormat(f DataFormat, data []byte, auto DataFormat) erro
 			}
 			data = utf
 		}
-		if !validText(data) {
-			return newError(ErrInvalidValue, "text to send is not valid UTF-8; send it as binary")
-		}
-		return c.send(protocol.OpText, data)
+		return c.sendText(data)
 	case FormatBinary:
 		return c.send(protocol.OpBinary, data)
 	case FormatPing:
@@ -72,6 +70,14 @@ func (c *Connection) sendFormat(f DataFormat, data []byte, auto DataFormat) erro
 		return c.sendControl(protocol.OpPong, data)
 	}
 	return newError(ErrInvalidValue, "DataFormat %d cannot be sent", f)
+}
+
+// sendText sends UTF-8 text as a text message.
+func (c *Connection) sendText(data []byte) error {
+	if !validText(data) {
+		return newError(ErrInvalidValue, "text to send is not valid UTF-8; send it as binary")
+	}
+	return c.send(protocol.OpText, data)
 }
 
 // sendControl sends a ping or pong the application asked for.
