@@ -78,11 +78,15 @@ func (s *Server) Config(configuration string) (string, error) {
 	return "", st.set(s, strings.TrimSpace(value))
 }
 
-// ConfigNames returns the names of every config setting, in table order.
+// ConfigNames returns the names of every config setting, in table order,
+// the SSL group last.
 func ConfigNames() []string {
-	names := make([]string, len(settingTable))
-	for i, st := range settingTable {
-		names[i] = st.name
+	names := make([]string, 0, len(settingTable)+len(sslSettingTable))
+	for _, st := range settingTable {
+		names = append(names, st.name)
+	}
+	for _, st := range sslSettingTable {
+		names = append(names, st.name)
 	}
 	return names
 }
