@@ -153,6 +153,7 @@ var socketMessages = map[int]string{
 	10092: "WINSOCK DLL Version out of range", 10093: "Winsock not loaded yet",
 	11001: "Host not found", 11002: "Non-authoritative 'Host not found' (try again or check DNS setup)",
 	11003: "Non-recoverable errors: FORMERR, REFUSED, NOTIMP",
+	11004: "Valid name, no data record (check DNS setup)",
 }
 
 // socketError wraps an error from the network stack in an *Error with the
