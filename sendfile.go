@@ -82,8 +82,9 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 		n, rerr := io.ReadFull(r, buf)
 		last := rerr == io.EOF || rerr == io.ErrUnexpectedEOF
 		if rerr != nil && !last {
-			// The message has begun: end it before reporting.
-			c.queueStreamPart(op, nil, first, true, maxFrame, timeout)
+			// End the message with what was read (io.Reader: use the n
+			// bytes before the error), then report.
+			c.queueStreamPart(op, buf[:n], first, true, maxFrame, timeout)
 			return &Error{Code: ErrSend.Code, Message: "reading the data to send failed", Err: rerr}
 		}
 		c.mu.Lock()
