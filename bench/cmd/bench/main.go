@@ -106,6 +106,7 @@ type trial struct {
 	Target   string  `json:"target"`
 	Round    int     `json:"round"`
 	Value    float64 `json:"value"`
+	Pressure float64 `json:"cpu_pressure"` // share of the trial some task waited for a CPU
 	Result   Result  `json:"result"`
 	Err      string  `json:"err,omitempty"`
 }
@@ -166,7 +167,7 @@ func main() {
 		log.Fatal("no target built")
 	}
 
-	start := time.Now()
+	start, press0 := time.Now(), cpuPressure()
 	var trials []trial
 	for _, w := range wls {
 		log.Printf("workload %s: %s", w.key, w.title)
@@ -187,7 +188,11 @@ func main() {
 			}
 		}
 	}
-	report := render(wls, targets, trials, time.Since(start))
+	pressure := -1.0
+	if press0 >= 0 {
+		pressure = (cpuPressure() - press0) / time.Since(start).Seconds()
+	}
+	report := render(wls, targets, trials, time.Since(start), pressure)
 	fmt.Print(report)
 	if *flagOut != "" {
 		if err := os.WriteFile(*flagOut, []byte(report), 0o644); err != nil {
@@ -439,7 +444,11 @@ func runTrial(dir string, w workload, t string, round int) (tr trial) {
 	var stdout bytes.Buffer
 	gctx.Stdout = &stdout
 	gctx.Stderr = logf
+	p0, t0 := cpuPressure(), time.Now()
 	gerr := gctx.Run()
+	if p0 >= 0 {
+		tr.Pressure = (cpuPressure() - p0) / time.Since(t0).Seconds()
+	}
 	var res Result
 	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
 		if gerr == nil {
@@ -467,8 +476,27 @@ func printTrial(tr trial) {
 		log.Printf("  r%d %-9s ERROR %s", tr.Round, tr.Target, tr.Err)
 		return
 	}
-	log.Printf("  r%d %-9s %12.1f  (msgs/s %.0f, p99 %.1fµs, setup %.2fs, cpu gen %.2f srv %.2f, inflated %d)",
-		tr.Round, tr.Target, tr.Value, r.MsgsPerS, r.LatP99us, r.SetupS, r.GenCPU, r.SrvCPU, r.Inflated)
+	log.Printf("  r%d %-9s %12.1f  (msgs/s %.0f, p99 %.1fµs, setup %.2fs, cpu gen %.2f srv %.2f, inflated %d, cpu pressure %.0f%%)",
+		tr.Round, tr.Target, tr.Value, r.MsgsPerS, r.LatP99us, r.SetupS, r.GenCPU, r.SrvCPU, r.Inflated, 100*tr.Pressure)
+}
+
+// cpuPressure returns the kernel's cumulative CPU "some" pressure stall time
+// in seconds, or -1 where PSI is not available.
+func cpuPressure() float64 {
+	b, err := os.ReadFile("/proc/pressure/cpu")
+	if err != nil {
+		return -1
+	}
+	for _, f := range strings.Fields(string(b)) {
+		if v, ok := strings.CutPrefix(f, "total="); ok {
+			var us float64
+			if _, err := fmt.Sscan(v, &us); err == nil {
+				return us / 1e6
+			}
+			break
+		}
+	}
+	return -1
 }
 
 func median(xs []float64) float64 {
@@ -573,7 +601,7 @@ func tableHead(b *strings.Builder, first string, targets []string) {
 }
 
 // render builds the markdown report.
-func render(wls []workload, targets []string, trials []trial, took time.Duration) string {
+func render(wls []workload, targets []string, trials []trial, took time.Duration, pressure float64) string {
 	// ok[w][t]: the successful trials; errs: the failed ones.
 	ok := map[string]map[string][]Result{}
 	var notes []string
@@ -623,8 +651,12 @@ func render(wls []workload, targets []string, trials []trial, took time.Duration
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "\n## Results\n\n")
-	fmt.Fprintf(&b, "%s UTC · %s · %d round(s) × %s · took %s\n\n",
+	fmt.Fprintf(&b, "%s UTC · %s · %d round(s) × %s · took %s",
 		time.Now().UTC().Format("2006-01-02 15:04"), machine(), *flagRounds, *flagDuration, took.Round(time.Second))
+	if pressure >= 0 {
+		fmt.Fprintf(&b, " · CPU pressure %.0f%% (share of the time some task waited for a CPU: other load on this shared machine)", 100*pressure)
+	}
+	b.WriteString("\n\n")
 	fmt.Fprintf(&b, "Median over rounds; `×r` is the ratio to the best peer (peers: %s). msgs/s: higher is better; µs, KiB, ms: lower is better.\n\n", strings.Join(peers, ", "))
 	tableHead(&b, "workload | metric", targets)
 	for _, r := range rows(wls) {
