@@ -205,8 +205,8 @@ Flags:
 
 const usageTail = `
 Config settings (--config): the reference's settings, e.g. MaxFrameSize=65536,
-EnablePermessageDeflate=false, CloseTimeout=2, SendQueueSize=1048576. Names
-(and the SSL settings, which apply once TLS is on):
+EnablePermessageDeflate=false, CloseTimeout=2, SendQueueSize=1048576. They go
+to the /ws server after the flags, so they override them. Names:
 %s.
 
 Examples:
