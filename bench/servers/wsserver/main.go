@@ -8,18 +8,30 @@
 package main
 
 import (
+	"flag"
 	"log"
 	"net"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 
 	"github.com/wsserver/wsserver"
 	"github.com/wsserver/wsserver/bench/internal/srv"
 )
 
+var cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here until SIGINT (for profiling by hand)")
+
 func main() {
 	srv.Init()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	host, portStr, err := net.SplitHostPort(*srv.Addr)
 	if err != nil {
 		log.Fatal(err)
