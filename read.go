@@ -21,6 +21,11 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 			return c.failed(err)
 		}
 	}
+	if c.rd.Closed() {
+		// The client's close frame came with the opening handshake (fed
+		// above, or by run before it kept the connection off the event loop).
+		return c.closedByPeer()
+	}
 	for {
 		if ch := c.pausedUntil(); ch != nil {
 			select {
