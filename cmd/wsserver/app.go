@@ -39,10 +39,10 @@ type app struct {
 	files http.Handler // the page, /connections and --static
 
 	http     *http.Server
-	bg       sync.WaitGroup // pushLoop and statsLoop
-	stopBg   context.CancelFunc
-	sessions sync.WaitGroup // exec mode: goroutines of the programs
-	killNow  chan struct{}  // closed when shutdown runs out of time: SIGKILL the programs
+	bg       sync.WaitGroup     // pushLoop and statsLoop
+	stopBg   context.CancelFunc // set by serve
+	sessions sync.WaitGroup     // exec mode: goroutines of the programs
+	killNow  chan struct{}      // closed when shutdown runs out of time: SIGKILL the programs
 	killOnce sync.Once
 }
 
@@ -98,6 +98,11 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	a.wireMode()
 	a.wireMonitor()
 	a.files = a.fileRoutes()
+	a.http = &http.Server{
+		Handler:           a,
+		ReadHeaderTimeout: 30 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	return a, nil
 }
 
@@ -181,20 +186,18 @@ func (a *app) urls(addr net.Addr) (root, page, ws string) {
 	return root, page, wsScheme + "://" + hp + "/ws"
 }
 
-// serve serves HTTP and WebSocket on ln until shutdown; it returns
+// serve starts the background loops and serves HTTP and WebSocket on ln
+// until shutdown. The channel yields what http.Server.Serve returned:
 // http.ErrServerClosed after a shutdown.
-func (a *app) serve(ln net.Listener) error {
+func (a *app) serve(ln net.Listener) <-chan error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopBg = cancel
 	a.bg.Add(2)
 	go func() { defer a.bg.Done(); a.pushLoop(ctx) }()
 	go func() { defer a.bg.Done(); a.statsLoop(ctx) }()
-	a.http = &http.Server{
-		Handler:           a,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
-	}
-	return a.http.Serve(ln)
+	served := make(chan error, 1)
+	go func() { served <- a.http.Serve(ln) }()
+	return served
 }
 
 // shutdown stops accepting, closes every client with 1001 (going away),
@@ -208,17 +211,18 @@ func (a *app) shutdown(ctx context.Context) error {
 		}
 		srv.Config("DisconnectStatusDescription=server shutting down")
 	}
-	if a.http != nil {
-		// Closes the listener; upgraded connections are the servers' own.
-		if err := a.http.Shutdown(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("http: %w", err))
-		}
-	}
+	// http.Server.Shutdown closes the listener at once, then waits for plain
+	// HTTP requests in progress; upgraded connections are the servers' own.
+	httpDone := make(chan error, 1)
+	go func() { httpDone <- a.http.Shutdown(ctx) }()
 	if err := a.srv.ShutdownContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("closing the clients: %w", err))
 	}
 	if err := a.mon.ShutdownContext(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("closing the /events watchers: %w", err))
+	}
+	if err := <-httpDone; err != nil {
+		errs = append(errs, fmt.Errorf("http: %w", err))
 	}
 	if a.stopBg != nil {
 		a.stopBg()

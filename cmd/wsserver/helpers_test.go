@@ -41,8 +41,7 @@ func startApp(t *testing.T, args ...string) *testApp {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	served := make(chan error, 1)
-	go func() { served <- a.serve(ln) }()
+	served := a.serve(ln)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

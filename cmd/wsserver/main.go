@@ -71,8 +71,7 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n")
 	log.Info("listening", "addr", ln.Addr().String(), "mode", o.mode)
 
-	served := make(chan error, 1)
-	go func() { served <- a.serve(ln) }()
+	served := a.serve(ln)
 	code := 0
 	select {
 	case <-ctx.Done():
