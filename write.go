@@ -243,10 +243,17 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 		}
 		if !c.flushing {
 			c.flushing = true
+			before := c.written
 			c.mu.Unlock()
 			c.flushLoop(step)
 			c.mu.Lock()
-			deadline = c.inactivityDeadline(timeout)
+			if c.written > before {
+				deadline = c.inactivityDeadline(timeout)
+			} else if !time.Now().Before(deadline) {
+				// A write of step made no progress: the client reads nothing.
+				c.mu.Unlock()
+				return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
+			}
 			continue
 		}
 		if err := c.waitLocked(deadline); err != nil {
