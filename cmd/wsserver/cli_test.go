@@ -74,6 +74,14 @@ func TestParseArgsErrors(t *testing.T) {
 	}
 }
 
+func TestShellJoin(t *testing.T) {
+	got := shellJoin([]string{"sh", "-c", `echo "it's $HOME"`, "", "a/b.txt"})
+	want := `sh -c 'echo "it'\''s $HOME"' '' a/b.txt`
+	if got != want {
+		t.Errorf("shellJoin = %s, want %s", got, want)
+	}
+}
+
 // runCLI runs cli with args until cancel is called and returns its exit
 // code, stdout and stderr.
 func runCLI(ctx context.Context, args ...string) (int, string, string) {

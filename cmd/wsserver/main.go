@@ -101,7 +101,7 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 // describeMode names the mode for the banner.
 func describeMode(o options) string {
 	if o.mode == modeExec {
-		return fmt.Sprintf("exec %q", o.command)
+		return "exec " + shellJoin(o.command)
 	}
 	return o.mode
 }

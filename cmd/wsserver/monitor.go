@@ -51,7 +51,7 @@ func (a *app) snapshot() snapshot {
 	list := a.peers.all()
 	snap := snapshot{
 		Mode:        a.opts.mode,
-		Command:     strings.Join(a.opts.command, " "),
+		Command:     shellJoin(a.opts.command),
 		Version:     wsserver.Version,
 		Connections: make([]connInfo, len(list)),
 		Totals: totals{
@@ -69,6 +69,22 @@ func (a *app) snapshot() snapshot {
 		}
 	}
 	return snap
+}
+
+// shellJoin joins a command line for display, quoting the arguments a shell
+// would split or expand.
+func shellJoin(argv []string) string {
+	quoted := make([]string, len(argv))
+	for i, arg := range argv {
+		if arg != "" && strings.IndexFunc(arg, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./=:,+@%", r))
+		}) < 0 {
+			quoted[i] = arg
+			continue
+		}
+		quoted[i] = "'" + strings.ReplaceAll(arg, "'", `'\''`) + "'"
+	}
+	return strings.Join(quoted, " ")
 }
 
 func (a *app) snapshotJSON() []byte {
