@@ -44,6 +44,7 @@ type Connection struct {
 	rbp      *[]byte                // the pooled buffer of the last read, until releaseChunk
 	poll     atomic.Pointer[poller] // the event loop serving the connection, nil when none
 	fd       int                    // the socket, on an event loop
+	large    []byte                 // a large pooled read buffer in use, until releaseChunk
 	rn       int
 	rerr     error
 	msgBuf   []byte // BufferMessage: the message so far

@@ -9,6 +9,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
@@ -56,6 +57,9 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 // releaseChunk. On a plain TCP socket it waits for data without holding a
 // buffer, so an idle connection costs no read buffer.
 func (c *Connection) readChunk() ([]byte, error) {
+	if c.rd.FrameRemaining() > readBufferSize {
+		return c.readLarge()
+	}
 	if c.raw == nil {
 		c.rbp = readBufPool.Get().(*[]byte)
 		n, err := c.nc.Read(*c.rbp)
@@ -72,6 +76,19 @@ func (c *Connection) readChunk() ([]byte, error) {
 		return nil, io.EOF
 	}
 	return (*c.rbp)[:c.rn], nil
+}
+
+// largeReadSize is the read size inside a large frame: fewer system calls
+// per megabyte than readBufferSize.
+const largeReadSize = 256 << 10
+
+// readLarge reads into a large pooled buffer while a large frame arrives.
+func (c *Connection) readLarge() ([]byte, error) {
+	b := bufpool.Get(largeReadSize)
+	b = b[:cap(b)]
+	c.large = b
+	n, err := c.nc.Read(b)
+	return b[:n], err
 }
 
 // readRaw is the RawConn read callback: it takes a buffer only once the
@@ -95,6 +112,10 @@ func (c *Connection) readRaw(fd uintptr) bool {
 
 // releaseChunk returns the buffer of the last read to the pool.
 func (c *Connection) releaseChunk() {
+	if c.large != nil {
+		bufpool.Put(c.large)
+		c.large = nil
+	}
 	if c.rbp != nil {
 		readBufPool.Put(c.rbp)
 		c.rbp = nil
@@ -153,6 +174,11 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 		format = FormatText
 	}
 	if c.opts.bufferMessage {
+		if need := len(p) + int(min(c.rd.FrameRemaining(), 1<<30)); cap(c.msgBuf)-len(c.msgBuf) < need {
+			// Make room for the rest of the frame at once: one copy of a large
+			// message instead of a doubling series.
+			c.msgBuf = bufpool.Grow(c.msgBuf, need)
+		}
 		c.msgBuf = append(c.msgBuf, p...)
 		if !fin {
 			return nil
@@ -283,9 +309,15 @@ func (h *frameHandler) OnClose(code int, reason []byte) error {
 	return nil
 }
 
-// shrink empties a reused buffer, dropping it when a large message grew it.
+// keepLimit is the largest buffer a connection keeps for reuse; larger ones
+// go back to the shared pool, so that idle connections do not hold them.
+const keepLimit = 64 << 10
+
+// shrink empties a reused buffer, returning it to the shared pool when a
+// large message grew it.
 func shrink(b []byte) []byte {
-	if cap(b) > 1<<20 {
+	if cap(b) > keepLimit {
+		bufpool.Put(b)
 		return nil
 	}
 	return b[:0]

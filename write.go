@@ -2,9 +2,11 @@ package wsserver
 
 import (
 	"errors"
+	"slices"
 	"os"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
@@ -183,6 +185,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.zbuf = c.deflater.Compress(c.zbuf[:0], part)
 		part = c.zbuf
 	}
+	c.growOut(frameBytes(len(part), c.opts.maxFrameSize) + len(rest) + 16)
 	before := len(c.out)
 	c.out = protocol.AppendMessage(c.out, op, compressed, part, c.opts.maxFrameSize, begin, end)
 	c.account(len(c.out) - before)
@@ -203,6 +206,20 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.bytesSent = 0
 	}
 	return c.finishSend(timeout, c.enqueued)
+}
+
+// growOut makes room for need more bytes in the queue, in a pooled buffer.
+// While a flusher writes from the queue's array, that array must not go back
+// to the pool, so it is then left to the garbage collector. c.mu is held.
+func (c *Connection) growOut(need int) {
+	if cap(c.out)-len(c.out) >= need {
+		return
+	}
+	if c.flushing {
+		c.out = slices.Grow(c.out, need)
+		return
+	}
+	c.out = bufpool.Grow(c.out, need)
 }
 
 // frameBytes returns the bytes n payload bytes take once framed.

@@ -86,6 +86,15 @@ func (r *Reader) SetInflater(inf Inflater) {
 // Closed reports whether a close frame was received.
 func (r *Reader) Closed() bool { return r.closed }
 
+// FrameRemaining returns how many payload bytes of the current frame have
+// not arrived yet, so that a caller can size its buffers for them.
+func (r *Reader) FrameRemaining() uint64 {
+	if !r.inFrame {
+		return 0
+	}
+	return r.remaining
+}
+
 // MessageOp returns the opcode of the current or last data message.
 func (r *Reader) MessageOp() Opcode { return r.msgOp }
 
