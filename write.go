@@ -2,8 +2,8 @@ package wsserver
 
 import (
 	"errors"
-	"slices"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
