@@ -31,6 +31,7 @@ type Connection struct {
 	subProtocols   string // the client's Sec-WebSocket-Protocol list
 	protocol       string // the subprotocol selected
 	extensions     string // the Sec-WebSocket-Extensions response
+	sharedDeflate  bool   // permessage-deflate without server context takeover: any compressor's output fits
 	opts           connOptions
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs

@@ -285,6 +285,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok
 		if r, params, ok := deflate.Negotiate(exts, policy); ok {
 			c.extensions = r
 			c.deflater = deflate.NewCompressor(params, level)
+			c.sharedDeflate = params.ServerNoContextTakeover && params.ServerMaxWindowBits == deflate.MaxWindowBits
 			c.inflater = deflate.NewDecompressor(params)
 			c.rd.SetInflater(inflaterAdapter{c.inflater})
 		}

@@ -193,6 +193,10 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.messageLength -= int64(len(data) - len(rest))
 		c.msgOpen, c.msgOp = !end, op
 	}
+	if cap(c.zbuf) > keepLimit {
+		bufpool.Put(c.zbuf)
+		c.zbuf = nil
+	}
 	if len(rest) > 0 {
 		// The data went past the end of the MessageLength message: the rest
 		// is a message of its own.

@@ -1,0 +1,119 @@
+package wsserver
+
+import (
+	"errors"
+
+	"github.com/wsserver/wsserver/internal/bufpool"
+	"github.com/wsserver/wsserver/internal/deflate"
+	"github.com/wsserver/wsserver/internal/protocol"
+)
+
+// Broadcast sends data as one message of format (FormatText or FormatBinary)
+// to every open connection, or to the connections ids names. The message is
+// framed once, and compressed once for all connections that negotiated
+// permessage-deflate without server context takeover (the default); only
+// connections that keep a compression context compress it themselves.
+//
+// Broadcast never blocks: a connection whose queue cannot take the message
+// (or that is in the middle of a SendFile or MessageLength message) is
+// skipped with ErrWouldBlock and gets ReadyToSend when its queue drains, so a
+// slow client never delays the others. It returns how many connections the
+// message was queued for, and the errors of the others joined (each an
+// *Error naming its connection).
+func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, error) {
+	op := protocol.OpBinary
+	switch format {
+	case FormatText:
+		if !validText(data) {
+			return 0, newError(ErrInvalidValue, "text to broadcast is not valid UTF-8")
+		}
+		op = protocol.OpText
+	case FormatBinary, FormatAutomatic:
+	default:
+		return 0, newError(ErrInvalidValue, "Broadcast sends text or binary, not DataFormat %d", format)
+	}
+	var targets []*Connection
+	if len(ids) == 0 {
+		targets = s.Connections()
+	} else {
+		for _, id := range ids {
+			c, err := s.Connection(id)
+			if err != nil {
+				return 0, err
+			}
+			targets = append(targets, c)
+		}
+	}
+	s.mu.Lock()
+	maxFrame, level, compressMin := s.cfg.maxFrameSize, s.cfg.compressionLevel, s.cfg.compressMin
+	s.mu.Unlock()
+
+	plain := protocol.AppendMessage(bufpool.Get(frameBytes(len(data), maxFrame)), op, false, data, maxFrame, true, true)
+	defer bufpool.Put(plain)
+	var zframes []byte // the compressed form, made on first need
+	var errs []error
+	sent := 0
+	for _, c := range targets {
+		frames := plain
+		switch {
+		case c.opts.maxFrameSize != maxFrame:
+			// Opened under another MaxFrameSize: frame it for this one.
+			frames = nil
+		case c.deflater == nil || len(data) < compressMin:
+		case c.sharedDeflate:
+			if zframes == nil {
+				z := deflate.NewCompressor(deflate.Params{ServerNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}, level)
+				payload := z.Compress(bufpool.Get(len(data)/2+64), data)
+				z.Close()
+				zframes = protocol.AppendMessage(bufpool.Get(frameBytes(len(payload), maxFrame)), op, true, payload, maxFrame, true, true)
+				bufpool.Put(payload)
+				defer bufpool.Put(zframes)
+			}
+			frames = zframes
+		default:
+			// This connection keeps a compression context: only it can compress.
+			frames = nil
+		}
+		if frames == nil {
+			if err := c.sendFormat(format, data, FormatBinary); err != nil {
+				errs = append(errs, connError(c, err))
+			} else {
+				sent++
+			}
+			continue
+		}
+		if err := c.queueFrames(frames); err != nil {
+			errs = append(errs, connError(c, err))
+			continue
+		}
+		sent++
+	}
+	return sent, errors.Join(errs...)
+}
+
+// connError names the connection in an error of a send to many.
+func connError(c *Connection, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Message: "connection " + itoa(c.id) + ": " + e.Message, Err: e.Err}
+	}
+	return err
+}
+
+// queueFrames queues the frames of one whole message without blocking.
+func (c *Connection) queueFrames(frames []byte) error {
+	c.mu.Lock()
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return newError(ErrNotConnected, "connection %d is closing", c.id)
+	}
+	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.opts.queueLimit {
+		return c.wouldBlockLocked()
+	}
+	c.growOut(len(frames))
+	c.out = append(c.out, frames...)
+	c.account(len(frames))
+	c.scheduleFlushLocked()
+	c.mu.Unlock()
+	return nil
+}
