@@ -3,7 +3,7 @@
 // BufferMessage=true makes the library deliver each whole message in one
 // DataIn event; echo sends it back with one SendMessage (which copies, as
 // TextB is only valid during the call). Broadcast sends it to every
-// connection of a Connections() snapshot. The listen backlog is raised to
+// connection with one Broadcast call. The listen backlog is raised to
 // what the peers get from net.Listen, and the connection limit is lifted.
 package main
 
@@ -59,8 +59,14 @@ func main() {
 	if _, err := s.Config("MaxConnections=100000"); err != nil {
 		log.Fatal(err)
 	}
-	if _, err := s.Config("BufferMessage=true"); err != nil {
-		log.Fatal(err)
+	// BufferMessage: whole messages in one DataIn. EventLoop: open
+	// connections are served from epoll loops (no goroutine per idle
+	// connection). TcpNoDelay: the reference's default is False (Nagle on);
+	// the peers run on Go's net default, which is True.
+	for _, setting := range []string{"BufferMessage=true", "EventLoop=true", "TcpNoDelay=true"} {
+		if _, err := s.Config(setting); err != nil {
+			log.Fatal(err)
+		}
 	}
 	if *srv.Deflate {
 		if _, err := s.Config("EnablePermessageDeflate=true"); err != nil {
@@ -68,10 +74,9 @@ func main() {
 		}
 	}
 	if srv.Broadcast() {
+		// Broadcast frames (and compresses) the message once for everyone.
 		s.Events.OnDataIn = func(e *wsserver.DataInEvent) {
-			for _, c := range s.Connections() {
-				s.SendMessage(c.ID(), e.DataFormat, e.TextB)
-			}
+			s.Broadcast(e.DataFormat, e.TextB)
 		}
 	} else {
 		s.Events.OnDataIn = func(e *wsserver.DataInEvent) {
