@@ -11,6 +11,7 @@ import (
 	"bufio"
 	"bytes"
 	stdflate "compress/flate"
+	"context"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/binary"
@@ -45,15 +46,17 @@ const (
 
 // abTransport is a way the server serves open connections.
 type abTransport struct {
-	name   string
-	config []string
+	name    string
+	config  []string
+	viaHTTP bool // ServeHTTP behind a net/http server instead of StartListening
 }
 
 var abTransports = []abTransport{
-	{"goroutine", nil},
-	{"eventloop", []string{"EventLoop=true"}},
+	{name: "goroutine"},
+	{name: "eventloop", config: []string{"EventLoop=true"}},
 	// DataIn per piece of a message: the echo joins the pieces.
-	{"goroutine-unbuffered", []string{"BufferMessage=false"}},
+	{name: "goroutine-unbuffered", config: []string{"BufferMessage=false"}},
+	{name: "net/http", viaHTTP: true},
 }
 
 // abServer is an echo server under test.
@@ -112,14 +115,38 @@ func abStart(t *testing.T, tr abTransport, config ...string) *abServer {
 		default:
 		}
 	}
-	srv.addr = strings.TrimPrefix(startServer(t, s), "ws://")
+	if !tr.viaHTTP {
+		srv.addr = strings.TrimPrefix(startServer(t, s), "ws://")
+		return srv
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: s}
+	go hs.Serve(ln)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), abTimeout)
+		defer cancel()
+		s.ShutdownContext(ctx)
+		if ctx.Err() != nil {
+			t.Errorf("connections still running %v after Shutdown", abTimeout)
+		}
+		hs.Close()
+	})
+	srv.addr = ln.Addr().String()
 	return srv
 }
 
 // abEach runs f for every transport, each with its own server.
 func abEach(t *testing.T, f func(t *testing.T, srv *abServer), config ...string) {
+	abEachTransport(t, func(t *testing.T, _ abTransport, srv *abServer) { f(t, srv) }, config...)
+}
+
+// abEachTransport is abEach for tests that depend on the transport.
+func abEachTransport(t *testing.T, f func(t *testing.T, tr abTransport, srv *abServer), config ...string) {
 	for _, tr := range abTransports {
-		t.Run(tr.name, func(t *testing.T) { f(t, abStart(t, tr, config...)) })
+		t.Run(tr.name, func(t *testing.T) { f(t, tr, abStart(t, tr, config...)) })
 	}
 }
 
@@ -1424,7 +1451,7 @@ func TestConformance_FramesWithHandshake_RFC6455_4_2(t *testing.T) {
 // server must refuse, and checks the status line, the headers section 4.2.2
 // requires and that the server closes the connection.
 func TestConformance_BadHandshakes_RFC6455_4_2_1(t *testing.T) {
-	abEach(t, func(t *testing.T, srv *abServer) {
+	abEachTransport(t, func(t *testing.T, tr abTransport, srv *abServer) {
 		key := "dGhlIHNhbXBsZSBub25jZQ=="
 		good := abRequest(srv.addr, key)
 		for _, cs := range []struct {
@@ -1432,20 +1459,24 @@ func TestConformance_BadHandshakes_RFC6455_4_2_1(t *testing.T) {
 			request string
 			status  int
 			header  string // "Name: value" the response must carry
+			rawOnly bool   // net/http applies its own limits and parsing
 		}{
-			{"no Sec-WebSocket-Key", strings.Replace(good, "Sec-WebSocket-Key: "+key+"\r\n", "", 1), 400, ""},
-			{"short key", strings.Replace(good, key, "c2hvcnQ=", 1), 400, ""},
-			{"no Upgrade", strings.Replace(good, "Upgrade: websocket\r\n", "", 1), 400, ""},
-			{"Connection: keep-alive", strings.Replace(good, "Connection: Upgrade", "Connection: keep-alive", 1), 400, ""},
-			{"no Host", strings.Replace(good, "Host: "+srv.addr+"\r\n", "", 1), 400, ""},
-			{"HTTP/1.0", strings.Replace(good, "HTTP/1.1", "HTTP/1.0", 1), 400, ""},
-			{"obs-fold", strings.Replace(good, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n x\r\n", 1), 400, ""},
-			{"bad header name", strings.Replace(good, "Upgrade:", "Up grade:", 1), 400, ""},
-			{"version 8", strings.Replace(good, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8", 1), 426, "Sec-WebSocket-Version: 13"},
-			{"POST", strings.Replace(good, "GET", "POST", 1), 405, "Allow: GET"},
-			{"head over 16 KiB", strings.Replace(good, "\r\n\r\n", "\r\nX-Big: "+strings.Repeat("a", 17<<10)+"\r\n\r\n", 1), 431, ""},
-			{"head over 16 KiB, unterminated", strings.TrimSuffix(good, "\r\n") + "X-Big: " + strings.Repeat("a", 20<<10), 431, ""},
+			{"no Sec-WebSocket-Key", strings.Replace(good, "Sec-WebSocket-Key: "+key+"\r\n", "", 1), 400, "", false},
+			{"short key", strings.Replace(good, key, "c2hvcnQ=", 1), 400, "", false},
+			{"no Upgrade", strings.Replace(good, "Upgrade: websocket\r\n", "", 1), 400, "", false},
+			{"Connection: keep-alive", strings.Replace(good, "Connection: Upgrade", "Connection: keep-alive", 1), 400, "", false},
+			{"no Host", strings.Replace(good, "Host: "+srv.addr+"\r\n", "", 1), 400, "", false},
+			{"HTTP/1.0", strings.Replace(good, "HTTP/1.1", "HTTP/1.0", 1), 400, "", false},
+			{"obs-fold", strings.Replace(good, "Upgrade: websocket\r\n", "Upgrade: websocket\r\n x\r\n", 1), 400, "", true},
+			{"bad header name", strings.Replace(good, "Upgrade:", "Up grade:", 1), 400, "", false},
+			{"version 8", strings.Replace(good, "Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8", 1), 426, "Sec-WebSocket-Version: 13", false},
+			{"POST", strings.Replace(good, "GET", "POST", 1), 405, "Allow: GET", false},
+			{"head over 16 KiB", strings.Replace(good, "\r\n\r\n", "\r\nX-Big: "+strings.Repeat("a", 17<<10)+"\r\n\r\n", 1), 431, "", true},
+			{"head over 16 KiB, unterminated", strings.TrimSuffix(good, "\r\n") + "X-Big: " + strings.Repeat("a", 20<<10), 431, "", true},
 		} {
+			if cs.rawOnly && tr.viaHTTP {
+				continue
+			}
 			t.Run(cs.name, func(t *testing.T) {
 				nc, err := net.DialTimeout("tcp", srv.addr, abTimeout)
 				if err != nil {
@@ -1468,6 +1499,9 @@ func TestConformance_BadHandshakes_RFC6455_4_2_1(t *testing.T) {
 				}
 				if resp.Header.Get("Sec-WebSocket-Accept") != "" {
 					t.Fatal("a refusal carries Sec-WebSocket-Accept")
+				}
+				if tr.viaHTTP {
+					return // net/http may keep the connection for more requests
 				}
 				// The server closes the connection after its refusal.
 				if _, err := br.ReadByte(); err == nil {
