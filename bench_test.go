@@ -58,7 +58,7 @@ func maskedFrame(op protocol.Opcode, payload []byte) []byte {
 // BenchmarkEcho measures the server's echo of one message at a time over
 // loopback, client and server in one process.
 func BenchmarkEcho(b *testing.B) {
-	for _, size := range []int{16, 1024, 64 << 10} {
+	for _, size := range []int{16, 1024, 64 << 10, 1 << 20} {
 		b.Run(strconv.Itoa(size), func(b *testing.B) {
 			s := New()
 			s.Config("BufferMessage=true")

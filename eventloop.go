@@ -129,15 +129,32 @@ func (p *poller) loop() {
 	}
 }
 
-// serve reads once from a readable socket and handles what came. When the
-// connection ends it leaves the loop, and a goroutine completes the close.
+// maxReadsPerEvent bounds the reads one readiness event gets, so that one
+// busy connection cannot starve the others of its loop.
+const maxReadsPerEvent = 16
+
+// serve reads from a readable socket and handles what came, reading again
+// while reads fill the buffer. When the connection ends it leaves the loop,
+// and a goroutine completes the close.
 func (p *poller) serve(c *Connection) {
-	n, err := syscall.Read(c.fd, p.buf)
-	if err == syscall.EAGAIN || err == syscall.EINTR {
-		return
-	}
-	if n > 0 {
-		if ferr := c.feed(p.buf[:n]); ferr != nil {
+	for i := 0; i < maxReadsPerEvent; i++ {
+		buf := c.directTarget()
+		if buf == nil {
+			buf = p.buf
+		}
+		n, err := syscall.Read(c.fd, buf)
+		if err == syscall.EAGAIN || err == syscall.EINTR {
+			return
+		}
+		if n <= 0 {
+			if err == nil {
+				err = io.EOF
+			}
+			p.drop(c)
+			go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
+			return
+		}
+		if ferr := c.feed(buf[:n]); ferr != nil {
 			p.drop(c)
 			go func() { code, reason := c.failed(ferr); c.srv.finish(c, code, reason) }()
 			return
@@ -145,14 +162,12 @@ func (p *poller) serve(c *Connection) {
 		if c.rd.Closed() {
 			p.drop(c)
 			go func() { code, reason := c.closedByPeer(); c.srv.finish(c, code, reason) }()
+			return
 		}
-		return
+		if n < len(buf) || !c.AcceptData() {
+			return
+		}
 	}
-	if err == nil {
-		err = io.EOF
-	}
-	p.drop(c)
-	go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
 }
 
 // shutdownSocket shuts both directions of c's socket: its loop then sees the

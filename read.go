@@ -57,6 +57,10 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 // releaseChunk. On a plain TCP socket it waits for data without holding a
 // buffer, so an idle connection costs no read buffer.
 func (c *Connection) readChunk() ([]byte, error) {
+	if buf := c.directTarget(); buf != nil {
+		n, err := c.nc.Read(buf)
+		return buf[:n], err
+	}
 	if c.rd.FrameRemaining() > readBufferSize {
 		return c.readLarge()
 	}
@@ -76,6 +80,26 @@ func (c *Connection) readChunk() ([]byte, error) {
 		return nil, io.EOF
 	}
 	return (*c.rbp)[:c.rn], nil
+}
+
+// directMin is the smallest frame remainder read straight into the message
+// buffer.
+const directMin = 32 << 10
+
+// directTarget returns where the rest of a large uncompressed frame can be
+// read straight into: the free end of the BufferMessage buffer, sized to the
+// frame, so the payload is copied once, from the socket (OnData sees it in
+// place). It returns nil when that does not apply.
+func (c *Connection) directTarget() []byte {
+	rem := c.rd.FrameRemaining()
+	if !c.opts.bufferMessage || rem < directMin || rem > 1<<30 || c.rd.MessageCompressed() || c.LineMode() {
+		return nil
+	}
+	need := int(rem)
+	if cap(c.msgBuf)-len(c.msgBuf) < need {
+		c.msgBuf = bufpool.Grow(c.msgBuf, need)
+	}
+	return c.msgBuf[len(c.msgBuf) : len(c.msgBuf)+need]
 }
 
 // largeReadSize is the read size inside a large frame: fewer system calls
@@ -174,6 +198,16 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 		format = FormatText
 	}
 	if c.opts.bufferMessage {
+		if n := len(c.msgBuf); len(p) > 0 && cap(c.msgBuf) > n && &c.msgBuf[:n+1][n] == &p[0] {
+			// Read in place by directTarget: the data is already there.
+			c.msgBuf = c.msgBuf[:n+len(p)]
+			if !fin {
+				return nil
+			}
+			err := c.fireDataIn(format, c.msgBuf, true, false)
+			c.msgBuf = shrink(c.msgBuf)
+			return err
+		}
 		if need := len(p) + int(min(c.rd.FrameRemaining(), 1<<30)); cap(c.msgBuf)-len(c.msgBuf) < need {
 			// Make room for the rest of the frame at once: one copy of a large
 			// message instead of a doubling series.

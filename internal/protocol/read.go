@@ -95,6 +95,9 @@ func (r *Reader) FrameRemaining() uint64 {
 	return r.remaining
 }
 
+// MessageCompressed reports whether the current data message is compressed.
+func (r *Reader) MessageCompressed() bool { return r.compressed }
+
 // MessageOp returns the opcode of the current or last data message.
 func (r *Reader) MessageOp() Opcode { return r.msgOp }
 
