@@ -146,6 +146,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 			if err := c.waitLocked(deadline); err != nil {
 				return err
 			}
+			deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
 			continue
 		}
 		break
@@ -175,6 +176,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		if err := c.waitLocked(deadline); err != nil {
 			return err
 		}
+		deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
 		if c.state != stateOpen {
 			c.mu.Unlock()
 			return newError(ErrNotConnected, "connection %d is closing", c.id)
