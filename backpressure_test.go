@@ -2,6 +2,7 @@ package wsserver
 
 import (
 	"bytes"
+	"io"
 	"strconv"
 	"testing"
 	"time"
@@ -194,5 +195,44 @@ func TestSend_TimeoutPositive_WaitingForRoomTimesOut10060(t *testing.T) {
 		c.abort()
 		<-done
 		t.Fatal("a blocking Send waiting for room did not time out")
+	}
+}
+
+func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
+	// Reference, Timeout: "all timeouts are inactivity timeouts, i.e. the
+	// timeout period is extended by Timeout seconds when any amount of data
+	// is successfully sent or received." A send that waits for room while
+	// the queue drains slowly but steadily must not time out.
+	h := newHarness(t, func(s *Server) {
+		s.Config("OutBufferSize=16384")
+		s.Config("CloseTimeout=0.5")
+	})
+	rc, id := h.rawOpen(t, rawOpts{small: true})
+	c := h.conn(t, id)
+	c.SetTimeout(2)
+	first := make(chan error, 1)
+	go func() { first <- h.s.Send(id, make([]byte, 2<<20)) }() // holds the queue
+	waitUntil(t, "the first send to be queued", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.queued > 0
+	})
+	second := make(chan error, 1)
+	go func() { second <- h.s.Send(id, []byte("second")) }() // waits for room
+	// The client reads steadily, 2 MiB in about 3 s: longer than Timeout,
+	// with progress every 100 ms.
+	buf := make([]byte, 64<<10)
+	for total := 0; total < 2<<20; total += len(buf) {
+		time.Sleep(100 * time.Millisecond)
+		rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
+		if _, err := io.ReadFull(rc.br, buf); err != nil {
+			t.Fatalf("read after %d bytes: %v", total, err)
+		}
+	}
+	if err := receive(t, first, "the first send"); err != nil {
+		t.Fatalf("first send: %v", err)
+	}
+	if err := receive(t, second, "the second send"); err != nil {
+		t.Fatalf("a send waiting for room while data flowed for longer than Timeout: %v", err)
 	}
 }
