@@ -90,8 +90,9 @@ type Connection struct {
 	writeErr      error
 	deflater      *deflate.Compressor
 	zbuf          []byte
-	pongWait      chan struct{} // closed when a pong arrives
-	done          chan struct{} // closed when the connection has ended
+	wt            *writeThroughState // writeThrough's scratch space, once needed
+	pongWait      chan struct{}      // closed when a pong arrives
+	done          chan struct{}      // closed when the connection has ended
 }
 
 // connState is where a connection is in its life.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
+	"golang.org/x/sys/unix"
 )
 
 // maxWriteChunk bounds one socket write in blocking mode, so that the
@@ -187,6 +188,17 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.zbuf = c.deflater.Compress(c.zbuf[:0], part)
 		part = c.zbuf
 	}
+	if timeout == 0 && len(rest) == 0 && c.writeThrough(op, compressed, part, begin, end) {
+		if c.messageLength > 0 {
+			c.messageLength -= int64(len(data))
+			c.msgOpen, c.msgOp = !end, op
+		}
+		c.bytesSent = len(data)
+		c.releaseZbuf()
+		c.scheduleFlushLocked()
+		c.mu.Unlock()
+		return nil
+	}
 	c.growOut(frameBytes(len(part), c.opts.maxFrameSize) + len(rest) + 16)
 	before := len(c.out)
 	c.out = protocol.AppendMessage(c.out, op, compressed, part, c.opts.maxFrameSize, begin, end)
@@ -195,10 +207,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.messageLength -= int64(len(data) - len(rest))
 		c.msgOpen, c.msgOp = !end, op
 	}
-	if cap(c.zbuf) > keepLimit {
-		bufpool.Put(c.zbuf)
-		c.zbuf = nil
-	}
+	c.releaseZbuf()
 	if len(rest) > 0 {
 		// The data went past the end of the MessageLength message: the rest
 		// is a message of its own.
@@ -212,6 +221,105 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		c.bytesSent = 0
 	}
 	return c.finishSend(timeout, c.enqueued)
+}
+
+// releaseZbuf returns a compression buffer a large message grew to the pool.
+// c.mu is held.
+func (c *Connection) releaseZbuf() {
+	if cap(c.zbuf) > keepLimit {
+		bufpool.Put(c.zbuf)
+		c.zbuf = nil
+	}
+}
+
+// writeThroughMin is the smallest payload written straight to the socket.
+const writeThroughMin = 64 << 10
+
+// maxWriteThroughFrames bounds the frames of one write-through.
+const maxWriteThroughFrames = 32
+
+// writeThrough writes a large message straight from the caller's buffer to
+// an idle plaintext socket with one non-blocking writev, sparing the copy
+// into the queue; only what the socket does not take is queued. It reports
+// false, doing nothing, when that does not apply. c.mu is held, so no other
+// send can slip in between.
+func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload []byte, begin, end bool) bool {
+	maxFrame := c.opts.maxFrameSize
+	frames := 1
+	if maxFrame > 0 && len(payload) > maxFrame {
+		frames = (len(payload) + maxFrame - 1) / maxFrame
+	}
+	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || c.raw == nil || frames > maxWriteThroughFrames {
+		return false
+	}
+	wt := c.wt
+	if wt == nil {
+		// Only connections that send large messages pay for this.
+		wt = &writeThroughState{}
+		wt.fn = wt.writev
+		c.wt = wt
+	}
+	vecs := wt.iov[:0]
+	h := wt.hdrs[:0]
+	total := 0
+	for i, rest := 0, payload; i < frames; i++ {
+		n := len(rest)
+		if maxFrame > 0 && n > maxFrame {
+			n = maxFrame
+		}
+		last := i == frames-1
+		fop := protocol.OpContinuation
+		if i == 0 && begin {
+			fop = op
+		}
+		start := len(h)
+		h = protocol.AppendHeader(h, last && end, fop, i == 0 && begin && compressed, n)
+		vecs = append(vecs, h[start:len(h):len(h)], rest[:n])
+		total += len(h) - start + n
+		rest = rest[n:]
+	}
+	wt.vecs = vecs
+	c.raw.Write(wt.fn)
+	written, werr := wt.n, wt.err
+	wt.vecs = nil
+	if written < 0 {
+		written = 0
+	}
+	if werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
+		// Leave the failure to the flusher: queue everything.
+		written = 0
+	}
+	c.enqueued += int64(total)
+	c.written += int64(written)
+	c.queued += total - written
+	c.growOut(total - written)
+	skip := written
+	for _, v := range vecs {
+		if skip >= len(v) {
+			skip -= len(v)
+			continue
+		}
+		c.out = append(c.out, v[skip:]...)
+		skip = 0
+	}
+	return true
+}
+
+// writeThroughState is the scratch space of writeThrough, kept per
+// connection once it is first needed, so that writing through allocates nothing.
+type writeThroughState struct {
+	hdrs [maxWriteThroughFrames * protocol.MaxHeaderSize]byte
+	iov  [2 * maxWriteThroughFrames][]byte
+	vecs [][]byte
+	n    int
+	err  error
+	fn   func(uintptr) bool // wt.writev, bound once
+}
+
+// writev is the RawConn write callback: one attempt, never waiting.
+func (wt *writeThroughState) writev(fd uintptr) bool {
+	wt.n, wt.err = unix.Writev(int(fd), wt.vecs)
+	return true
 }
 
 // growOut makes room for need more bytes in the queue, in a pooled buffer.
