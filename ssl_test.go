@@ -2,6 +2,7 @@ package wsserver
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"net"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
+	"software.sslmate.com/src/go-pkcs12"
 )
 
 // Tests of the SSL properties and events through the public API: UseSSL
@@ -190,4 +192,58 @@ func TestConfig_DefaultConnectionTimeout(t *testing.T) {
 	// (HandshakeTimeout alone would take 30).
 	rc := &rawConn{nc: nc, br: bufio.NewReader(nc)}
 	rc.readEOF(t)
+}
+
+func TestSSLCertProperties_PFXWithPasswordAndEncoded(t *testing.T) {
+	ca := certtest.NewCA(t, "Test CA")
+	leaf := certtest.NewLeaf(t, ca, "pfx.test", certtest.ECDSA)
+	pfx, err := pkcs12.Modern.Encode(leaf.Key, leaf.Cert, nil, "s3cret")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New()
+	must(t, s.SetSSLCertStoreType(3)) // cstPFXBlob
+	must(t, s.SetSSLCertStoreB(pfx))
+	if !bytes.Equal(s.SSLCertStoreB(), pfx) {
+		t.Fatal("SSLCertStoreB does not read back the store")
+	}
+	// SSLCertStorePassword opens the store; a wrong one cannot (271).
+	must(t, s.SetSSLCertStorePassword("wrong"))
+	if err := s.SetSSLCertSubject("*"); wsErrCode(err) != 271 || s.SSLCertSubject() != "" {
+		t.Fatalf("SSLCertSubject with a wrong password: %v, subject %q; want 271 and none selected", err, s.SSLCertSubject())
+	}
+	must(t, s.SetSSLCertStorePassword("s3cret"))
+	if s.SSLCertStorePassword() != "s3cret" {
+		t.Fatal("SSLCertStorePassword does not read back")
+	}
+	// Reference, SSLCertSubject: exact, then partial matches; the property
+	// then holds the full subject.
+	must(t, s.SetSSLCertSubject("pfx"))
+	if got := s.SSLCertSubject(); got != "CN=pfx.test" {
+		t.Fatalf("SSLCertSubject after a partial match = %q", got)
+	}
+	if err := s.SetSSLCertSubject("CN=nobody"); wsErrCode(err) != 272 || s.SSLCertSubject() != "" {
+		t.Fatalf("SSLCertSubject of no certificate: %v, subject %q; want 272", err, s.SSLCertSubject())
+	}
+
+	// SSLCertEncoded with the key in the same text selects it directly.
+	s2 := New()
+	must(t, s2.SetSSLCertEncoded(pemKeyBlob(t, leaf)))
+	if got := s2.SSLCertSubject(); got != "CN=pfx.test" {
+		t.Fatalf("SSLCertSubject after SSLCertEncoded = %q", got)
+	}
+	if !strings.Contains(s2.SSLCertEncoded(), "BEGIN CERTIFICATE") {
+		t.Fatalf("SSLCertEncoded reads %q", s2.SSLCertEncoded())
+	}
+	checkGoroutines(t)
+	must(t, s2.SetUseSSL(true))
+	startServer(t, s2)
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	conn, _, err := (&websocket.Dialer{HandshakeTimeout: waitLimit, TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "pfx.test"}}).
+		Dial("wss://127.0.0.1:"+strconv.Itoa(s2.LocalPort()), nil)
+	if err != nil {
+		t.Fatalf("wss dial with the SSLCertEncoded certificate: %v", err)
+	}
+	conn.Close()
 }
