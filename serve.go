@@ -287,6 +287,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok
 			c.deflater = deflate.NewCompressor(params, level)
 			c.sharedDeflate = params.ServerNoContextTakeover && params.ServerMaxWindowBits == deflate.MaxWindowBits
 			c.inflater = deflate.NewDecompressor(params)
+			c.inflater.SetWholeMessages(c.opts.bufferMessage)
 			c.rd.SetInflater(inflaterAdapter{c.inflater})
 		}
 	}

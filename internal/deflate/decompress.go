@@ -247,6 +247,7 @@ type Decompressor struct {
 	cpWin   *[]byte                 // pooled buffer of cp.Window
 	emitted int64                   // decompressed bytes delivered
 	nextTry int                     // len(in) at which Write inflates ahead
+	whole   bool                    // SetWholeMessages: inflate only in Finish
 	done    bool                    // the final DEFLATE block was inflated
 
 	err   error
@@ -284,7 +285,7 @@ func (d *Decompressor) Write(p []byte, limit int64, emit func([]byte) error) err
 	d.grabInput()
 	d.in = append(d.in, p...)
 	bound := pendingBound(limit)
-	if len(d.in) < d.nextTry && int64(len(d.in)) <= bound {
+	if (d.whole || len(d.in) < d.nextTry) && int64(len(d.in)) <= bound {
 		return nil
 	}
 	err := d.inflate(false, limit, emit)
@@ -296,6 +297,13 @@ func (d *Decompressor) Write(p []byte, limit int64, emit func([]byte) error) err
 	}
 	return err
 }
+
+// SetWholeMessages makes Write only collect compressed bytes (within the
+// limit's bound) and Finish inflate the message in one pass: the cheapest
+// way when the caller wants whole messages anyway, as the server does with
+// BufferMessage. Streaming (the default) delivers output as it arrives, at
+// the cost of inflating large messages from resume points.
+func (d *Decompressor) SetWholeMessages(on bool) { d.whole = on }
 
 // Finish ends the current message (the frame with FIN set has been fed): it
 // appends the 0x00 0x00 0xff 0xff removed by the sender (RFC 7692 section

@@ -329,3 +329,33 @@ func TestDecompress_RFC7692_7_2_3_2_HistoryAfterStreamedMessage(t *testing.T) {
 		t.Fatalf("next message: %v", err)
 	}
 }
+
+// TestSetWholeMessages_InflatesInFinish checks the whole-message mode: Write
+// emits nothing, Finish emits the message, and the result equals streaming's.
+func TestSetWholeMessages_InflatesInFinish(t *testing.T) {
+	msg := bytes.Repeat([]byte("whole message mode of the decompressor "), 8000)
+	c := NewCompressor(Params{ServerNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15}, BestSpeed)
+	payload := c.Compress(nil, msg)
+	c.Close()
+	d := NewDecompressor(Params{ClientNoContextTakeover: true, ServerMaxWindowBits: 15, ClientMaxWindowBits: 15})
+	defer d.Close()
+	d.SetWholeMessages(true)
+	var out []byte
+	emit := func(p []byte) error { out = append(out, p...); return nil }
+	for len(payload) > 0 {
+		n := min(len(payload), 4096)
+		if err := d.Write(payload[:n], 0, emit); err != nil {
+			t.Fatal(err)
+		}
+		payload = payload[n:]
+		if len(out) != 0 {
+			t.Fatalf("Write emitted %d bytes in whole-message mode", len(out))
+		}
+	}
+	if err := d.Finish(0, emit); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(out, msg) {
+		t.Fatalf("got %d bytes, want %d", len(out), len(msg))
+	}
+}
