@@ -372,8 +372,7 @@ func tlsconfError(err error) error {
 	code := ErrInvalidValue
 	if !strings.Contains(msg, "unknown") && !strings.Contains(msg, "enables no protocol") &&
 		(strings.Contains(msg, "not implemented") || strings.Contains(msg, "not supported") ||
-			strings.Contains(msg, "only supports") || strings.Contains(msg, "Platform") ||
-			strings.Contains(msg, "can only be used")) {
+			strings.Contains(msg, "only supports") || strings.Contains(msg, "Platform")) {
 		code = ErrNotSupported
 	}
 	return &Error{Code: code.Code, Message: code.Message + ": " + msg}
