@@ -28,6 +28,7 @@ type Request struct {
 	URI     string
 	Proto   string // "HTTP/1.1"
 	Headers []Header
+	raw     string // the header lines as received, when parsed from bytes
 }
 
 // Get returns the value of the first header named name (case-insensitive), or "".
@@ -63,8 +64,12 @@ func (r *Request) Count(name string) int {
 }
 
 // Raw returns the header fields as "Name: Value" lines joined by CRLF, the
-// form of the reference's RequestHeaders.
+// form of the reference's RequestHeaders: for a parsed request, the lines as
+// sent, sharing the memory of the parsed head.
 func (r *Request) Raw() string {
+	if r.raw != "" {
+		return r.raw
+	}
 	var b strings.Builder
 	for i, h := range r.Headers {
 		if i > 0 {
@@ -107,6 +112,7 @@ func Parse(buf []byte) (*Request, int, error) {
 	}
 	r := &Request{Method: method, URI: uri, Proto: proto}
 	if end > len(line) {
+		r.raw = rest
 		for _, l := range strings.Split(rest, "\r\n") {
 			if l == "" {
 				continue

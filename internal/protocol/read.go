@@ -66,7 +66,7 @@ type Reader struct {
 	size       int64
 	utf8       UTF8Validator
 
-	ctrl  [MaxControlPayload]byte
+	ctrl  *[MaxControlPayload]byte // a control payload split across Feeds, allocated on first need
 	ctrlN int
 
 	closed bool // a close frame was received
@@ -283,11 +283,17 @@ func (r *Reader) payload(chunk []byte) error {
 		r.inFrame = false
 	}
 	if r.op.IsControl() {
+		if done && r.ctrlN == 0 {
+			return r.control(chunk) // whole in this Feed: no copy
+		}
+		if r.ctrl == nil {
+			r.ctrl = new([MaxControlPayload]byte)
+		}
 		r.ctrlN += copy(r.ctrl[r.ctrlN:], chunk)
 		if !done {
 			return nil
 		}
-		return r.control()
+		return r.control(r.ctrl[:r.ctrlN])
 	}
 	end := done && r.fin
 	if r.compressed {
@@ -342,9 +348,8 @@ func (r *Reader) emitInflated(p []byte) error {
 	return r.h.OnData(r.msgOp, p, false)
 }
 
-// control handles a complete control frame.
-func (r *Reader) control() error {
-	p := r.ctrl[:r.ctrlN]
+// control handles the complete payload p of a control frame.
+func (r *Reader) control(p []byte) error {
 	switch r.op {
 	case OpPing:
 		return r.h.OnPing(p)
