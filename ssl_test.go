@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"net"
 	"strconv"
 	"strings"
@@ -172,6 +173,54 @@ func TestSSLClientAuthentication(t *testing.T) {
 	}
 	if n := h.s.ConnectionCount(); n != 0 {
 		t.Fatalf("%d connections after the refusal", n)
+	}
+}
+
+func TestSSLClientAuthentication_StatusAgainstSSLCACerts(t *testing.T) {
+	// Reference, SSLClientAuthentication: "When Accept is False, Status shows
+	// why the verification failed (otherwise, Status contains the string
+	// "OK")". SSLCACerts names the CAs client certificates verify against.
+	ev := newEvents()
+	h, conf, ca := tlsHarness(t, func(s *Server) {
+		must(t, s.SetSSLAuthenticateClients(true))
+		s.Events.OnSSLClientAuthentication = func(e *SSLClientAuthenticationEvent) {
+			ev.add("%s|%v|%v", e.CertSubject, e.Status == "OK", e.Accept)
+		}
+	})
+	if _, err := h.s.Config("SSLCACerts=" + string(ca.CertPEM())); err != nil {
+		t.Fatal(err)
+	}
+	// SSLCACerts applies from the next StartListening.
+	h.s.StopListening()
+	must(t, h.s.StartListening())
+	h.url = "wss://127.0.0.1:" + strconv.Itoa(h.s.LocalPort())
+
+	for _, tc := range []struct {
+		cert *certtest.Cert
+		ok   bool
+	}{
+		{certtest.NewLeaf(t, ca, "client.test", certtest.ECDSA), true},
+		{certtest.NewLeaf(t, nil, "stranger.test", certtest.ECDSA), false},
+	} {
+		cc := conf.Clone()
+		cert := &tls.Certificate{Certificate: [][]byte{tc.cert.Cert.Raw}, PrivateKey: tc.cert.Key}
+		// Sent even when its issuer is not among the CAs the server names.
+		cc.GetClientCertificate = func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil }
+		conn, err := dialTLS(h, cc)
+		if err == nil {
+			if tc.ok {
+				h.nextID(t)
+			} else {
+				conn.SetReadDeadline(time.Now().Add(waitLimit))
+				_, _, err = conn.ReadMessage()
+			}
+			conn.Close()
+		}
+		if (err == nil) != tc.ok {
+			t.Fatalf("%s: served %v, want %v (%v)", tc.cert.Cert.Subject, err == nil, tc.ok, err)
+		}
+		want := fmt.Sprintf("CN=%s|%v|%v", tc.cert.Cert.Subject.CommonName, tc.ok, tc.ok)
+		ev.waitFor(t, want)
 	}
 }
 
