@@ -48,7 +48,11 @@ const (
 )
 
 func newRevocationChecker(crlMode, ocspMode int) *revocationChecker {
-	return &revocationChecker{crlMode: crlMode, ocspMode: ocspMode, client: &http.Client{Timeout: revocationTimeout}}
+	// No keep-alive: queries are rare (answers are cached), and nothing
+	// would close idle connections when the server stops listening.
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.DisableKeepAlives = true
+	return &revocationChecker{crlMode: crlMode, ocspMode: ocspMode, client: &http.Client{Timeout: revocationTimeout, Transport: tr}}
 }
 
 // check checks the leaf of chain (as the client sent it; verified are the
