@@ -60,12 +60,16 @@ func (c *Connection) abort() {
 	c.closeSocket()
 }
 
-// wakeReaderLocked wakes a reader that AcceptData false holds, so that a
-// closing connection reads on to its end. c.mu is held.
+// wakeReaderLocked wakes a reader that AcceptData false holds, or turns
+// reading back on for an event loop, so that a closing connection reads on
+// to its end. c.mu is held.
 func (c *Connection) wakeReaderLocked() {
 	if c.resume != nil {
 		close(c.resume)
 		c.resume = nil
+	}
+	if p := c.poll.Load(); p != nil && !c.acceptData {
+		p.setReading(c, true)
 	}
 }
 

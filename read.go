@@ -161,6 +161,9 @@ func (c *Connection) pausedUntil() chan struct{} {
 // false: data read before the pause, or after it in the same read, waits
 // too. What the batch queued goes out first.
 func (c *Connection) waitWhilePaused() {
+	if c.poll.Load() != nil {
+		return // an event loop must not block; it stops reading instead (setReading)
+	}
 	for ch := c.pausedUntil(); ch != nil; ch = c.pausedUntil() {
 		c.endBatch()
 		<-ch
