@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"strconv"
@@ -638,4 +639,49 @@ func sockoptInt(t *testing.T, c *Connection, level, opt int) int {
 		t.Fatalf("getsockopt(%d, %d): %v", level, opt, gerr)
 	}
 	return v
+}
+
+func TestWSConnection_AcceptData_EventLoop(t *testing.T) {
+	// With EventLoop a paused connection is simply not read; a pause must
+	// never hold the loop, which serves other connections too.
+	if err := startPollers(); err != nil { // they live as long as the process
+		t.Skipf("event loops: %v", err)
+	}
+	ev := newEvents()
+	h := newHarness(t, func(s *Server) {
+		if _, err := s.Config("EventLoop=true"); err != nil {
+			t.Skipf("EventLoop: %v", err)
+		}
+		s.Config("CloseTimeout=60") // Disconnected comes only from the client's reply
+		s.Events.OnDataIn = func(e *DataInEvent) {
+			ev.add("DataIn %d %s", e.ConnectionID, e.Text())
+			if e.Text() == "pause" {
+				c, _ := s.Connection(e.ConnectionID)
+				c.PauseData()
+			}
+		}
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+	})
+	var conns []*rawConn
+	var ids []int
+	for range 4 { // more connections than loops: some share one
+		rc, id := h.rawOpen(t, rawOpts{})
+		conns, ids = append(conns, rc), append(ids, id)
+	}
+	conns[0].writeBytes(t, append(clientFrame(true, opText, []byte("pause")), clientFrame(true, opText, []byte("later"))...))
+	ev.waitFor(t, fmt.Sprintf("DataIn %d pause", ids[0]))
+	for i, rc := range conns[1:] {
+		rc.write(t, true, opText, []byte("other"))
+		ev.waitFor(t, fmt.Sprintf("DataIn %d other", ids[i+1]))
+	}
+	h.conn(t, ids[0]).ProcessData()
+	conn3 := conns[3]
+	conn3.write(t, true, opText, []byte("more"))
+	ev.waitFor(t, fmt.Sprintf("DataIn %d more", ids[3]))
+	// A paused connection still closes.
+	h.conn(t, ids[1]).PauseData()
+	h.s.Disconnect(ids[1])
+	conns[1].closeFrame(t)
+	conns[1].write(t, true, opClose, closePayload(4000, ""))
+	ev.waitFor(t, fmt.Sprintf("Disconnected %d 4000", ids[1]))
 }
