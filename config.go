@@ -299,7 +299,7 @@ var settingTable = []setting{
 		func(c *settings) *string { return &c.blockedClients }),
 	boolSetting("CloseStreamAfterTransfer", "TCPServer", "SendStream closes its reader when done",
 		func(c *settings) *bool { return &c.closeStreamAfterTransfer }),
-	intSetting("DefaultConnectionTimeout", "TCPServer", "TLS handshake inactivity timeout in seconds (0: HandshakeTimeout bounds it)", 0, 86400,
+	intSetting("DefaultConnectionTimeout", "TCPServer", "TLS handshake inactivity timeout in seconds (0: none; HandshakeTimeout bounds the whole handshake)", 0, 86400,
 		func(c *settings) *int { return &c.defaultConnectionTimeout }),
 	intSetting("InBufferSize", "TCPServer", "SO_RCVBUF of new connections (0: system default)", 0, 1<<30,
 		func(c *settings) *int { return &c.inBufferSize }),

@@ -46,13 +46,19 @@ type Events struct {
 	// OnReadyToSend fires when a connection opens and after a send failed
 	// with ErrWouldBlock, once the outgoing queue has drained.
 	OnReadyToSend func(*ReadyToSendEvent)
-	// OnSSLClientAuthentication fires when a client presents a certificate
-	// (SSLAuthenticateClients); Accept decides whether the connection goes on.
+	// OnSSLClientAuthentication fires during each TLS handshake with
+	// SSLAuthenticateClients, with the client's certificate, or with none and
+	// a Status that says so; Accept decides whether the connection goes on.
+	// crypto/tls checks the client's proof of its key (CertificateVerify)
+	// after this event: act on the identity once Connected fires.
 	OnSSLClientAuthentication func(*SSLClientAuthenticationEvent)
 	// OnSSLConnectionRequest fires when a TLS ClientHello arrives; it may pick
 	// another certificate for this connection.
 	OnSSLConnectionRequest func(*SSLConnectionRequestEvent)
-	// OnSSLStatus reports the progress of TLS handshakes.
+	// OnSSLStatus reports the progress of TLS handshakes, and with
+	// LogSSLPackets every TLS record sent and received; record messages fire
+	// on whichever goroutine reads or writes the socket, outside the
+	// connection's event serialization, so their handler must not block.
 	OnSSLStatus func(*SSLStatusEvent)
 	// OnWebSocketOpenRequest fires for each WebSocket opening handshake; set
 	// StatusCode to refuse it, SubProtocols to choose a subprotocol.

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"strings"
 
 	"github.com/wsserver/wsserver/internal/certstore"
 )
@@ -235,7 +236,12 @@ func (s *Server) SetSSLCertEncodedB(encoded []byte) error {
 // nowhere gives a 273 error; text without a certificate the error of
 // opening it as a certificate.
 func certificateFromEncoded(encoded []byte, st sslSettings) (*tls.Certificate, string, error) {
-	if own, err := certstore.Open(certstore.PEMKeyBlob, encoded, st.certStorePassword); err == nil {
+	own, err := certstore.Open(certstore.PEMKeyBlob, encoded, st.certStorePassword)
+	var ce *certstore.Error
+	if err != nil && errors.As(err, &ce) && ce.Code == certstore.CodeOpenStore && strings.Contains(ce.Message, "password") {
+		return nil, "", err // the text holds an encrypted key that SSLCertStorePassword does not open
+	}
+	if err == nil {
 		for _, e := range own.Entries {
 			if e.Key != nil && e.Leaf() != nil {
 				cert, err := e.TLSCertificate()

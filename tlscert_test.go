@@ -129,6 +129,15 @@ func TestSSLCertStoreType_EncryptedPEMKey(t *testing.T) {
 	mustOK(t, s.SetSSLCertStore(file))
 	mustOK(t, s.SetSSLCertStorePassword("wrong"))
 	wantSSLError(t, "encrypted PEM key with a wrong password", s.SetSSLCertSubject("*"), 271, "password")
+
+	// The same text as SSLCertEncoded: the key in it opens with the password.
+	text := string(readFile(t, file))
+	wantSSLError(t, "SSLCertEncoded with an encrypted key and a wrong password", s.SetSSLCertEncoded(text), 271, "password")
+	mustOK(t, s.SetSSLCertStorePassword("pw"))
+	mustOK(t, s.SetSSLCertEncoded(text))
+	if got := s.SSLCertSubject(); got != "CN=server.test" {
+		t.Fatalf("SSLCertSubject after SSLCertEncoded = %q", got)
+	}
 }
 
 func TestSSLCertStoreType_JWKWithCertificateChain(t *testing.T) {
