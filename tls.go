@@ -10,6 +10,39 @@ import (
 	"github.com/wsserver/wsserver/internal/certstore"
 )
 
+// The reference's certificate store types (TipwCertStoreTypes), for
+// SetSSLCertStoreType and SSLConnectionRequestEvent.CertStoreType. The
+// Windows stores, JKS, BCFKS, PKCS#11 and security keys cannot be opened
+// here, and SSH, PPK and XML keys hold no certificate: those fail with a
+// message that says so.
+const (
+	CertStoreUser             = 0  // Windows user store (cstUser, the default): not on Linux
+	CertStoreMachine          = 1  // Windows machine store: not on Linux
+	CertStorePFXFile          = 2  // a PKCS#12 file
+	CertStorePFXBlob          = 3  // PKCS#12 content, binary or base64
+	CertStoreJKSFile          = 4  // Java Key Store: Java edition only
+	CertStoreJKSBlob          = 5  // Java Key Store content: Java edition only
+	CertStorePEMKeyFile       = 6  // a PEM file with a private key and certificates
+	CertStorePEMKeyBlob       = 7  // PEM text with a private key and certificates
+	CertStorePublicKeyFile    = 8  // a PEM or DER certificate file (no key)
+	CertStorePublicKeyBlob    = 9  // a PEM or DER certificate (no key)
+	CertStoreSSHPublicKeyBlob = 10 // an SSH public key: no certificate
+	CertStoreP7BFile          = 11 // a PKCS#7 certificates file (no key)
+	CertStoreP7BBlob          = 12 // PKCS#7 certificates (no key)
+	CertStoreSSHPublicKeyFile = 13 // an SSH public key file: no certificate
+	CertStorePPKFile          = 14 // a PuTTY private key file: no certificate
+	CertStorePPKBlob          = 15 // a PuTTY private key: no certificate
+	CertStoreXMLFile          = 16 // a .NET XML key file: no certificate
+	CertStoreXMLBlob          = 17 // a .NET XML key: no certificate
+	CertStoreJWKFile          = 18 // a JSON Web Key (Set) file with "x5c" certificates
+	CertStoreJWKBlob          = 19 // a JSON Web Key (Set) with "x5c" certificates
+	CertStoreSecurityKey      = 20 // a hardware security key: needs PKCS#11
+	CertStoreBCFKSFile        = 21 // Bouncy Castle FIPS key store: Java and .NET only
+	CertStoreBCFKSBlob        = 22 // Bouncy Castle FIPS key store content
+	CertStorePKCS11           = 23 // a PKCS#11 token: no module can be loaded
+	CertStoreAuto             = 99 // detect PFX, PEM, JWK, PKCS#7 or DER from the content
+)
+
 // sslSettings are the SSL properties and config settings. Server.mu guards
 // them; connections copy them with the rest of settings.
 type sslSettings struct {

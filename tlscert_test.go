@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/wsserver/wsserver/internal/certstore"
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
 )
 
@@ -391,4 +392,21 @@ func readFile(t *testing.T, name string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func TestCertStoreConstants_AreTheReferenceNumbers(t *testing.T) {
+	for c, want := range map[int]string{
+		CertStoreUser: "User", CertStoreMachine: "Machine", CertStorePFXFile: "PFXFile", CertStorePFXBlob: "PFXBlob",
+		CertStoreJKSFile: "JKSFile", CertStoreJKSBlob: "JKSBlob", CertStorePEMKeyFile: "PEMKeyFile",
+		CertStorePEMKeyBlob: "PEMKeyBlob", CertStorePublicKeyFile: "PublicKeyFile", CertStorePublicKeyBlob: "PublicKeyBlob",
+		CertStoreSSHPublicKeyBlob: "SSHPublicKeyBlob", CertStoreP7BFile: "P7BFile", CertStoreP7BBlob: "P7BBlob",
+		CertStoreSSHPublicKeyFile: "SSHPublicKeyFile", CertStorePPKFile: "PPKFile", CertStorePPKBlob: "PPKBlob",
+		CertStoreXMLFile: "XMLFile", CertStoreXMLBlob: "XMLBlob", CertStoreJWKFile: "JWKFile", CertStoreJWKBlob: "JWKBlob",
+		CertStoreSecurityKey: "SecurityKey", CertStoreBCFKSFile: "BCFKSFile", CertStoreBCFKSBlob: "BCFKSBlob",
+		CertStorePKCS11: "PKCS11", CertStoreAuto: "Auto",
+	} {
+		if got := certstore.StoreType(c).String(); got != want {
+			t.Errorf("constant %d is %s in certstore, want %s", c, got, want)
+		}
+	}
 }
