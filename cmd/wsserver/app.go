@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"embed"
 	"errors"
 	"fmt"
@@ -39,6 +40,7 @@ type app struct {
 	files http.Handler // the page, /connections and --static
 
 	http     *http.Server
+	tls      *tls.Config        // nil: plain HTTP
 	bg       sync.WaitGroup     // pushLoop and statsLoop
 	stopBg   context.CancelFunc // set by serve
 	sessions sync.WaitGroup     // exec mode: goroutines of the programs
@@ -65,6 +67,9 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		"MaxConnections=" + strconv.Itoa(o.maxConnections),
 		"LogLevel=" + strconv.Itoa(o.logLevel),
 	}
+	if o.tls.enabled() {
+		settings = append(settings, "SSLEnabledProtocols=15360") // TLS 1.2 and 1.3; --config may change it
+	}
 	for _, cfg := range settings {
 		if _, err := a.srv.Config(cfg); err != nil {
 			return nil, usagef("%s: %v", cfg, err)
@@ -77,6 +82,13 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		if _, err := a.srv.Config(cfg); err != nil {
 			return nil, usagef("--config %s: %v", cfg, err)
 		}
+	}
+	if o.tls.enabled() {
+		conf, err := configureTLS(a.srv, o.tls)
+		if err != nil {
+			return nil, usagef("%v", err)
+		}
+		a.tls = conf
 	}
 	if v, _ := a.srv.Config("BufferMessage"); v != "True" {
 		return nil, usagef("--config BufferMessage=%s: the %s mode needs whole messages", v, o.mode)
@@ -154,17 +166,24 @@ func isUpgrade(r *http.Request) bool {
 }
 
 // listen opens the listening socket with the server's LocalHost, LocalPort
-// and socket settings (Server.Listen).
-//
-// TLS goes here: once the library's TLS flags exist, wrap ln with
-// tls.NewListener (with NextProtos "http/1.1" only, so that upgrades can be
-// hijacked) and make scheme return "https".
+// and socket settings (Server.Listen), in TLS with the --tls flags (the
+// library's TLSConfig offers HTTP/1.1 only, so that upgrades can be
+// hijacked).
 func (a *app) listen() (net.Listener, error) {
-	return a.srv.Listen()
+	ln, err := a.srv.Listen()
+	if err != nil || a.tls == nil {
+		return ln, err
+	}
+	return tls.NewListener(ln, a.tls), nil
 }
 
 // scheme is the URL scheme of the page: "http", or "https" with TLS.
-func (a *app) scheme() string { return "http" }
+func (a *app) scheme() string {
+	if a.tls != nil {
+		return "https"
+	}
+	return "http"
+}
 
 // urls returns, for the listening address, the root URL (the page, or the
 // --static files), the page's URL and the WebSocket's.

@@ -33,11 +33,7 @@ type options struct {
 	statsEvery     time.Duration // 0: no periodic stats
 	shutdownWait   time.Duration // bounded wait for close handshakes on SIGINT/SIGTERM
 
-	// TLS: the library's TLS (UseSSL and the SSLCert properties) is being
-	// integrated. Its flags (a certificate store, type, password and subject,
-	// mapped onto SetSSLCertStoreType, SetSSLCertStore, SetSSLCertStorePassword
-	// and SetSSLCertSubject) belong here; app.listen then wraps the listener
-	// in TLS and app.scheme switches the printed URLs to https/wss.
+	tls tlsOptions // --tls-*: https and wss (tls.go)
 }
 
 // errHelp is returned by parseArgs for --help: print usage, exit 0.
@@ -101,6 +97,11 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.static, "static", o.static, "serve the files of `DIR` at / (the built-in page moves to /_wsserver/)")
 	fs.DurationVar(&o.statsEvery, "stats", o.statsEvery, "log connections, messages/s and bytes/s every `INTERVAL`; 0 never")
 	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", o.shutdownWait, "on SIGINT/SIGTERM, wait up to `DURATION` for clients to answer the 1001 close")
+	fs.StringVar(&o.tls.store, "tls-cert-store", o.tls.store, "serve https and wss with the certificate and key in `FILE` (SSLCertStore): PEM, PFX or JWK")
+	fs.StringVar(&o.tls.storeType, "tls-cert-store-type", o.tls.storeType, "`TYPE` of --tls-cert-store (SSLCertStoreType): auto, pemkeyfile, pfxfile, jwkfile or the reference's number")
+	fs.StringVar(&o.tls.password, "tls-cert-password", o.tls.password, "`PASSWORD` of --tls-cert-store (SSLCertStorePassword); other users may see it in ps")
+	fs.StringVar(&o.tls.subject, "tls-cert-subject", o.tls.subject, "`SUBJECT` of the certificate to use (SSLCertSubject): full, part of it, or * for the first")
+	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
 	return fs
 }
 
@@ -113,6 +114,7 @@ func defaultOptions() options {
 		logLevel:       1,
 		statsEvery:     10 * time.Second,
 		shutdownWait:   5 * time.Second,
+		tls:            tlsOptions{storeType: "auto", subject: "*"},
 	}
 }
 
@@ -169,6 +171,11 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--stats must not be negative, got %v", o.statsEvery)
 	case o.shutdownWait <= 0:
 		return o, usagef("--shutdown-timeout must be positive, got %v", o.shutdownWait)
+	case o.tls.selfSigned && o.tls.store != "":
+		return o, usagef("--tls-self-signed and --tls-cert-store exclude each other")
+	}
+	if _, err := parseStoreType(o.tls.storeType); err != nil {
+		return o, usagef("%v", err)
 	}
 	if o.static != "" {
 		fi, err := os.Stat(o.static)
