@@ -330,6 +330,9 @@ func parseSigs12(v string) (func(*sslConfig), error) {
 	if err != nil {
 		return nil, tlsconfError(err)
 	}
+	if isDefaultList("TLS12SignatureAlgorithms", v) {
+		schemes = nil // the reference's list of all it supports: crypto/tls's defaults
+	}
 	return func(c *sslConfig) { c.sig12 = schemes }, nil
 }
 
@@ -337,6 +340,9 @@ func parseSigs13(v string) (func(*sslConfig), error) {
 	schemes, _, err := tlsconf.ParseTLS13SignatureAlgorithms(v)
 	if err != nil {
 		return nil, tlsconfError(err)
+	}
+	if isDefaultList("TLS13SignatureAlgorithms", v) {
+		schemes = nil // the reference's list of all it supports: crypto/tls's defaults
 	}
 	return func(c *sslConfig) { c.sig13 = schemes }, nil
 }
@@ -346,6 +352,9 @@ func parseGroups12(v string) (func(*sslConfig), error) {
 	if err != nil {
 		return nil, tlsconfError(err)
 	}
+	if isDefaultList("TLS12SupportedGroups", v) {
+		groups = nil // the reference's list of all it supports: crypto/tls's defaults
+	}
 	return func(c *sslConfig) { c.groups12 = groups }, nil
 }
 
@@ -354,7 +363,23 @@ func parseGroups13(v string) (func(*sslConfig), error) {
 	if err != nil {
 		return nil, tlsconfError(err)
 	}
+	if isDefaultList("TLS13SupportedGroups", v) {
+		groups = nil // the reference's list of all it supports: crypto/tls's defaults
+	}
 	return func(c *sslConfig) { c.groups13 = groups }, nil
+}
+
+// isDefaultList reports whether v is the reference's default of a list
+// setting (ignoring case and spacing). The defaults of the group and
+// signature settings list everything the reference supports, so they stand
+// for crypto/tls's defaults (everything Go supports, such as X25519 in TLS
+// 1.2, Ed25519 and RSA-PSS signatures, and the post-quantum hybrid groups);
+// a list set to anything else applies as written.
+func isDefaultList(name, v string) bool {
+	norm := func(x string) string {
+		return strings.Join(strings.FieldsFunc(strings.ToLower(x), func(r rune) bool { return strings.ContainsRune(",; \t", r) }), ",")
+	}
+	return norm(v) == norm(sslDefaults[name])
 }
 
 func parseKeyShare(v string) (func(*sslConfig), error) {

@@ -265,6 +265,14 @@ func TestSSLCipherSuites_TLS13EnforcedAfterTheHandshake(t *testing.T) {
 func TestSSLSupportedGroups_Applied(t *testing.T) {
 	checkGoroutines(t)
 	env := newTLSEnv(t)
+	// The defaults (the reference's lists of all it supports) are crypto/tls's
+	// defaults, post-quantum hybrid included.
+	h0 := env.start(t, func(s *Server) { setConfig(t, s, "SSLEnabledProtocols=12288") })
+	_, _, id0 := wssOpen(t, h0, env.client())
+	if kx, _ := h0.s.Config("SSLNegotiatedKeyExchange[" + strconv.Itoa(id0) + "]"); kx != "X25519MLKEM768" {
+		t.Fatalf("default groups with TLS 1.3: key exchange %q, want X25519MLKEM768", kx)
+	}
+
 	h := env.start(t, func(s *Server) { setConfig(t, s, "TLS12SupportedGroups=ecdhe_secp384r1") })
 	_, _, id := wssOpen(t, h, env.client())
 	key := "[" + strconv.Itoa(id) + "]"
@@ -300,6 +308,12 @@ func TestSSLSignatureAlgorithms_Applied(t *testing.T) {
 	r := runSClient(t, h.addr)
 	if !r.upgraded || r.line("Peer signing digest:") != "SHA384" {
 		t.Fatalf("TLS12SignatureAlgorithms=sha384-ecdsa: signing digest %q\n%s", r.line("Peer signing digest:"), r.out)
+	}
+	// The defaults allow what Go supports: an Ed25519 certificate in TLS 1.2.
+	ed := certtest.NewLeaf(t, env.ca, "server.test", certtest.Ed25519)
+	h = env.start(t, func(s *Server) { mustOK(t, s.SetSSLCertEncodedB(pemBlob(t, ed))) })
+	if _, cs, _ := wssOpen(t, h, env.client()); cs.Version != tls.VersionTLS12 || !cs.PeerCertificates[0].Equal(ed.Cert) {
+		t.Fatalf("Ed25519 certificate: version %x", cs.Version)
 	}
 	// A certificate whose key no allowed algorithm fits fails at once.
 	for _, settings := range [][]string{
