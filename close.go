@@ -73,12 +73,23 @@ func (c *Connection) wakeReaderLocked() {
 	}
 }
 
-// interrupt makes a SendFile or SendStream in progress stop.
+// interrupt makes a SendFile or SendStream in progress stop, and sends
+// waiting in blocking mode (Timeout > 0) return ErrInterrupted.
 func (c *Connection) interrupt() {
 	c.mu.Lock()
 	if c.streaming {
 		c.interrupted = true
-		c.notifyLocked()
+	}
+	c.interrupts++
+	c.notifyLocked()
+	if c.inlineFlush {
+		c.interruptPending = true // seen by flushLoop between writes
+	}
+	if c.inlineFlush && c.tc == nil {
+		// Wake the sender's blocked write; the unwritten rest stays queued.
+		// (A TLS connection cannot survive a write deadline: there the
+		// sender notices at its next wait.)
+		c.nc.SetWriteDeadline(time.Now())
 	}
 	c.mu.Unlock()
 }

@@ -59,40 +59,43 @@ type Connection struct {
 	pingEv   PingEvent
 	inflater *deflate.Decompressor
 
-	mu            sync.Mutex // guards the fields below
-	dataFormat    DataFormat
-	timeout       int
-	lineMode      bool
-	maxLineLength int
-	acceptData    bool
-	resume        chan struct{} // closed when AcceptData turns true again
-	messageLength int64         // bytes still to come of a MessageLength message
-	msgOpen       bool          // a MessageLength message has begun
-	msgOp         protocol.Opcode
-	streaming     bool // SendFile/SendStream owns the message stream
-	interrupted   bool
-	bytesSent     int
-	readyToSend   bool
-	wantReady     bool // a send failed with ErrWouldBlock
-	state         connState
-	sentCode      int    // the close code the server sent
-	sentReason    string // and its reason
-	peerCode      int    // the close code the client sent (0: none yet)
-	peerReason    string
-	out           []byte // frames queued for writing
-	spare         []byte // a drained buffer kept for reuse
-	queued        int    // bytes queued and not yet written
-	enqueued      int64  // bytes ever queued
-	written       int64  // bytes ever written
-	flushing      bool   // a goroutine is writing the queue
-	inBatch       bool   // the reader is handling a batch and will flush after it
-	progress      chan struct{}
-	writeErr      error
-	deflater      *deflate.Compressor
-	zbuf          []byte
-	wt            *writeThroughState // writeThrough's scratch space, once needed
-	pongWait      chan struct{}      // closed when a pong arrives
-	done          chan struct{}      // closed when the connection has ended
+	mu               sync.Mutex // guards the fields below
+	dataFormat       DataFormat
+	timeout          int
+	lineMode         bool
+	maxLineLength    int
+	acceptData       bool
+	resume           chan struct{} // closed when AcceptData turns true again
+	messageLength    int64         // bytes still to come of a MessageLength message
+	msgOpen          bool          // a MessageLength message has begun
+	msgOp            protocol.Opcode
+	streaming        bool // SendFile/SendStream owns the message stream
+	interrupted      bool
+	interrupts       uint64 // Interrupt calls, so that waiting sends notice one
+	bytesSent        int
+	readyToSend      bool
+	wantReady        bool // a send failed with ErrWouldBlock
+	state            connState
+	sentCode         int    // the close code the server sent
+	sentReason       string // and its reason
+	peerCode         int    // the close code the client sent (0: none yet)
+	peerReason       string
+	out              []byte // frames queued for writing
+	spare            []byte // a drained buffer kept for reuse
+	queued           int    // bytes queued and not yet written
+	enqueued         int64  // bytes ever queued
+	written          int64  // bytes ever written
+	flushing         bool   // a goroutine is writing the queue
+	inlineFlush      bool   // the flusher is a blocking send, with a write deadline
+	interruptPending bool   // Interrupt came while inlineFlush: the flusher stops
+	inBatch          bool   // the reader is handling a batch and will flush after it
+	progress         chan struct{}
+	writeErr         error
+	deflater         *deflate.Compressor
+	zbuf             []byte
+	wt               *writeThroughState // writeThrough's scratch space, once needed
+	pongWait         chan struct{}      // closed when a pong arrives
+	done             chan struct{}      // closed when the connection has ended
 }
 
 // connState is where a connection is in its life.

@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"errors"
 	"io"
 	"os"
 	"time"
@@ -91,12 +92,14 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 		stop := c.interrupted
 		c.mu.Unlock()
 		if stop {
-			if err := c.queueStreamPart(op, nil, first, true, maxFrame, timeout); err != nil {
-				return err
-			}
+			c.endStream(op, first)
 			return newError(ErrInterrupted, "sending to connection %d was interrupted", id)
 		}
 		if err := c.queueStreamPart(op, buf[:n], first, last, maxFrame, timeout); err != nil {
+			if errors.Is(err, ErrInterrupted) && !last {
+				// The part is queued; the message still needs its end.
+				c.endStream(op, false)
+			}
 			return err
 		}
 		first = false
@@ -104,6 +107,21 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 			return nil
 		}
 	}
+}
+
+// endStream queues the end of a streamed message cut short by Interrupt,
+// without waiting: an empty final frame (a whole empty message when nothing
+// was sent yet), so the client sees a complete, shorter message.
+func (c *Connection) endStream(op protocol.Opcode, first bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.state != stateOpen {
+		return
+	}
+	before := len(c.out)
+	c.out = protocol.AppendMessage(c.out, op, false, nil, 0, first, true)
+	c.account(len(c.out) - before)
+	c.scheduleFlushLocked()
 }
 
 // inactivityDeadline returns the deadline of a wait under timeout seconds

@@ -366,6 +366,7 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 	}
 	step := time.Duration(max(timeout, 0)) * time.Second
 	deadline := c.inactivityDeadline(timeout)
+	gen := c.interrupts
 	for c.written < target {
 		if c.writeErr != nil {
 			err := c.writeErr
@@ -374,14 +375,25 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 		}
 		if !c.flushing {
 			c.flushing = true
+			c.inlineFlush = true
 			before := c.written
 			c.mu.Unlock()
 			c.flushLoop(step)
 			c.mu.Lock()
+			c.inlineFlush = false
+			c.interruptPending = false
+			if c.interrupts != gen {
+				// What was queued stays queued and goes out in the background.
+				c.nc.SetWriteDeadline(time.Time{})
+				c.scheduleFlushLocked()
+				c.mu.Unlock()
+				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
+			}
 			if c.written > before {
 				deadline = c.inactivityDeadline(timeout)
-			} else if !time.Now().Before(deadline) {
+			} else if c.writeErr == nil && !deadline.IsZero() && !time.Now().Before(deadline) {
 				// A write of step made no progress: the client reads nothing.
+				c.scheduleFlushLocked()
 				c.mu.Unlock()
 				return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
 			}
@@ -408,6 +420,7 @@ func (c *Connection) waitLocked(deadline time.Time) error {
 		c.progress = make(chan struct{})
 	}
 	ch := c.progress
+	gen := c.interrupts
 	c.mu.Unlock()
 	var timer <-chan time.Time
 	if !deadline.IsZero() {
@@ -422,6 +435,10 @@ func (c *Connection) waitLocked(deadline time.Time) error {
 		return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
 	}
 	c.mu.Lock()
+	if c.interrupts != gen && !c.streaming {
+		c.mu.Unlock()
+		return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
+	}
 	return nil
 }
 
@@ -500,6 +517,14 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 			}
 			return
 		}
+		if c.inlineFlush && c.interruptPending {
+			// Interrupt: the blocking send gives up; the rest stays queued.
+			c.interruptPending = false
+			c.flushing = false
+			c.notifyLocked()
+			c.mu.Unlock()
+			return
+		}
 		buf := c.out
 		if timeout > 0 && len(buf) > maxWriteChunk {
 			buf = buf[:maxWriteChunk]
@@ -517,7 +542,7 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		c.mu.Lock()
 		c.wrote(n)
 		if err != nil {
-			if timeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && c.tc == nil {
+			if (timeout > 0 || c.inlineFlush) && errors.Is(err, os.ErrDeadlineExceeded) && c.tc == nil {
 				// Nothing is lost: the rest stays queued for the next writer.
 				c.flushing = false
 				c.mu.Unlock()
