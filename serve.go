@@ -2,6 +2,8 @@ package wsserver
 
 import (
 	"bytes"
+	"maps"
+	"slices"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -371,8 +373,9 @@ func (s *Server) abandon(c *Connection) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	req := &handshake.Request{Method: r.Method, URI: r.RequestURI, Proto: r.Proto}
 	req.Headers = append(req.Headers, handshake.Header{Name: "Host", Value: r.Host})
-	for name, vs := range r.Header {
-		for _, v := range vs {
+	// net/http keeps headers in a map: sort them, so RequestHeaders is stable.
+	for _, name := range slices.Sorted(maps.Keys(r.Header)) {
+		for _, v := range r.Header[name] {
 			req.Headers = append(req.Headers, handshake.Header{Name: name, Value: v})
 		}
 	}
