@@ -2,14 +2,14 @@ package wsserver
 
 import (
 	"bytes"
-	"maps"
-	"slices"
 	"context"
 	"crypto/tls"
 	"errors"
 	"io"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
