@@ -142,3 +142,32 @@ func TestTLSInterop_ParallelClients(t *testing.T) {
 		t.Errorf("client: %v", err)
 	}
 }
+
+func TestTLS_DispatchQueued(t *testing.T) {
+	// With DispatchQueued the handshake's events wait for DoEvents like the
+	// others, and packet messages of writes made inside DoEvents are queued
+	// without waiting (they would wait for themselves).
+	env := newTLSEnv(t)
+	client := withClientCert(env.client(), env.leaf)
+	ev := newEvents()
+	h := env.start(t, func(s *Server) {
+		s.SetEventDispatch(DispatchQueued)
+		doEventsLoop(t, s) // stops after the server's cleanup
+		mustOK(t, s.SetSSLAuthenticateClients(true))
+		setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "LogSSLPackets=True", "BufferMessage=True", "SSLEnabledProtocols=15360")
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("%s", e.Message) }
+		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) { ev.add("request") }
+		s.Events.OnSSLClientAuthentication = clientAuthLog(ev, nil)
+		s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, "queued "+e.Text()) }
+	})
+	conn, _, id := wssOpen(t, h, client)
+	for range 3 {
+		conn.WriteMessage(websocket.TextMessage, []byte("hi"))
+		if _, p := readMessage(t, conn); string(p) != "queued hi" {
+			t.Fatalf("echo %q", p)
+		}
+	}
+	ev.waitFor(t, "request")
+	ev.waitFor(t, strconv.Itoa(id)+"|CN=server.test|CN=Test CA, O=Test CA Org|OK|true|1")
+	ev.waitPrefix(t, "Sent TLS record: ApplicationData")
+}
