@@ -193,7 +193,7 @@ func secondsSetting(name, group, doc string, field func(*settings) *time.Duratio
 		},
 		set: func(s *Server, v string) error {
 			f, err := strconv.ParseFloat(v, 64)
-			if err != nil || f <= 0 || f > 86400 {
+			if err != nil || !(f > 0 && f <= 86400) { // NaN fails too
 				return newError(ErrInvalidValue, "%s takes seconds (0 < n <= 86400), not %q", name, v)
 			}
 			s.mu.Lock()
