@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/handshake"
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -172,11 +173,13 @@ func (s *Server) serveRaw(c *Connection) {
 		}
 		c.nc, c.tc, c.raw = tc, tc, nil
 	}
-	bp := readBufPool.Get().(*[]byte)
-	buf := *bp
+	// Most request heads fit in 4 KiB; the buffer grows to the 16 KiB limit
+	// only for the rest, so a burst of handshakes holds little memory.
+	buf := bufpool.Get(4 << 10)
+	buf = buf[:cap(buf)]
 	defer func() {
-		if bp != nil {
-			readBufPool.Put(bp)
+		if buf != nil {
+			bufpool.Put(buf)
 		}
 	}()
 
@@ -186,8 +189,12 @@ func (s *Server) serveRaw(c *Connection) {
 	var used int
 	for {
 		if n == len(buf) {
-			c.writeRaw(handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
-			return
+			if n >= handshake.MaxRequestSize {
+				c.writeRaw(handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
+				return
+			}
+			buf = bufpool.Grow(buf[:n], handshake.MaxRequestSize-n)
+			buf = buf[:cap(buf)]
 		}
 		m, err := c.nc.Read(buf[n:])
 		n += m
@@ -216,8 +223,8 @@ func (s *Server) serveRaw(c *Connection) {
 	}
 	// Bytes after the request head already belong to the WebSocket stream.
 	leftover := bytes.Clone(buf[used:n])
-	readBufPool.Put(bp)
-	bp = nil
+	bufpool.Put(buf)
+	buf = nil
 	opened = true
 	s.run(c, leftover)
 }
