@@ -62,8 +62,12 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	}
 	// Every mode works on whole messages: echo and broadcast send each one
 	// back out as it came, exec writes each as a line.
+	// TcpNoDelay: the reference's default is False (Nagle's algorithm on);
+	// a server of interactive traffic wants each message out at once, as Go's
+	// net package does by default. --config TcpNoDelay=False restores it.
 	settings := []string{
 		"BufferMessage=True",
+		"TcpNoDelay=True",
 		"MaxConnections=" + strconv.Itoa(o.maxConnections),
 		"LogLevel=" + strconv.Itoa(o.logLevel),
 	}
@@ -74,6 +78,9 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		if _, err := a.srv.Config(cfg); err != nil {
 			return nil, usagef("%s: %v", cfg, err)
 		}
+	}
+	if err := a.srv.SetConnectionBacklog(o.backlog); err != nil {
+		return nil, usagef("--backlog: %v", err)
 	}
 	if err := a.srv.SetDefaultTimeout(o.timeout); err != nil {
 		return nil, usagef("--timeout: %v", err)

@@ -26,6 +26,7 @@ type options struct {
 	host           string // LocalHost
 	port           int    // LocalPort
 	maxConnections int    // MaxConnections config setting
+	backlog        int    // ConnectionBacklog
 	timeout        int    // DefaultTimeout, seconds
 	logLevel       int    // LogLevel config setting, 0..3
 	configs        []string
@@ -91,6 +92,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.host, "host", o.host, "`ADDR` to listen on (LocalHost); \"\" for every interface")
 	fs.IntVar(&o.port, "port", o.port, "TCP `PORT` to listen on (LocalPort); 0 picks a free one")
 	fs.IntVar(&o.maxConnections, "max-connections", o.maxConnections, "at most `N` WebSocket clients at once (MaxConnections, 1-100000)")
+	fs.IntVar(&o.backlog, "backlog", o.backlog, "`N` connections the kernel may queue before the server accepts them (ConnectionBacklog)")
 	fs.IntVar(&o.timeout, "timeout", o.timeout, "`SECONDS` a send may block (DefaultTimeout); 0: sends never block")
 	fs.Var(logLevelFlag{&o.logLevel}, "log-level", "`LEVEL`: none, info, verbose or debug (LogLevel 0-3)")
 	fs.Var((*configList)(&o.configs), "config", "set a config setting of the reference, repeatable: `Name=Value`")
@@ -111,6 +113,7 @@ func defaultOptions() options {
 		host:           "127.0.0.1",
 		port:           8080,
 		maxConnections: 1000,
+		backlog:        1024,
 		logLevel:       1,
 		statsEvery:     10 * time.Second,
 		shutdownWait:   5 * time.Second,
@@ -163,6 +166,8 @@ func parseArgs(args []string) (options, error) {
 	switch {
 	case o.port < 0 || o.port > 65535:
 		return o, usagef("--port must be 0-65535, got %d", o.port)
+	case o.backlog < 1:
+		return o, usagef("--backlog must be at least 1, got %d", o.backlog)
 	case o.maxConnections < 1 || o.maxConnections > 100000:
 		return o, usagef("--max-connections must be 1-100000, got %d", o.maxConnections)
 	case o.timeout < 0:
