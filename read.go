@@ -82,6 +82,11 @@ func (c *Connection) readChunk() ([]byte, error) {
 	return (*c.rbp)[:c.rn], nil
 }
 
+// maxPrealloc bounds the room made ahead for a frame's announced length: a
+// client announcing a huge frame gets memory as its bytes arrive, not on
+// its word (the buffer then grows by doubling).
+const maxPrealloc = 4 << 20
+
 // directMin is the smallest frame remainder read straight into the message
 // buffer.
 const directMin = 32 << 10
@@ -92,10 +97,10 @@ const directMin = 32 << 10
 // place). It returns nil when that does not apply.
 func (c *Connection) directTarget() []byte {
 	rem := c.rd.FrameRemaining()
-	if !c.opts.bufferMessage || rem < directMin || rem > 1<<30 || c.rd.MessageCompressed() || c.LineMode() {
+	if !c.opts.bufferMessage || rem < directMin || c.rd.MessageCompressed() || c.LineMode() {
 		return nil
 	}
-	need := int(rem)
+	need := int(min(rem, maxPrealloc))
 	if cap(c.msgBuf)-len(c.msgBuf) < need {
 		c.msgBuf = bufpool.Grow(c.msgBuf, need)
 	}
@@ -211,7 +216,7 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 			c.msgBuf = shrink(c.msgBuf)
 			return err
 		}
-		if need := len(p) + int(min(c.rd.FrameRemaining(), 1<<30)); cap(c.msgBuf)-len(c.msgBuf) < need {
+		if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
 			// Make room for the rest of the frame at once: one copy of a large
 			// message instead of a doubling series.
 			c.msgBuf = bufpool.Grow(c.msgBuf, need)
