@@ -10,7 +10,10 @@ import (
 // Ping sends a ping to the client. With the connection's Timeout > 0 it waits
 // up to Timeout seconds for a pong and fails with ErrTimedOut without one;
 // with Timeout 0 it returns once the ping is queued. Pongs fire the Ping
-// event with Response true.
+// event with Response true. The pong is read by the goroutine that runs the
+// connection's events, so a Ping that waits for it must not be called from
+// one of this connection's own event handlers (it would time out): call it
+// from another goroutine, or use Timeout 0 and watch the Ping event.
 func (s *Server) Ping(id int) error {
 	c, err := s.Connection(id)
 	if err != nil {
