@@ -24,6 +24,17 @@
 //
 // TLS (wss://) is enabled with UseSSL and a certificate selected through the
 // SSLCert properties; see SetUseSSL.
+//
+// Each connection runs on a goroutine of its own by default. With
+// Config("EventLoop=True") open plaintext connections are served from one
+// epoll loop per CPU instead, so an idle connection holds no goroutine and no
+// buffer; handlers must then not block. Broadcast sends one message to many
+// connections, framed and compressed once. Large messages are read straight
+// into their buffer and written straight from the caller's, and every
+// steady-state path of small messages is free of allocations (see the
+// benchmarks in bench_test.go and the bench/ harness). The package targets
+// Linux: the listening socket, socket options and event loops use its
+// system calls.
 package wsserver
 
 import (
