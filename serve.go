@@ -86,7 +86,9 @@ func (s *Server) admit(nc net.Conn) (*Connection, bool) {
 	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		c.localAddr = la.IP.String()
 	}
-	s.logf(id, 1, "Accepted connection from %s:%d", host, port)
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(id, 1, "Accepted connection from %s:%d", host, port)
+	}
 	return c, true
 }
 
@@ -217,12 +219,14 @@ func (s *Server) serveRaw(c *Connection) {
 		}
 	}
 	c.nc.SetReadDeadline(time.Time{})
-	resp, ok := s.upgrade(c, req)
+	// Bytes after the request head already belong to the WebSocket stream.
+	leftover := bytes.Clone(buf[used:n])
+	// The request is parsed (into strings of its own): the buffer can take
+	// the response.
+	resp, ok := s.upgrade(c, req, buf[:0])
 	if !c.writeRaw(resp) || !ok {
 		return
 	}
-	// Bytes after the request head already belong to the WebSocket stream.
-	leftover := bytes.Clone(buf[used:n])
 	bufpool.Put(buf)
 	buf = nil
 	opened = true
@@ -240,8 +244,10 @@ func (c *Connection) writeRaw(b []byte) bool {
 // upgrade validates the opening handshake, fires WebSocketOpenRequest,
 // negotiates permessage-deflate and returns the response to write; ok is
 // false when the request is refused.
-func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok bool) {
-	s.logf(c.id, 1, "%s %s %s", req.Method, req.URI, req.Proto)
+func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (resp []byte, ok bool) {
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "%s %s %s", req.Method, req.URI, req.Proto)
+	}
 	if s.logLevel() >= 2 {
 		s.logf(c.id, 2, "Request headers:\r\n%s", s.maskHeaders(req))
 	}
@@ -300,7 +306,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request) (resp []byte, ok
 			c.rd.SetInflater(inflaterAdapter{c.inflater})
 		}
 	}
-	return handshake.AppendAccept(nil, up.Key, c.protocol, c.extensions, ev.ResponseHeaders), true
+	return handshake.AppendAccept(dst, up.Key, c.protocol, c.extensions, ev.ResponseHeaders), true
 }
 
 // selectProtocol returns the subprotocol the handler chose, if the client
@@ -324,11 +330,11 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	s.conns[c.id] = c
 	loop := s.cfg.eventLoop
 	s.mu.Unlock()
-	s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
+	}
 
-	if err := call(s, c, "Connected", s.Events.OnConnected, &ConnectedEvent{ConnectionID: c.id}); err != nil {
-		c.fail(c.panicClose(err))
-	} else if err := call(s, c, "ReadyToSend", s.Events.OnReadyToSend, &ReadyToSendEvent{ConnectionID: c.id}); err != nil {
+	if err := c.fireOpened(); err != nil {
 		c.fail(c.panicClose(err))
 	}
 	if loop && c.raw != nil && c.Connected() {
@@ -348,16 +354,35 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	s.finish(c, code, reason)
 }
 
+// fireOpened fires Connected, then ReadyToSend, for the handlers that are
+// set (no event struct is made for the others).
+func (c *Connection) fireOpened() error {
+	s := c.srv
+	if h := s.Events.OnConnected; h != nil {
+		if err := call(s, c, "Connected", h, &ConnectedEvent{ConnectionID: c.id}); err != nil {
+			return err
+		}
+	}
+	if h := s.Events.OnReadyToSend; h != nil {
+		return call(s, c, "ReadyToSend", h, &ReadyToSendEvent{ConnectionID: c.id})
+	}
+	return nil
+}
+
 // finish ends an open connection: it leaves Connections, Disconnected fires,
 // the socket closes, and its MaxConnections slot and wg count are released.
 func (s *Server) finish(c *Connection, code int, reason string) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
 	s.mu.Unlock()
-	s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
-	ev := &DisconnectedEvent{ConnectionID: c.id, StatusCode: code, Description: reason}
-	if err := call(s, c, "Disconnected", s.Events.OnDisconnected, ev); err != nil {
-		s.reportPanic(c.id, err.(*handlerPanic))
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
+	}
+	if h := s.Events.OnDisconnected; h != nil {
+		ev := &DisconnectedEvent{ConnectionID: c.id, StatusCode: code, Description: reason}
+		if err := call(s, c, "Disconnected", h, ev); err != nil {
+			s.reportPanic(c.id, err.(*handlerPanic))
+		}
 	}
 	c.cleanup()
 	s.release()
@@ -419,7 +444,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		leftover, _ = brw.Reader.Peek(n)
 		leftover = bytes.Clone(leftover)
 	}
-	resp, ok := s.upgrade(c, req)
+	resp, ok := s.upgrade(c, req, nil)
 	if !c.writeRaw(resp) || !ok {
 		s.abandon(c)
 		return

@@ -113,6 +113,7 @@ func Parse(buf []byte) (*Request, int, error) {
 	r := &Request{Method: method, URI: uri, Proto: proto}
 	if end > len(line) {
 		r.raw = rest
+		r.Headers = make([]Header, 0, strings.Count(rest, "\r\n")+1)
 		for _, l := range strings.Split(rest, "\r\n") {
 			if l == "" {
 				continue
