@@ -1,6 +1,7 @@
 package interop
 
 import (
+	"crypto/tls"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -17,24 +18,35 @@ import (
 // row and a Go client's), and closes. The screenshot goes to
 // artifacts/browser.png.
 //
-// TLS: once the command takes TLS flags, add a case that starts the server
-// with them and opens the https:// page, so the same run covers wss://
-// (screenshot artifacts/browser-tls.png).
+// TestBrowser/wss does the same with the command serving a certificate
+// signed by a test CA: the page comes over https:// and its WebSockets go
+// over wss:// (screenshot artifacts/browser-wss.png). Chromium does not know
+// the CA; it is told to accept the server's key alone, by its SPKI hash
+// (--ignore-certificate-errors-spki-list), rather than to ignore every
+// certificate error.
 func TestBrowser(t *testing.T) {
 	needChromium(t)
 	needNode(t, "playwright-core")
 	cases := []struct {
 		name, screenshot string
-		args             []string
+		tls              bool
 	}{
-		{"ws", "browser.png", nil},
+		{"ws", "browser.png", false},
+		{"wss", "browser-wss.png", true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startServer(t, tc.args...)
+			srv, p := startServerOver(t, tc.tls)
+			httpScheme, wsScheme := "http:", "ws://"
+			var pin []string
+			if p != nil {
+				httpScheme, wsScheme = "https:", "wss://"
+				pin = []string{p.spkiPin}
+			}
 
 			// Another client, so the list shows more than the page itself.
-			other, resp, err := websocket.DefaultDialer.Dial(srv.ws+"?client=go", nil)
+			dialer := websocket.Dialer{HandshakeTimeout: 30 * time.Second, TLSClientConfig: p.tlsConfig()}
+			other, resp, err := dialer.Dial(srv.ws+"?client=go", nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,11 +62,12 @@ func TestBrowser(t *testing.T) {
 			}
 			shot := filepath.Join(artifacts, tc.screenshot)
 			os.Remove(shot)
-			run := runScript(t, "node", "node", "browser.mjs", srv.page, shot, t.TempDir(), chromiumPath)
+			args := append([]string{"browser.mjs", srv.page, shot, t.TempDir(), chromiumPath}, pin...)
+			run := runScript(t, "node", "node", args...)
 			var r struct {
-				Mode, Status, ClosedStatus string
-				Sent, Received, PageErrors []string
-				Rows                       []struct {
+				Protocol, Mode, Status, ClosedStatus string
+				Sent, Received, PageErrors, Sockets  []string
+				Rows                                 []struct {
 					ID    int
 					You   bool
 					Cells []string
@@ -64,6 +77,17 @@ func TestBrowser(t *testing.T) {
 			run.wait(t)
 
 			const text = "hello from chromium ✓"
+			if r.Protocol != httpScheme {
+				t.Errorf("the page was loaded over %q, want %q", r.Protocol, httpScheme)
+			}
+			if len(r.Sockets) == 0 {
+				t.Errorf("the page opened no WebSocket")
+			}
+			for _, u := range r.Sockets {
+				if !strings.HasPrefix(u, wsScheme) {
+					t.Errorf("the page opened %s, want %s", u, wsScheme)
+				}
+			}
 			if r.Mode != "echo mode" {
 				t.Errorf("the page shows mode %q", r.Mode)
 			}
@@ -97,7 +121,7 @@ func TestBrowser(t *testing.T) {
 			// The page's connection is gone from the server's list: only the Go client remains.
 			deadline := time.Now().Add(10 * time.Second)
 			for {
-				n, uri := connections(t, srv.page)
+				n, uri := connections(t, srv.page, p.tlsConfig())
 				if n == 1 && uri == "/ws?client=go" {
 					break
 				}
@@ -111,10 +135,12 @@ func TestBrowser(t *testing.T) {
 }
 
 // connections returns the number of connections /connections lists and the
-// first one's URI.
-func connections(t *testing.T, page string) (int, string) {
+// first one's URI. conf is the TLS configuration for an https:// page.
+func connections(t *testing.T, page string, conf *tls.Config) (int, string) {
 	t.Helper()
-	c := http.Client{Timeout: 10 * time.Second}
+	tr := &http.Transport{TLSClientConfig: conf}
+	defer tr.CloseIdleConnections()
+	c := http.Client{Timeout: 10 * time.Second, Transport: tr}
 	resp, err := c.Get(strings.TrimSuffix(page, "/") + "/connections")
 	if err != nil {
 		t.Fatal(err)

@@ -7,26 +7,37 @@ import (
 )
 
 // A client runs the scenarios of node/client.mjs or python/client.py: the
-// two scripts print the same JSON for the same scenario.
+// two scripts print the same JSON for the same scenario. For a wss:// URL,
+// caFile is the PEM file of the CA the client trusts (and the only one);
+// "" for ws://.
 type client struct {
 	name  string
 	need  func(t *testing.T)
-	start func(t *testing.T, url, scenario string) *script
+	start func(t *testing.T, url, scenario, caFile string) *script
+}
+
+// scriptArgs are a client script's arguments: URL SCENARIO [CA_FILE].
+func scriptArgs(url, scenario, caFile string) []string {
+	args := []string{url, scenario}
+	if caFile != "" {
+		args = append(args, caFile)
+	}
+	return args
 }
 
 var clients = []client{
 	{
 		name: "node-ws",
 		need: func(t *testing.T) { needNode(t, "ws") },
-		start: func(t *testing.T, url, scenario string) *script {
-			return runScript(t, "node", "node", "client.mjs", url, scenario)
+		start: func(t *testing.T, url, scenario, caFile string) *script {
+			return runScript(t, "node", "node", append([]string{"client.mjs"}, scriptArgs(url, scenario, caFile)...)...)
 		},
 	},
 	{
 		name: "python-websockets",
 		need: needPython,
-		start: func(t *testing.T, url, scenario string) *script {
-			return runScript(t, "python", pythonPath, "client.py", url, scenario)
+		start: func(t *testing.T, url, scenario, caFile string) *script {
+			return runScript(t, "python", pythonPath, append([]string{"client.py"}, scriptArgs(url, scenario, caFile)...)...)
 		},
 	},
 }
@@ -87,20 +98,24 @@ var scenarios = []struct {
 }
 
 // TestClients runs every scenario with every client against the echo mode
-// of the wsserver command.
+// of the wsserver command, over ws:// and over wss:// (TestClients/wss/...).
 func TestClients(t *testing.T) {
-	for _, cl := range clients {
-		t.Run(cl.name, func(t *testing.T) {
-			cl.need(t)
-			srv := startServer(t)
-			for _, sc := range scenarios {
-				t.Run(sc.name, func(t *testing.T) {
-					run := cl.start(t, srv.ws, sc.name)
-					var r result
-					run.next(t, &r)
-					run.wait(t)
-					if !sc.check(r) {
-						t.Errorf("%s %s: unexpected result %+v", cl.name, sc.name, r)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, cl := range clients {
+				t.Run(cl.name, func(t *testing.T) {
+					cl.need(t)
+					srv, p := startServerOver(t, tr.tls)
+					for _, sc := range scenarios {
+						t.Run(sc.name, func(t *testing.T) {
+							run := cl.start(t, srv.ws, sc.name, p.caFileOrEmpty())
+							var r result
+							run.next(t, &r)
+							run.wait(t)
+							if !sc.check(r) {
+								t.Errorf("%s %s over %s: unexpected result %+v", cl.name, sc.name, tr.name, r)
+							}
+						})
 					}
 				})
 			}
@@ -108,27 +123,32 @@ func TestClients(t *testing.T) {
 	}
 }
 
-// TestClientsShutdown checks that each client sees close code 1001 when the
-// command gets SIGTERM, and that the command then exits 0.
+// TestClientsShutdown checks, over ws:// and wss://, that each client sees
+// close code 1001 when the command gets SIGTERM, and that the command then
+// exits 0.
 func TestClientsShutdown(t *testing.T) {
-	for _, cl := range clients {
-		t.Run(cl.name, func(t *testing.T) {
-			cl.need(t)
-			srv := startServer(t)
-			run := cl.start(t, srv.ws, "await-close")
-			var open result
-			run.next(t, &open)
-			if !open.Open {
-				t.Fatalf("expected {open: true}, got %+v", open)
+	for _, tr := range transports {
+		t.Run(tr.name, func(t *testing.T) {
+			for _, cl := range clients {
+				t.Run(cl.name, func(t *testing.T) {
+					cl.need(t)
+					srv, p := startServerOver(t, tr.tls)
+					run := cl.start(t, srv.ws, "await-close", p.caFileOrEmpty())
+					var open result
+					run.next(t, &open)
+					if !open.Open {
+						t.Fatalf("expected {open: true}, got %+v", open)
+					}
+					srv.cmd.Process.Signal(syscall.SIGTERM)
+					var r result
+					run.next(t, &r)
+					run.wait(t)
+					if r.Code != 1001 {
+						t.Errorf("close code %d %q, want 1001", r.Code, r.Reason)
+					}
+					srv.stop(t) // expects exit 0
+				})
 			}
-			srv.cmd.Process.Signal(syscall.SIGTERM)
-			var r result
-			run.next(t, &r)
-			run.wait(t)
-			if r.Code != 1001 {
-				t.Errorf("close code %d %q, want 1001", r.Code, r.Reason)
-			}
-			srv.stop(t) // expects exit 0
 		})
 	}
 }
@@ -140,7 +160,7 @@ func TestClientsExec(t *testing.T) {
 		t.Run(cl.name, func(t *testing.T) {
 			cl.need(t)
 			srv := startServer(t, "exec", "cat")
-			run := cl.start(t, srv.ws, "text")
+			run := cl.start(t, srv.ws, "text", "")
 			var r result
 			run.next(t, &r)
 			run.wait(t)

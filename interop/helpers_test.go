@@ -280,6 +280,26 @@ func (sc *script) wait(t *testing.T) {
 	}
 }
 
+// failure waits for a script that must fail: it must print an
+// {"error": ...} line and exit non-zero. It returns the error.
+func (sc *script) failure(t *testing.T) string {
+	t.Helper()
+	var msg string
+	for line := range sc.lines {
+		var e struct{ Error string }
+		if json.Unmarshal(line, &e) == nil && e.Error != "" {
+			msg = e.Error
+		} else {
+			t.Errorf("%s printed %q; want only an error", sc.cmd.Args, line)
+		}
+	}
+	<-sc.done
+	if sc.err == nil || msg == "" {
+		t.Fatalf("%s exited with %v and error %q; want a failure\nstderr:\n%s", sc.cmd.Args, sc.err, msg, sc.stderr)
+	}
+	return msg
+}
+
 // syncBuffer is a bytes.Buffer safe for concurrent use.
 type syncBuffer struct {
 	mu sync.Mutex

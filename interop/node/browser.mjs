@@ -3,11 +3,17 @@
 // for its echo and for the connection list, saves a screenshot, disconnects,
 // and prints the result as one JSON line. The Go test in ../ drives it.
 //
-//   node browser.mjs PAGE_URL SCREENSHOT USER_DATA_DIR [CHROMIUM]
+//   node browser.mjs PAGE_URL SCREENSHOT USER_DATA_DIR [CHROMIUM [SPKI_PIN]]
+//
+// For an https:// page, SPKI_PIN is the base64 SHA-256 of the server
+// certificate's SubjectPublicKeyInfo: Chromium then accepts that certificate
+// (whose CA it does not know), and only that one, through
+// --ignore-certificate-errors-spki-list (honoured because a user-data dir is
+// given), for the page and its wss:// connections alike.
 
 import { chromium } from "playwright-core";
 
-const [pageURL, screenshot, userDataDir, executablePath = "/usr/bin/chromium"] = process.argv.slice(2);
+const [pageURL, screenshot, userDataDir, executablePath = "/usr/bin/chromium", spkiPin] = process.argv.slice(2);
 const print = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 
 const timer = setTimeout(() => { print({ error: "browser scenario timed out after 120s" }); process.exit(1); }, 120000);
@@ -21,6 +27,7 @@ try {
     args: [
       "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
       "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      ...(spkiPin ? [`--ignore-certificate-errors-spki-list=${spkiPin}`] : []),
     ],
   });
   const page = context.pages()[0] || (await context.newPage());
@@ -28,8 +35,12 @@ try {
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   page.on("console", (m) => { if (m.type() === "error") pageErrors.push(m.text()); });
   page.setDefaultTimeout(30000);
+  // The URLs of the WebSockets the page opens (its own and the /events feed).
+  const sockets = [];
+  page.on("websocket", (ws) => sockets.push(ws.url()));
 
   await page.goto(pageURL);
+  const protocol = await page.evaluate(() => location.protocol);
   await page.waitForSelector('#status[data-state="open"]');
   const mode = (await page.textContent("#mode")).trim();
   // The list shows this page's own connection, marked, once the feed says so.
@@ -59,7 +70,7 @@ try {
   await page.waitForSelector('#status[data-state="closed"]');
   const closedStatus = await page.textContent("#status-text");
 
-  print({ mode, sent, received, rows, status, closedStatus, pageErrors });
+  print({ protocol, sockets, mode, sent, received, rows, status, closedStatus, pageErrors });
   clearTimeout(timer);
 } catch (e) {
   print({ error: String(e && e.stack || e) });

@@ -2,15 +2,21 @@
 // client and prints what happened as JSON lines on stdout; the last line is
 // the result. The Go tests in ../ drive it and compare the results.
 //
-//   node client.mjs URL SCENARIO
+//   node client.mjs URL SCENARIO [CA_FILE]
+//
+// For a wss:// URL, CA_FILE is the PEM certificate of the CA to trust
+// instead of Node's built-in list (the ca option): the server's chain and
+// name are verified as usual (rejectUnauthorized stays true).
 //
 // Scenarios: text, binary, fragmented, large, deflate, ping, close,
 // await-close (prints {"open":true}, then the close the server sends).
 
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import WebSocket from "ws";
 
-const [url, scenario] = process.argv.slice(2);
+const [url, scenario, caFile] = process.argv.slice(2);
+const tlsOptions = caFile ? { ca: readFileSync(caFile) } : {};
 const print = (obj) => process.stdout.write(JSON.stringify(obj) + "\n");
 const sha256 = (buf) => createHash("sha256").update(buf).digest("hex");
 
@@ -29,7 +35,7 @@ function pattern(n) {
 
 function open(options = {}) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20, ...options });
+    const ws = new WebSocket(url, { perMessageDeflate: false, maxPayload: 64 << 20, ...tlsOptions, ...options });
     ws.once("open", () => resolve(ws));
     ws.once("error", reject);
   });

@@ -1,6 +1,10 @@
 """Run one scenario against a WebSocket echo server with Python's websockets.
 
-    /usr/bin/python3 client.py URL SCENARIO
+    /usr/bin/python3 client.py URL SCENARIO [CA_FILE]
+
+For a wss:// URL, CA_FILE is the PEM certificate of the CA to trust (and the
+only one): an ssl.SSLContext made from it verifies the server's chain and
+name as usual.
 
 Prints what happened as JSON lines on stdout; the last line is the result.
 The Go tests in ../ drive it and compare the results. Written for Debian's
@@ -13,6 +17,7 @@ await-close (prints {"open": true}, then the close the server sends).
 import asyncio
 import hashlib
 import json
+import ssl
 import sys
 
 import websockets
@@ -34,8 +39,12 @@ def pattern(n):
     return bytes(out[:n])
 
 
+SSL_CONTEXT = None  # for wss://, set by main from CA_FILE
+
+
 def connect(url, compression=None):
-    return websockets.connect(url, compression=compression, max_size=None, open_timeout=30, close_timeout=10)
+    kwargs = {"ssl": SSL_CONTEXT} if SSL_CONTEXT is not None else {}
+    return websockets.connect(url, compression=compression, max_size=None, open_timeout=30, close_timeout=10, **kwargs)
 
 
 async def text(url):
@@ -131,8 +140,12 @@ SCENARIOS = {
 
 
 def main():
+    global SSL_CONTEXT
     url, scenario = sys.argv[1], sys.argv[2]
     try:
+        if len(sys.argv) > 3:
+            # Verifies the chain against this CA only, and the host name.
+            SSL_CONTEXT = ssl.create_default_context(cafile=sys.argv[3])
         result = asyncio.run(asyncio.wait_for(SCENARIOS[scenario](url), 90))
     except Exception as e:  # reported to the Go test, which fails
         emit({"error": f"{type(e).__name__}: {e}"})
