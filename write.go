@@ -185,6 +185,11 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 	}
 	compressed := c.deflater != nil && begin && end && len(part) >= c.opts.compressMin
 	if compressed {
+		if want := len(part)/2 + 64; cap(c.zbuf) < want && want > keepLimit {
+			// A large message: start from a pooled buffer of a likely size
+			// rather than growing one by doubling.
+			c.zbuf = bufpool.Get(want)
+		}
 		c.zbuf = c.deflater.Compress(c.zbuf[:0], part)
 		part = c.zbuf
 	}
