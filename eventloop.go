@@ -18,6 +18,10 @@ import (
 // client, a Ping waiting for its pong, a long computation) stalls them all.
 // Use Timeout 0 and hand long work to a goroutine of your own.
 
+// pollBufferSize is the size of a loop's read buffer: room for a 64 KiB
+// message with its header, and for several smaller ones, in one read.
+const pollBufferSize = 256 << 10
+
 // poller is one epoll loop.
 type poller struct {
 	epfd  int
@@ -44,7 +48,7 @@ func startPollers() error {
 				pollersErr = socketError(err, ErrSend)
 				return
 			}
-			p := &poller{epfd: epfd, conns: make(map[int32]*Connection), buf: make([]byte, 64<<10)}
+			p := &poller{epfd: epfd, conns: make(map[int32]*Connection), buf: make([]byte, pollBufferSize)}
 			pollers = append(pollers, p)
 			go p.loop()
 		}
