@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -39,25 +40,28 @@ type Connection struct {
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
 
 	// Used only by the connection's reader goroutine.
-	rd       protocol.Reader
-	raw      syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
-	readFn   func(uintptr) bool     // c.readRaw, bound once
-	rbp      *[]byte                // the pooled buffer of the last read, until releaseChunk
-	poll     atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	fd       int                    // the socket, on an event loop
-	large    []byte                 // a large pooled read buffer in use, until releaseChunk
-	rn       int
-	rerr     error
-	msgBuf   []byte // BufferMessage: the message so far
-	lineBuf  []byte // LineMode: the line so far
-	lineEOM  bool
-	carry    [4]byte // the start of a UTF-8 sequence split between pieces
-	carryN   int
-	scratch  []byte
-	midMsg   bool // a message has begun delivering pieces
-	dataIn   DataInEvent
-	pingEv   PingEvent
-	inflater *deflate.Decompressor
+	rd          protocol.Reader
+	raw         syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
+	readFn      func(uintptr) bool     // c.readRaw, bound once
+	rbp         *[]byte                // the pooled buffer of the last read, until releaseChunk
+	poll        atomic.Pointer[poller] // the event loop serving the connection, nil when none
+	fd          int                    // the socket, on an event loop
+	hs          []byte                 // the opening handshake so far, read by an event loop
+	handshaking bool                   // an event loop is reading the opening handshake
+	hsTimer     *time.Timer            // HandshakeTimeout while handshaking on a loop
+	large       []byte                 // a large pooled read buffer in use, until releaseChunk
+	rn          int
+	rerr        error
+	msgBuf      []byte // BufferMessage: the message so far
+	lineBuf     []byte // LineMode: the line so far
+	lineEOM     bool
+	carry       [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN      int
+	scratch     []byte
+	midMsg      bool // a message has begun delivering pieces
+	dataIn      DataInEvent
+	pingEv      PingEvent
+	inflater    *deflate.Decompressor
 
 	mu               sync.Mutex // guards the fields below
 	dataFormat       DataFormat

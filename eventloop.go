@@ -1,17 +1,24 @@
 package wsserver
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"runtime"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/bufpool"
+	"github.com/wsserver/wsserver/internal/handshake"
 )
 
 // The event loop transport (the EventLoop setting) serves open plaintext
 // connections from a few epoll loops instead of one goroutine each, so an
-// idle connection holds no goroutine and no buffer. Handshakes still run on
-// a short-lived goroutine each; TLS connections stay on their goroutine.
+// idle connection holds no goroutine and no buffer. The opening handshake
+// is read on the loop too, unless a ConnectionRequest handler, a host-name
+// client filter or DispatchQueued needs a goroutine for it; TLS connections
+// keep their goroutine.
 //
 // Handlers then run on a loop's goroutine, shared with the other connections
 // of that loop: a handler that blocks (a send with Timeout > 0 to a slow
@@ -90,6 +97,109 @@ func handOff(c *Connection) bool {
 	return true
 }
 
+// handOffHandshake puts a just-admitted connection on an event loop, which
+// reads its opening handshake (bounded by HandshakeTimeout) and then serves
+// it. It reports false when it cannot; the caller then serves it on a goroutine.
+func handOffHandshake(c *Connection) bool {
+	c.srv.mu.Lock()
+	timeout := c.srv.cfg.handshakeTimeout
+	c.srv.mu.Unlock()
+	// Everything the loop reads is set before handOff publishes c to it.
+	c.hs = bufpool.Get(4 << 10)
+	c.handshaking = true
+	c.hsTimer = time.AfterFunc(timeout, c.closeSocket)
+	if !handOff(c) {
+		c.hsTimer.Stop()
+		bufpool.Put(c.hs)
+		c.hs, c.handshaking = nil, false
+		return false
+	}
+	return true
+}
+
+// handshake reads the opening handshake of c on its loop; once it is whole
+// and accepted, the connection opens there.
+func (p *poller) handshake(c *Connection) {
+	s := c.srv
+	if len(c.hs) == cap(c.hs) {
+		if len(c.hs) >= handshake.MaxRequestSize {
+			p.refuse(c, handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
+			return
+		}
+		c.hs = bufpool.Grow(c.hs, handshake.MaxRequestSize-len(c.hs))
+	}
+	n, err := syscall.Read(c.fd, c.hs[len(c.hs):cap(c.hs)])
+	if err == syscall.EAGAIN || err == syscall.EINTR {
+		return
+	}
+	if n <= 0 {
+		p.refuse(c, nil)
+		return
+	}
+	c.hs = c.hs[:len(c.hs)+n]
+	req, used, perr := handshake.Parse(c.hs)
+	if errors.Is(perr, handshake.ErrIncomplete) {
+		return
+	}
+	var rej *handshake.Rejection
+	if errors.As(perr, &rej) {
+		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
+		p.refuse(c, handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header))
+		return
+	}
+	c.hsTimer.Stop()
+	leftover := bytes.Clone(c.hs[used:])
+	resp, ok := s.upgrade(c, req, c.hs[:0])
+	written, _ := syscall.Write(c.fd, resp)
+	if written != len(resp) || !ok {
+		// Refused, or a response the socket did not take whole (which a
+		// fresh socket always does): finish on a goroutine.
+		rest := bytes.Clone(resp[max(written, 0):])
+		p.drop(c)
+		c.endHandshake()
+		go func() {
+			if !c.writeRaw(rest) || !ok {
+				s.abandon(c)
+				return
+			}
+			s.run(c, leftover)
+		}()
+		return
+	}
+	c.endHandshake()
+	s.open(c)
+	if !c.Connected() {
+		// A handler failed it: the goroutine path reads the close reply.
+		p.drop(c)
+		go func() { code, reason := c.readLoop(leftover); s.finish(c, code, reason) }()
+		return
+	}
+	if len(leftover) > 0 {
+		p.handle(c, leftover)
+	}
+}
+
+// refuse ends a connection whose handshake failed: best-effort response,
+// then the socket closes.
+func (p *poller) refuse(c *Connection, resp []byte) {
+	if len(resp) > 0 {
+		syscall.Write(c.fd, resp)
+	}
+	p.drop(c)
+	c.hsTimer.Stop()
+	c.endHandshake()
+	go c.srv.abandon(c)
+}
+
+// endHandshake returns the handshake buffer.
+func (c *Connection) endHandshake() {
+	if c.hs != nil {
+		bufpool.Put(c.hs)
+		c.hs = nil
+	}
+	c.handshaking = false
+}
+
 // drop removes c from the loop. Only the loop's own goroutine or a handOff
 // that failed calls it, so c's socket is still open.
 func (p *poller) drop(c *Connection) {
@@ -141,6 +251,10 @@ const maxReadsPerEvent = 16
 // while reads fill the buffer. When the connection ends it leaves the loop,
 // and a goroutine completes the close.
 func (p *poller) serve(c *Connection) {
+	if c.handshaking {
+		p.handshake(c)
+		return
+	}
 	for i := 0; i < maxReadsPerEvent; i++ {
 		buf := c.directTarget()
 		if buf == nil {
@@ -158,20 +272,26 @@ func (p *poller) serve(c *Connection) {
 			go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
 			return
 		}
-		if ferr := c.feed(buf[:n]); ferr != nil {
-			p.drop(c)
-			go func() { code, reason := c.failed(ferr); c.srv.finish(c, code, reason) }()
-			return
-		}
-		if c.rd.Closed() {
-			p.drop(c)
-			go func() { code, reason := c.closedByPeer(); c.srv.finish(c, code, reason) }()
-			return
-		}
-		if n < len(buf) || !c.AcceptData() {
+		if !p.handle(c, buf[:n]) || n < len(buf) || !c.AcceptData() {
 			return
 		}
 	}
+}
+
+// handle feeds data to c and reports whether c stays on the loop; when the
+// data ends the connection, a goroutine completes the close.
+func (p *poller) handle(c *Connection, data []byte) bool {
+	if ferr := c.feed(data); ferr != nil {
+		p.drop(c)
+		go func() { code, reason := c.failed(ferr); c.srv.finish(c, code, reason) }()
+		return false
+	}
+	if c.rd.Closed() {
+		p.drop(c)
+		go func() { code, reason := c.closedByPeer(); c.srv.finish(c, code, reason) }()
+		return false
+	}
+	return true
 }
 
 // shutdownSocket shuts both directions of c's socket: its loop then sees the

@@ -29,6 +29,20 @@ var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize);
 // accept starts serving a connection the listener accepted.
 func (s *Server) accept(nc net.Conn) {
 	s.wg.Add(1)
+	if s.handshakeOnLoop() {
+		// No handler or name lookup to wait for: admit here, and let an
+		// event loop read the handshake, so a burst of new connections
+		// costs no goroutine stacks.
+		c, ok := s.admit(nc)
+		if !ok {
+			s.wg.Done()
+			return
+		}
+		if !handOffHandshake(c) {
+			go s.serveRaw(c)
+		}
+		return
+	}
 	go func() {
 		c, ok := s.admit(nc)
 		if !ok {
@@ -326,17 +340,10 @@ func selectProtocol(chosen string, offered []string) string {
 // serves its messages: on this goroutine until the connection ends, or, with
 // EventLoop, on an event loop that ends it later. Either way finish ends it.
 func (s *Server) run(c *Connection, leftover []byte) {
+	s.open(c)
 	s.mu.Lock()
-	s.conns[c.id] = c
 	loop := s.cfg.eventLoop
 	s.mu.Unlock()
-	if s.logLevel() >= 1 { // the check spares the arguments' allocations
-		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
-	}
-
-	if err := c.fireOpened(); err != nil {
-		c.fail(c.panicClose(err))
-	}
 	if loop && c.raw != nil && c.Connected() {
 		if len(leftover) > 0 {
 			if err := c.feed(leftover); err != nil {
@@ -352,6 +359,33 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	}
 	code, reason := c.readLoop(leftover)
 	s.finish(c, code, reason)
+}
+
+// open registers an open connection in Connections and fires Connected and
+// ReadyToSend; a handler's panic fails the connection with 1011.
+func (s *Server) open(c *Connection) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
+	}
+	if err := c.fireOpened(); err != nil {
+		c.fail(c.panicClose(err))
+	}
+}
+
+// handshakeOnLoop reports whether new connections can do their opening
+// handshake on an event loop: EventLoop is on, TLS is off, no
+// ConnectionRequest handler or host-name filter can make admission wait,
+// and events run inline.
+func (s *Server) handshakeOnLoop() bool {
+	if s.tlsState.Load() != nil || s.Events.OnConnectionRequest != nil || s.EventDispatch() != DispatchInline {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.eventLoop && !isHostPattern(s.cfg.allowedClients) && !isHostPattern(s.cfg.blockedClients)
 }
 
 // fireOpened fires Connected, then ReadyToSend, for the handlers that are
