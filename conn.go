@@ -40,28 +40,19 @@ type Connection struct {
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
 
 	// Used only by the connection's reader goroutine.
-	rd          protocol.Reader
-	raw         syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
-	readFn      func(uintptr) bool     // c.readRaw, bound once
-	rbp         *[]byte                // the pooled buffer of the last read, until releaseChunk
-	poll        atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	fd          int                    // the socket, on an event loop
-	hs          []byte                 // the opening handshake so far, read by an event loop
-	handshaking bool                   // an event loop is reading the opening handshake
-	hsTimer     *time.Timer            // HandshakeTimeout while handshaking on a loop
-	large       []byte                 // a large pooled read buffer in use, until releaseChunk
-	rn          int
-	rerr        error
-	msgBuf      []byte // BufferMessage: the message so far
-	lineBuf     []byte // LineMode: the line so far
-	lineEOM     bool
-	carry       [4]byte // the start of a UTF-8 sequence split between pieces
-	carryN      int
-	scratch     []byte
-	midMsg      bool // a message has begun delivering pieces
-	dataIn      DataInEvent
-	pingEv      PingEvent
-	inflater    *deflate.Decompressor
+	rd       protocol.Reader
+	raw      syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
+	readFn   func(uintptr) bool     // c.readRaw, bound once
+	rbp      *[]byte                // the pooled buffer of the last read, until releaseChunk
+	poll     atomic.Pointer[poller] // the event loop serving the connection, nil when none
+	fd       int                    // the socket, on an event loop
+	hs       *loopHandshake         // the opening handshake on an event loop, until it ends
+	rn       int
+	rerr     error
+	msgBuf   []byte     // BufferMessage: the message so far
+	midMsg   bool       // a message has begun delivering pieces
+	rs       *readState // per-message scratch, made on first need
+	inflater *deflate.Decompressor
 
 	mu               sync.Mutex // guards the fields below
 	dataFormat       DataFormat
@@ -100,6 +91,33 @@ type Connection struct {
 	wt               *writeThroughState // writeThrough's scratch space, once needed
 	pongWait         chan struct{}      // closed when a pong arrives
 	done             chan struct{}      // closed when the connection has ended
+}
+
+// readState is the reader's scratch for delivering data: made when the
+// first data arrives, so that an idle connection does not carry it.
+type readState struct {
+	dataIn  DataInEvent
+	pingEv  PingEvent
+	large   []byte  // a large pooled read buffer in use, until releaseChunk
+	lineBuf []byte  // LineMode: the line so far
+	carry   [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN  int
+	scratch []byte
+}
+
+// reading returns the reader's scratch, making it on first use. Only the
+// goroutine reading the connection calls it.
+func (c *Connection) reading() *readState {
+	if c.rs == nil {
+		c.rs = new(readState)
+	}
+	return c.rs
+}
+
+// loopHandshake is an opening handshake an event loop is reading.
+type loopHandshake struct {
+	buf   []byte      // the request so far
+	timer *time.Timer // HandshakeTimeout
 }
 
 // connState is where a connection is in its life.

@@ -105,13 +105,11 @@ func handOffHandshake(c *Connection) bool {
 	timeout := c.srv.cfg.handshakeTimeout
 	c.srv.mu.Unlock()
 	// Everything the loop reads is set before handOff publishes c to it.
-	c.hs = bufpool.Get(4 << 10)
-	c.handshaking = true
-	c.hsTimer = time.AfterFunc(timeout, c.closeSocket)
+	hs := &loopHandshake{buf: bufpool.Get(4 << 10), timer: time.AfterFunc(timeout, c.closeSocket)}
+	c.hs = hs
 	if !handOff(c) {
-		c.hsTimer.Stop()
-		bufpool.Put(c.hs)
-		c.hs, c.handshaking = nil, false
+		hs.timer.Stop()
+		c.endHandshake()
 		return false
 	}
 	return true
@@ -121,14 +119,15 @@ func handOffHandshake(c *Connection) bool {
 // and accepted, the connection opens there.
 func (p *poller) handshake(c *Connection) {
 	s := c.srv
-	if len(c.hs) == cap(c.hs) {
-		if len(c.hs) >= handshake.MaxRequestSize {
+	hs := c.hs
+	if len(hs.buf) == cap(hs.buf) {
+		if len(hs.buf) >= handshake.MaxRequestSize {
 			p.refuse(c, handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
 			return
 		}
-		c.hs = bufpool.Grow(c.hs, handshake.MaxRequestSize-len(c.hs))
+		hs.buf = bufpool.Grow(hs.buf, handshake.MaxRequestSize-len(hs.buf))
 	}
-	n, err := syscall.Read(c.fd, c.hs[len(c.hs):cap(c.hs)])
+	n, err := syscall.Read(c.fd, hs.buf[len(hs.buf):cap(hs.buf)])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return
 	}
@@ -136,8 +135,8 @@ func (p *poller) handshake(c *Connection) {
 		p.refuse(c, nil)
 		return
 	}
-	c.hs = c.hs[:len(c.hs)+n]
-	req, used, perr := handshake.Parse(c.hs)
+	hs.buf = hs.buf[:len(hs.buf)+n]
+	req, used, perr := handshake.Parse(hs.buf)
 	if errors.Is(perr, handshake.ErrIncomplete) {
 		return
 	}
@@ -147,9 +146,9 @@ func (p *poller) handshake(c *Connection) {
 		p.refuse(c, handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header))
 		return
 	}
-	c.hsTimer.Stop()
-	leftover := bytes.Clone(c.hs[used:])
-	resp, ok := s.upgrade(c, req, c.hs[:0])
+	hs.timer.Stop()
+	leftover := bytes.Clone(hs.buf[used:])
+	resp, ok := s.upgrade(c, req, hs.buf[:0])
 	written, _ := syscall.Write(c.fd, resp)
 	if written != len(resp) || !ok {
 		// Refused, or a response the socket did not take whole (which a
@@ -186,7 +185,7 @@ func (p *poller) refuse(c *Connection, resp []byte) {
 		syscall.Write(c.fd, resp)
 	}
 	p.drop(c)
-	c.hsTimer.Stop()
+	c.hs.timer.Stop()
 	c.endHandshake()
 	go c.srv.abandon(c)
 }
@@ -194,10 +193,9 @@ func (p *poller) refuse(c *Connection, resp []byte) {
 // endHandshake returns the handshake buffer.
 func (c *Connection) endHandshake() {
 	if c.hs != nil {
-		bufpool.Put(c.hs)
+		bufpool.Put(c.hs.buf)
 		c.hs = nil
 	}
-	c.handshaking = false
 }
 
 // drop removes c from the loop. Only the loop's own goroutine or a handOff
@@ -251,7 +249,7 @@ const maxReadsPerEvent = 16
 // while reads fill the buffer. When the connection ends it leaves the loop,
 // and a goroutine completes the close.
 func (p *poller) serve(c *Connection) {
-	if c.handshaking {
+	if c.hs != nil {
 		p.handshake(c)
 		return
 	}

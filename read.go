@@ -115,7 +115,7 @@ const largeReadSize = 256 << 10
 func (c *Connection) readLarge() ([]byte, error) {
 	b := bufpool.Get(largeReadSize)
 	b = b[:cap(b)]
-	c.large = b
+	c.reading().large = b
 	n, err := c.nc.Read(b)
 	return b[:n], err
 }
@@ -141,9 +141,9 @@ func (c *Connection) readRaw(fd uintptr) bool {
 
 // releaseChunk returns the buffer of the last read to the pool.
 func (c *Connection) releaseChunk() {
-	if c.large != nil {
-		bufpool.Put(c.large)
-		c.large = nil
+	if c.rs != nil && c.rs.large != nil {
+		bufpool.Put(c.rs.large)
+		c.rs.large = nil
 	}
 	if c.rbp != nil {
 		readBufPool.Put(c.rbp)
@@ -246,14 +246,15 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 // message whole: it holds back an incomplete sequence at the end of p and
 // puts it in front of the next piece.
 func (c *Connection) joinRunes(p []byte, fin bool) []byte {
-	if c.carryN > 0 {
-		c.scratch = append(append(c.scratch[:0], c.carry[:c.carryN]...), p...)
-		p = c.scratch
-		c.carryN = 0
+	rs := c.reading()
+	if rs.carryN > 0 {
+		rs.scratch = append(append(rs.scratch[:0], rs.carry[:rs.carryN]...), p...)
+		p = rs.scratch
+		rs.carryN = 0
 	}
 	if !fin {
 		k := protocol.CompleteRunes(p)
-		c.carryN = copy(c.carry[:], p[k:])
+		rs.carryN = copy(rs.carry[:], p[k:])
 		p = p[:k]
 	}
 	return p
@@ -266,14 +267,15 @@ func (c *Connection) joinRunes(p []byte, fin bool) []byte {
 // message.
 func (c *Connection) deliverLines(p []byte, fin bool) error {
 	max := c.MaxLineLength()
+	rs := c.reading()
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
-		room := max - len(c.lineBuf)
+		room := max - len(rs.lineBuf)
 		if i >= 0 && i <= room {
-			line := append(c.lineBuf, p[:i]...)
+			line := append(rs.lineBuf, p[:i]...)
 			p = p[i+1:]
 			line = bytes.TrimSuffix(line, []byte{'\r'})
-			c.lineBuf = line[:0]
+			rs.lineBuf = line[:0]
 			c.pendingLine.Store(0)
 			if err := c.fireDataIn(FormatAutomatic, line, fin && len(p) == 0, true); err != nil {
 				return err
@@ -281,13 +283,13 @@ func (c *Connection) deliverLines(p []byte, fin bool) error {
 			continue
 		}
 		if len(p) < room {
-			c.lineBuf = append(c.lineBuf, p...)
-			c.pendingLine.Store(int64(len(c.lineBuf)))
+			rs.lineBuf = append(rs.lineBuf, p...)
+			c.pendingLine.Store(int64(len(rs.lineBuf)))
 			break
 		}
-		line := append(c.lineBuf, p[:room]...)
+		line := append(rs.lineBuf, p[:room]...)
 		p = p[room:]
-		c.lineBuf = line[:0]
+		rs.lineBuf = line[:0]
 		c.pendingLine.Store(0)
 		if err := c.fireDataIn(FormatAutomatic, line, fin && len(p) == 0, false); err != nil {
 			return err
@@ -303,7 +305,7 @@ func (c *Connection) fireDataIn(format DataFormat, p []byte, eom, eol bool) erro
 	if h == nil {
 		return nil
 	}
-	e := &c.dataIn
+	e := &c.reading().dataIn
 	*e = DataInEvent{ConnectionID: c.id, DataFormat: format, TextB: p, EOM: eom, EOL: eol}
 	if c.opts.codePage != utf8CodePage && c.isText(format) {
 		e.utf8, e.TextB = p, toCodePage(c.opts.codePage, p)
@@ -339,8 +341,9 @@ func (c *Connection) firePing(p []byte, response bool) error {
 	if h == nil {
 		return nil
 	}
-	c.pingEv = PingEvent{ConnectionID: c.id, PayloadB: p, Response: response}
-	return call(c.srv, c, "Ping", h, &c.pingEv)
+	e := &c.reading().pingEv
+	*e = PingEvent{ConnectionID: c.id, PayloadB: p, Response: response}
+	return call(c.srv, c, "Ping", h, e)
 }
 
 func (h *frameHandler) OnClose(code int, reason []byte) error {
