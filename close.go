@@ -100,8 +100,7 @@ func (c *Connection) cleanup() {
 	c.nc.Close()
 	c.mu.Lock()
 	c.state = stateClosed
-	close(c.done)
-	c.notifyLocked()
+	c.notifyLocked() // waiting senders see the state
 	if c.pongWait != nil {
 		close(c.pongWait)
 		c.pongWait = nil

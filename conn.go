@@ -90,7 +90,6 @@ type Connection struct {
 	zbuf             []byte
 	wt               *writeThroughState // writeThrough's scratch space, once needed
 	pongWait         chan struct{}      // closed when a pong arrives
-	done             chan struct{}      // closed when the connection has ended
 }
 
 // readState is the reader's scratch for delivering data: made when the

@@ -29,10 +29,7 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 	}
 	for {
 		if ch := c.pausedUntil(); ch != nil {
-			select {
-			case <-ch:
-			case <-c.done:
-			}
+			<-ch // closed by ProcessData, or by a close of the connection
 		}
 		p, err := c.readChunk()
 		if len(p) > 0 {

@@ -149,7 +149,6 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 		maxLineLength: cfg.defaultMaxLineLength,
 		acceptData:    true,
 		readyToSend:   true,
-		done:          make(chan struct{}),
 		opts: connOptions{
 			bufferMessage: cfg.bufferMessage,
 			maxFrameSize:  cfg.maxFrameSize,

@@ -434,8 +434,7 @@ func (c *Connection) waitLocked(deadline time.Time) error {
 		timer = t.C
 	}
 	select {
-	case <-ch:
-	case <-c.done:
+	case <-ch: // progress, an Interrupt, or the end of the connection
 	case <-timer:
 		return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
 	}
