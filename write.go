@@ -135,22 +135,26 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 	if timeout > 0 {
 		deadline = time.Now().Add(time.Duration(timeout) * time.Second)
 	}
+	// Wait while a SendFile owns the message stream or the queue cannot take
+	// the message. The uncompressed size bounds the check: compressing first
+	// would advance a context-takeover compressor for a message that may not
+	// go.
+	size := frameBytes(len(data), c.opts.maxFrameSize)
 	for {
 		if c.state != stateOpen {
 			c.mu.Unlock()
 			return newError(ErrNotConnected, "connection %d is closing", c.id)
 		}
-		if c.streaming {
-			if timeout == 0 {
-				return c.wouldBlockLocked()
-			}
-			if err := c.waitLocked(deadline); err != nil {
-				return err
-			}
-			deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
-			continue
+		if !c.streaming && (c.queued == 0 || c.queued+size <= c.opts.queueLimit) {
+			break
 		}
-		break
+		if timeout == 0 {
+			return c.wouldBlockLocked()
+		}
+		if err := c.waitLocked(deadline); err != nil {
+			return err
+		}
+		deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
 	}
 	// Frame the message into zbuf (compressed) or straight into out.
 	begin, end := true, true
@@ -165,22 +169,6 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 			part, rest = data[:c.messageLength], data[c.messageLength:]
 		} else {
 			end = false
-		}
-	}
-	// The uncompressed size bounds the queue check: compressing first would
-	// advance a context-takeover compressor for a message that may not go.
-	size := frameBytes(len(part), c.opts.maxFrameSize)
-	for c.queued > 0 && c.queued+size > c.opts.queueLimit {
-		if timeout == 0 {
-			return c.wouldBlockLocked()
-		}
-		if err := c.waitLocked(deadline); err != nil {
-			return err
-		}
-		deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
-		if c.state != stateOpen {
-			c.mu.Unlock()
-			return newError(ErrNotConnected, "connection %d is closing", c.id)
 		}
 	}
 	compressed := c.deflater != nil && begin && end && len(part) >= c.opts.compressMin
