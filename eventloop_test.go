@@ -1,0 +1,83 @@
+package wsserver
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestEventLoop_HandshakeByteByByte checks that an event loop reading the
+// opening handshake (RFC 6455 section 4.1) puts together a request that
+// arrives one byte per write, and then serves the connection.
+func TestEventLoop_HandshakeByteByByte(t *testing.T) {
+	s := New()
+	s.Config("EventLoop=true")
+	s.Config("TcpNoDelay=true")
+	s.Config("BufferMessage=true")
+	s.Events.OnDataIn = func(e *DataInEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB) }
+	url := startServer(t, s)
+	nc, err := net.Dial("tcp", strings.TrimPrefix(url, "ws://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.(*net.TCPConn).SetNoDelay(true)
+	req := "GET /slow HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	for i := 0; i < len(req); i++ {
+		if _, err := nc.Write([]byte{req[i]}); err != nil {
+			t.Fatal(err)
+		}
+		if i%16 == 0 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	br := bufio.NewReader(nc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" {
+		t.Fatalf("handshake response: %v, %v", resp, err)
+	}
+	if _, err := nc.Write(maskedFrame(0x1, []byte("after a slow handshake"))); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 2+len("after a slow handshake"))
+	if _, err := io.ReadFull(br, got); err != nil || string(got[2:]) != "after a slow handshake" {
+		t.Fatalf("echo: %q, %v", got, err)
+	}
+}
+
+// TestEventLoop_HandshakeTimeout checks HandshakeTimeout on an event loop: a
+// client that connects and sends nothing is cut off, and its MaxConnections
+// slot is given back.
+func TestEventLoop_HandshakeTimeout(t *testing.T) {
+	s := New()
+	s.Config("EventLoop=true")
+	s.Config("HandshakeTimeout=0.5")
+	s.Config("MaxConnections=1")
+	url := startServer(t, s)
+	addr := strings.TrimPrefix(url, "ws://")
+	idle, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	idle.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := idle.Read(make([]byte, 1)); err == nil {
+		t.Fatal("the silent client got data instead of being cut off")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the silent client was not cut off within 20 s")
+	}
+	// The slot is free again: a real client gets in.
+	waitFor(t, "the slot to be released", func() bool {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return s.active == 0
+	})
+	nc, _ := benchDial(t, url, "")
+	nc.Close()
+}
