@@ -2,6 +2,7 @@ package wsserver
 
 import (
 	"errors"
+	"strconv"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
@@ -95,7 +96,7 @@ func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, err
 func connError(c *Connection, err error) error {
 	var e *Error
 	if errors.As(err, &e) {
-		return &Error{Code: e.Code, Message: "connection " + itoa(c.id) + ": " + e.Message, Err: e.Err}
+		return &Error{Code: e.Code, Message: "connection " + strconv.Itoa(c.id) + ": " + e.Message, Err: e.Err}
 	}
 	return err
 }

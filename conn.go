@@ -38,6 +38,7 @@ type Connection struct {
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
+	lineMode     atomic.Bool  // LineMode: read on every piece of data, so lock-free
 
 	// Used only by the connection's reader goroutine.
 	rd       protocol.Reader
@@ -57,7 +58,6 @@ type Connection struct {
 	mu               sync.Mutex // guards the fields below
 	dataFormat       DataFormat
 	timeout          int
-	lineMode         bool
 	maxLineLength    int
 	acceptData       bool
 	resume           chan struct{} // closed when AcceptData turns true again
@@ -247,11 +247,7 @@ func (c *Connection) SetDataToSendB(b []byte) error {
 func (c *Connection) Host() string { return c.host }
 
 // LineMode reports whether DataIn fires per line; ChangeLineMode sets it.
-func (c *Connection) LineMode() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.lineMode
-}
+func (c *Connection) LineMode() bool { return c.lineMode.Load() }
 
 // LocalAddress returns the server's IP address on this connection.
 func (c *Connection) LocalAddress() string { return c.localAddr }
@@ -326,7 +322,7 @@ func (c *Connection) SetMaxLineLength(n int) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.lineMode && int(c.pendingLine.Load()) > n {
+	if c.lineMode.Load() && int(c.pendingLine.Load()) > n {
 		return ErrMaxLineLengthLocked
 	}
 	c.maxLineLength = n

@@ -192,10 +192,7 @@ type frameHandler Connection
 
 func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	c := (*Connection)(h)
-	c.mu.Lock()
-	lineMode := c.lineMode
-	c.mu.Unlock()
-	if lineMode {
+	if c.lineMode.Load() {
 		return c.deliverLines(p, fin)
 	}
 	format := FormatBinary
@@ -206,19 +203,14 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 		if n := len(c.msgBuf); len(p) > 0 && cap(c.msgBuf) > n && &c.msgBuf[:n+1][n] == &p[0] {
 			// Read in place by directTarget: the data is already there.
 			c.msgBuf = c.msgBuf[:n+len(p)]
-			if !fin {
-				return nil
+		} else {
+			if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
+				// Make room for the rest of the frame at once: one copy of a
+				// large message instead of a doubling series.
+				c.msgBuf = bufpool.Grow(c.msgBuf, need)
 			}
-			err := c.fireDataIn(format, c.msgBuf, true, false)
-			c.msgBuf = shrink(c.msgBuf)
-			return err
+			c.msgBuf = append(c.msgBuf, p...)
 		}
-		if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
-			// Make room for the rest of the frame at once: one copy of a large
-			// message instead of a doubling series.
-			c.msgBuf = bufpool.Grow(c.msgBuf, need)
-		}
-		c.msgBuf = append(c.msgBuf, p...)
 		if !fin {
 			return nil
 		}

@@ -43,7 +43,6 @@ import (
 	"net"
 	"os"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -383,9 +382,7 @@ func (s *Server) ChangeLineMode(id int, lineMode bool) error {
 	if err != nil {
 		return err
 	}
-	c.mu.Lock()
-	c.lineMode = lineMode
-	c.mu.Unlock()
+	c.lineMode.Store(lineMode)
 	return nil
 }
 
@@ -407,5 +404,3 @@ func (s *Server) logf(id, level int, format string, args ...any) {
 	logType := [...]string{"Info", "Info", "Verbose", "Debug"}[min(level, 3)]
 	s.fireLog(id, level, logType, format, args...)
 }
-
-func itoa(n int) string { return strconv.Itoa(n) }
