@@ -108,6 +108,7 @@ func (c *Connection) queueFrames(frames []byte) error {
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
+	c.sending()
 	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.opts.queueLimit {
 		return c.wouldBlockLocked()
 	}

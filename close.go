@@ -77,6 +77,7 @@ func (c *Connection) wakeReaderLocked() {
 // waiting in blocking mode (Timeout > 0) return ErrInterrupted.
 func (c *Connection) interrupt() {
 	c.mu.Lock()
+	c.sending()
 	if c.streaming {
 		c.interrupted = true
 	}
@@ -89,7 +90,7 @@ func (c *Connection) interrupt() {
 		// Wake the sender's blocked write; the unwritten rest stays queued.
 		// (A TLS connection cannot survive a write deadline: there the
 		// sender notices at its next wait.)
-		c.nc.SetWriteDeadline(time.Now())
+		c.conn().SetWriteDeadline(time.Now())
 	}
 	c.mu.Unlock()
 }
@@ -97,7 +98,6 @@ func (c *Connection) interrupt() {
 // cleanup ends the connection's life: the socket closes, waiters wake, and
 // the compression state goes back to its pools.
 func (c *Connection) cleanup() {
-	c.nc.Close()
 	c.mu.Lock()
 	c.state = stateClosed
 	c.notifyLocked() // waiting senders see the state
@@ -109,7 +109,10 @@ func (c *Connection) cleanup() {
 		c.deflater.Close()
 	}
 	c.mu.Unlock()
-	if c.inflater != nil {
+	// After the state: a sender that writes the socket itself (writeThrough)
+	// checks it under c.mu, so it never writes a closed descriptor.
+	c.closeConn()
+	if c.readState != nil && c.inflater != nil {
 		c.inflater.Close()
 	}
 }
@@ -118,7 +121,7 @@ func (c *Connection) cleanup() {
 // the socket is shut down instead of closed: only the loop, once it has
 // dropped the socket, may close it, or the descriptor could be reused under it.
 func (c *Connection) closeSocket() {
-	if c.poll.Load() != nil {
+	if c.poll.Load() != nil || c.rawFD {
 		shutdownSocket(c)
 		return
 	}
@@ -131,5 +134,5 @@ func (c *Connection) closeReadAfter(d time.Duration) {
 		time.AfterFunc(d, c.closeSocket)
 		return
 	}
-	c.nc.SetReadDeadline(time.Now().Add(d))
+	c.conn().SetReadDeadline(time.Now().Add(d))
 }

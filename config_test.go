@@ -508,6 +508,9 @@ func listenerV6Only(t *testing.T, s *Server) int {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
+	if rl, ok := ln.(*rawListener); ok {
+		ln = rl.Listener
+	}
 	rc, err := ln.(*net.TCPListener).SyscallConn()
 	if err != nil {
 		t.Fatal(err)

@@ -29,88 +29,114 @@ type Connection struct {
 	origin         string
 	uri            string
 	requestHeaders string
-	subProtocols   string // the client's Sec-WebSocket-Protocol list
-	protocol       string // the subprotocol selected
-	extensions     string // the Sec-WebSocket-Extensions response
-	sharedDeflate  bool   // permessage-deflate without server context takeover: any compressor's output fits
-	opts           connOptions
+	subProtocols   string       // the client's Sec-WebSocket-Protocol list
+	protocol       string       // the subprotocol selected
+	extensions     string       // the Sec-WebSocket-Extensions response
+	sharedDeflate  bool         // permessage-deflate without server context takeover: any compressor's output fits
+	opts           *connOptions // shared by the connections opened with the same settings
+
+	fdmu     sync.Mutex               // a raw socket: guards fdClosed and the making of twin
+	fdClosed bool                     // a raw socket was closed
+	twin     atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
 	lineMode     atomic.Bool  // LineMode: read on every piece of data, so lock-free
 
-	// Used only by the connection's reader goroutine.
-	rd       protocol.Reader
-	raw      syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
-	readFn   func(uintptr) bool     // c.readRaw, bound once
-	rbp      *[]byte                // the pooled buffer of the last read, until releaseChunk
-	poll     atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	fd       int                    // the socket, on an event loop
-	hs       *loopHandshake         // the opening handshake on an event loop, until it ends
-	rn       int
-	rerr     error
-	msgBuf   []byte     // BufferMessage: the message so far
-	midMsg   bool       // a message has begun delivering pieces
-	rs       *readState // per-message scratch, made on first need
-	inflater *deflate.Decompressor
+	// Used only by the connection's reader: its goroutine or event loop.
+	*readState                        // made when the first data arrives
+	raw        syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
+	poll       atomic.Pointer[poller] // the event loop serving the connection, nil when none
+	fd         int                    // the socket, on an event loop or raw
+	rawFD      bool                   // a raw socket (socket.go): nc is nil, fd is the socket
+	hs         *loopHandshake         // the opening handshake on an event loop, until it ends
 
-	mu               sync.Mutex // guards the fields below
-	dataFormat       DataFormat
-	timeout          int
-	maxLineLength    int
-	acceptData       bool
-	resume           chan struct{} // closed when AcceptData turns true again
-	messageLength    int64         // bytes still to come of a MessageLength message
-	msgOpen          bool          // a MessageLength message has begun
-	msgOp            protocol.Opcode
-	streaming        bool // SendFile/SendStream owns the message stream
-	interrupted      bool
-	interrupts       uint64 // Interrupt calls, so that waiting sends notice one
-	bytesSent        int
-	readyToSend      bool
-	wantReady        bool // a send failed with ErrWouldBlock
-	state            connState
-	sentCode         int    // the close code the server sent
-	sentReason       string // and its reason
-	peerCode         int    // the close code the client sent (0: none yet)
-	peerReason       string
+	mu            sync.Mutex // guards the fields below
+	*sendState               // made by the first send (sending)
+	dataFormat    DataFormat
+	timeout       int
+	maxLineLength int
+	acceptData    bool
+	readyToSend   bool
+	wantReady     bool          // a send failed with ErrWouldBlock
+	resume        chan struct{} // closed when AcceptData turns true again
+	bytesSent     int
+	state         connState
+	sentCode      int    // the close code the server sent
+	sentReason    string // and its reason
+	peerCode      int    // the close code the client sent (0: none yet)
+	peerReason    string
+	deflater      *deflate.Compressor // set before the connection opens
+	pongWait      chan struct{}       // closed when a pong arrives
+}
+
+// sendState is the state of a connection's sending, made by its first send
+// (or Interrupt, or a MessageLength), so that an idle connection does not
+// carry it. Guarded by the connection's mu.
+type sendState struct {
 	out              []byte // frames queued for writing
 	spare            []byte // a drained buffer kept for reuse
+	zbuf             []byte
 	queued           int    // bytes queued and not yet written
 	enqueued         int64  // bytes ever queued
 	written          int64  // bytes ever written
-	flushing         bool   // a goroutine is writing the queue
-	inlineFlush      bool   // the flusher is a blocking send, with a write deadline
-	interruptPending bool   // Interrupt came while inlineFlush: the flusher stops
-	inBatch          bool   // the reader is handling a batch and will flush after it
+	messageLength    int64  // bytes still to come of a MessageLength message
+	interrupts       uint64 // Interrupt calls, so that waiting sends notice one
 	progress         chan struct{}
 	writeErr         error
-	deflater         *deflate.Compressor
-	zbuf             []byte
 	wt               *writeThroughState // writeThrough's scratch space, once needed
-	pongWait         chan struct{}      // closed when a pong arrives
+	msgOp            protocol.Opcode
+	msgOpen          bool // a MessageLength message has begun
+	streaming        bool // SendFile/SendStream owns the message stream
+	interrupted      bool
+	flushing         bool // a goroutine is writing the queue
+	inlineFlush      bool // the flusher is a blocking send, with a write deadline
+	interruptPending bool // Interrupt came while inlineFlush: the flusher stops
+	inBatch          bool // the reader is handling a batch and will flush after it
 }
 
-// readState is the reader's scratch for delivering data: made when the
-// first data arrives, so that an idle connection does not carry it.
-type readState struct {
-	dataIn  DataInEvent
-	pingEv  PingEvent
-	large   []byte  // a large pooled read buffer in use, until releaseChunk
-	lineBuf []byte  // LineMode: the line so far
-	carry   [4]byte // the start of a UTF-8 sequence split between pieces
-	carryN  int
-	scratch []byte
-}
-
-// reading returns the reader's scratch, making it on first use. Only the
-// goroutine reading the connection calls it.
-func (c *Connection) reading() *readState {
-	if c.rs == nil {
-		c.rs = new(readState)
+// sending returns the send state, making it on first use. c.mu is held.
+func (c *Connection) sending() *sendState {
+	if c.sendState == nil {
+		c.sendState = new(sendState)
 	}
-	return c.rs
+	return c.sendState
+}
+
+// readState is the reader's state: made when the first data arrives (or
+// permessage-deflate is negotiated), so that an idle connection does not
+// carry it.
+type readState struct {
+	rd       protocol.Reader
+	rbp      *[]byte            // the pooled buffer of the last read, until releaseChunk
+	readFn   func(uintptr) bool // c.readRaw, bound once
+	rn       int
+	rerr     error
+	msgBuf   []byte // BufferMessage: the message so far
+	midMsg   bool   // a message has begun delivering pieces
+	inflater *deflate.Decompressor
+	dataIn   DataInEvent
+	pingEv   PingEvent
+	large    []byte  // a large pooled read buffer in use, until releaseChunk
+	lineBuf  []byte  // LineMode: the line so far
+	carry    [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN   int
+	scratch  []byte
+}
+
+// reading returns the reader's state, making it on first use. Only the
+// connection's reader calls it (or upgrade, before there is one).
+func (c *Connection) reading() *readState {
+	if c.readState == nil {
+		c.readState = &readState{rd: protocol.Reader{MaxMessageSize: c.opts.maxMessageSize}}
+	}
+	return c.readState
+}
+
+// peerClosed reports whether the client's close frame has been read.
+func (c *Connection) peerClosed() bool {
+	return c.readState != nil && c.rd.Closed()
 }
 
 // loopHandshake is an opening handshake an event loop is reading.
@@ -130,13 +156,14 @@ const (
 
 // connOptions are the settings a connection copies when it opens.
 type connOptions struct {
-	bufferMessage bool
-	maxFrameSize  int
-	queueLimit    int
-	waitForClose  bool
-	closeTimeout  int64 // nanoseconds
-	compressMin   int
-	codePage      int
+	bufferMessage  bool
+	maxFrameSize   int
+	queueLimit     int
+	waitForClose   bool
+	closeTimeout   int64 // nanoseconds
+	compressMin    int
+	codePage       int
+	maxMessageSize int64
 }
 
 // ID returns the ConnectionId.
@@ -334,6 +361,9 @@ func (c *Connection) SetMaxLineLength(n int) error {
 func (c *Connection) MessageLength() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.sendState == nil {
+		return 0
+	}
 	return c.messageLength
 }
 
@@ -347,6 +377,7 @@ func (c *Connection) SetMessageLength(n int64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sending()
 	if c.msgOpen {
 		return newError(ErrInvalidValue, "a MessageLength message is being sent: %d bytes remain", c.messageLength)
 	}

@@ -69,9 +69,12 @@ func handOff(c *Connection) bool {
 	if startPollers() != nil || len(pollers) == 0 {
 		return false
 	}
-	fd := -1
-	if err := c.raw.Control(func(s uintptr) { fd = int(s) }); err != nil || fd < 0 {
-		return false
+	fd := c.fd
+	if !c.rawFD {
+		fd = -1
+		if c.raw == nil || c.raw.Control(func(s uintptr) { fd = int(s) }) != nil || fd < 0 {
+			return false
+		}
 	}
 	pollersMu.Lock()
 	p := pollers[nextPoller%uint32(len(pollers))]
@@ -290,12 +293,6 @@ func (p *poller) handle(c *Connection, data []byte) bool {
 		return false
 	}
 	return true
-}
-
-// shutdownSocket shuts both directions of c's socket: its loop then sees the
-// end of the stream and ends the connection.
-func shutdownSocket(c *Connection) {
-	c.raw.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 }
 
 // flushOnce writes the queue with one non-blocking write, for a loop that

@@ -35,7 +35,7 @@ func TestInterrupt_BlockingSend(t *testing.T) {
 	waitFor(t, "the send to block in its write", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.inlineFlush
+		return c.sendState != nil && c.inlineFlush
 	})
 	time.Sleep(100 * time.Millisecond)
 	select {

@@ -33,6 +33,7 @@ func (s *Server) Ping(id int) error {
 		wait = c.pongWait
 	}
 	payload := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
+	c.sending()
 	c.out = protocol.AppendFrame(c.out, true, protocol.OpPing, false, payload)
 	c.account(2 + len(payload))
 	if err := c.finishSend(timeout, c.enqueued); err != nil {

@@ -122,6 +122,9 @@ func listenBacklog(t *testing.T, s *Server) int {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
+	if rl, ok := ln.(*rawListener); ok {
+		ln = rl.Listener
+	}
 	rc, err := ln.(*net.TCPListener).SyscallConn()
 	if err != nil {
 		t.Fatal(err)
@@ -622,6 +625,13 @@ func TestWSConnection_Timeout(t *testing.T) {
 // sockoptInt reads an integer socket option of a connection's socket.
 func sockoptInt(t *testing.T, c *Connection, level, opt int) int {
 	t.Helper()
+	if c.rawFD {
+		v, err := syscall.GetsockoptInt(c.fd, level, opt)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
 	tc, ok := c.nc.(*net.TCPConn)
 	if !ok {
 		t.Fatalf("connection %d is not on a TCP socket", c.id)

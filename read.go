@@ -17,6 +17,7 @@ import (
 // and returns the close code and reason it ended with. leftover holds bytes
 // that arrived with the opening handshake.
 func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
+	c.reading()
 	if len(leftover) > 0 {
 		if err := c.feed(leftover); err != nil {
 			return c.failed(err)
@@ -55,19 +56,23 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 // buffer, so an idle connection costs no read buffer.
 func (c *Connection) readChunk() ([]byte, error) {
 	if buf := c.directTarget(); buf != nil {
-		n, err := c.nc.Read(buf)
+		n, err := c.conn().Read(buf)
 		return buf[:n], err
 	}
 	if c.rd.FrameRemaining() > readBufferSize {
 		return c.readLarge()
 	}
-	if c.raw == nil {
+	rc := c.rawConn()
+	if rc == nil {
 		c.rbp = readBufPool.Get().(*[]byte)
-		n, err := c.nc.Read(*c.rbp)
+		n, err := c.conn().Read(*c.rbp)
 		return (*c.rbp)[:n], err
 	}
+	if c.readFn == nil {
+		c.readFn = c.readRaw
+	}
 	c.rn, c.rerr = 0, nil
-	if err := c.raw.Read(c.readFn); err != nil {
+	if err := rc.Read(c.readFn); err != nil {
 		return nil, err
 	}
 	if c.rerr != nil {
@@ -93,6 +98,9 @@ const directMin = 32 << 10
 // frame, so the payload is copied once, from the socket (OnData sees it in
 // place). It returns nil when that does not apply.
 func (c *Connection) directTarget() []byte {
+	if c.readState == nil {
+		return nil
+	}
 	rem := c.rd.FrameRemaining()
 	if !c.opts.bufferMessage || rem < directMin || c.rd.MessageCompressed() || c.LineMode() {
 		return nil
@@ -113,7 +121,7 @@ func (c *Connection) readLarge() ([]byte, error) {
 	b := bufpool.Get(largeReadSize)
 	b = b[:cap(b)]
 	c.reading().large = b
-	n, err := c.nc.Read(b)
+	n, err := c.conn().Read(b)
 	return b[:n], err
 }
 
@@ -138,9 +146,12 @@ func (c *Connection) readRaw(fd uintptr) bool {
 
 // releaseChunk returns the buffer of the last read to the pool.
 func (c *Connection) releaseChunk() {
-	if c.rs != nil && c.rs.large != nil {
-		bufpool.Put(c.rs.large)
-		c.rs.large = nil
+	if c.readState == nil {
+		return
+	}
+	if c.large != nil {
+		bufpool.Put(c.large)
+		c.large = nil
 	}
 	if c.rbp != nil {
 		readBufPool.Put(c.rbp)
@@ -170,7 +181,7 @@ func (c *Connection) waitWhilePaused() {
 		c.endBatch()
 		<-ch
 		c.mu.Lock()
-		c.inBatch = true
+		c.sending().inBatch = true
 		c.mu.Unlock()
 	}
 }
@@ -178,8 +189,9 @@ func (c *Connection) waitWhilePaused() {
 // feed hands p to the protocol reader as one batch: replies queued while the
 // batch is handled go out together in one write after it.
 func (c *Connection) feed(p []byte) error {
+	c.reading()
 	c.mu.Lock()
-	c.inBatch = true
+	c.sending().inBatch = true
 	c.mu.Unlock()
 	err := c.rd.Feed(p, (*frameHandler)(c))
 	c.endBatch()
@@ -420,8 +432,8 @@ func (c *Connection) fail(ce *protocol.CloseError) {
 // close frame or CloseTimeout, so that closing the socket does not reset a
 // connection whose close frame the client has not read yet.
 func (c *Connection) drain() {
-	c.nc.SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
-	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+	c.conn().SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+	if cw, ok := c.conn().(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
 	for {
@@ -444,7 +456,10 @@ func (c *Connection) readFailed(err error) (int, string) {
 		return c.sentCode, c.sentReason
 	}
 	c.state = stateClosed
-	writeErr := c.writeErr
+	var writeErr error
+	if c.sendState != nil {
+		writeErr = c.writeErr
+	}
 	c.mu.Unlock()
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
 		c.srv.fireError(c.id, socketError(err, ErrSend))

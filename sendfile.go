@@ -50,6 +50,7 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 		return newError(ErrInvalidValue, "a stream is sent as text or binary, not DataFormat %d", format)
 	}
 	c.mu.Lock()
+	c.sending()
 	timeout := c.timeout
 	for c.streaming || c.msgOpen {
 		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {

@@ -116,7 +116,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	waitUntil(t, "SendFile to start", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.streaming && c.queued > 0
+		return c.sendState != nil && c.streaming && c.queued > 0
 	})
 	select {
 	case err := <-errc:

@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
@@ -53,12 +54,84 @@ func (s *Server) accept(nc net.Conn) {
 	}()
 }
 
+// acceptFD starts serving a raw socket the listener accepted (see
+// socket.go); it becomes a net.Conn when its handshake cannot run on a loop.
+func (s *Server) acceptFD(fd int, sa syscall.Sockaddr) {
+	if !s.handshakeOnLoop() {
+		nc, err := fileConn(fd)
+		if err != nil {
+			s.fireError(0, socketError(err, ErrSend))
+			return
+		}
+		s.accept(nc)
+		return
+	}
+	s.wg.Add(1)
+	c, ok := s.admitFD(fd, sa)
+	if !ok {
+		s.wg.Done()
+		return
+	}
+	if !handOffHandshake(c) {
+		go s.serveRaw(c)
+	}
+}
+
 // admit applies MaxConnections, the client filters and the ConnectionRequest
 // event to a new TCP connection, and sets its socket options. When it says
 // no, it has closed nc.
 func (s *Server) admit(nc net.Conn) (*Connection, bool) {
 	host, portStr, _ := net.SplitHostPort(nc.RemoteAddr().String())
 	port, _ := strconv.Atoi(portStr)
+	id, cfg, ok := s.admission(host, port, func(resp []byte) {
+		if resp != nil {
+			nc.SetWriteDeadline(time.Now().Add(time.Second))
+			nc.Write(resp)
+		}
+		nc.Close()
+	})
+	if !ok {
+		return nil, false
+	}
+	setSocketOptions(nc, cfg)
+	c := newConnection(s, id, nc, cfg)
+	c.remoteHost, c.remotePort = host, port
+	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		c.localAddr = la.IP.String()
+	}
+	return c, true
+}
+
+// admitFD is admit for a raw socket (see socket.go); sa is the client's address.
+func (s *Server) admitFD(fd int, sa syscall.Sockaddr) (*Connection, bool) {
+	host, port := sockaddrHost(sa)
+	id, cfg, ok := s.admission(host, port, func(resp []byte) {
+		if resp != nil {
+			syscall.Write(fd, resp) // a fresh socket takes a short response whole
+		}
+		syscall.Close(fd)
+	})
+	if !ok {
+		return nil, false
+	}
+	setFDOptions(fd, cfg)
+	c := newConnection(s, id, nil, cfg)
+	c.rawFD, c.fd = true, fd
+	c.remoteHost, c.remotePort = host, port
+	if la, err := syscall.Getsockname(fd); err == nil {
+		c.localAddr, _ = sockaddrHost(la)
+		if i := strings.IndexByte(c.localAddr, '%'); i >= 0 {
+			c.localAddr = c.localAddr[:i] // LocalAddress has no zone, as from a net.Conn
+		}
+	}
+	return c, true
+}
+
+// admission decides whether a new connection from host:port may proceed:
+// MaxConnections, the client filters and ConnectionRequest. When it says no,
+// refuse has been called with the response to write (nil: none) and has
+// closed the socket. It returns the ConnectionId and the settings to use.
+func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int, *settings, bool) {
 	s.mu.Lock()
 	cfg := s.cfg
 	full := s.active >= cfg.maxConnections
@@ -70,11 +143,9 @@ func (s *Server) admit(nc net.Conn) (*Connection, bool) {
 	id := s.nextID
 	s.mu.Unlock()
 	if full {
-		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", nc.RemoteAddr(), cfg.maxConnections)
-		nc.SetWriteDeadline(time.Now().Add(time.Second))
-		nc.Write(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
-		nc.Close()
-		return nil, false
+		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", net.JoinHostPort(host, strconv.Itoa(port)), cfg.maxConnections)
+		refuse(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
+		return 0, nil, false
 	}
 	names := func() []string {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -90,20 +161,14 @@ func (s *Server) admit(nc net.Conn) (*Connection, bool) {
 	}
 	if !ev.Accept {
 		s.logf(id, 1, "Refused connection from %s:%d", host, port)
-		nc.Close()
+		refuse(nil)
 		s.release()
-		return nil, false
-	}
-	setSocketOptions(nc, &cfg)
-	c := newConnection(s, id, nc, &cfg)
-	c.remoteHost, c.remotePort = host, port
-	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-		c.localAddr = la.IP.String()
+		return 0, nil, false
 	}
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(id, 1, "Accepted connection from %s:%d", host, port)
 	}
-	return c, true
+	return id, &cfg, true
 }
 
 // release gives back the MaxConnections slot of an ended connection.
@@ -149,22 +214,32 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 		maxLineLength: cfg.defaultMaxLineLength,
 		acceptData:    true,
 		readyToSend:   true,
-		opts: connOptions{
-			bufferMessage: cfg.bufferMessage,
-			maxFrameSize:  cfg.maxFrameSize,
-			queueLimit:    cfg.queueLimit(),
-			waitForClose:  cfg.waitForCloseResponse,
-			closeTimeout:  int64(cfg.closeTimeout),
-			compressMin:   cfg.compressMin,
-			codePage:      cfg.codePage,
-		},
+		opts: s.options(connOptions{
+			bufferMessage:  cfg.bufferMessage,
+			maxFrameSize:   cfg.maxFrameSize,
+			queueLimit:     cfg.queueLimit(),
+			waitForClose:   cfg.waitForCloseResponse,
+			closeTimeout:   int64(cfg.closeTimeout),
+			compressMin:    cfg.compressMin,
+			codePage:       cfg.codePage,
+			maxMessageSize: cfg.maxMessageSize,
+		}),
 	}
-	c.rd.MaxMessageSize = cfg.maxMessageSize
-	c.readFn = c.readRaw
 	if tc, ok := nc.(*net.TCPConn); ok {
 		c.raw, _ = tc.SyscallConn()
 	}
 	return c
+}
+
+// options returns o as the connection options to share: the last options
+// made when they are equal, so that connections carry one pointer, not a copy.
+func (s *Server) options(o connOptions) *connOptions {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastOpts == nil || *s.lastOpts != o {
+		s.lastOpts = &o
+	}
+	return s.lastOpts
 }
 
 // serveRaw runs a connection from the listener: TLS and WebSocket handshakes,
@@ -198,7 +273,7 @@ func (s *Server) serveRaw(c *Connection) {
 		}
 	}()
 
-	c.nc.SetReadDeadline(time.Now().Add(cfg.handshakeTimeout))
+	c.conn().SetReadDeadline(time.Now().Add(cfg.handshakeTimeout))
 	n := 0
 	var req *handshake.Request
 	var used int
@@ -211,7 +286,7 @@ func (s *Server) serveRaw(c *Connection) {
 			buf = bufpool.Grow(buf[:n], handshake.MaxRequestSize-n)
 			buf = buf[:cap(buf)]
 		}
-		m, err := c.nc.Read(buf[n:])
+		m, err := c.conn().Read(buf[n:])
 		n += m
 		var perr error
 		req, used, perr = handshake.Parse(buf[:n])
@@ -231,7 +306,7 @@ func (s *Server) serveRaw(c *Connection) {
 			return
 		}
 	}
-	c.nc.SetReadDeadline(time.Time{})
+	c.conn().SetReadDeadline(time.Time{})
 	// Bytes after the request head already belong to the WebSocket stream.
 	leftover := bytes.Clone(buf[used:n])
 	// The request is parsed (into strings of its own): the buffer can take
@@ -248,9 +323,9 @@ func (s *Server) serveRaw(c *Connection) {
 
 // writeRaw writes handshake bytes, bounded in time. It reports success.
 func (c *Connection) writeRaw(b []byte) bool {
-	c.nc.SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.nc.Write(b)
-	c.nc.SetWriteDeadline(time.Time{})
+	c.conn().SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := c.conn().Write(b)
+	c.conn().SetWriteDeadline(time.Time{})
 	return err == nil
 }
 
@@ -314,8 +389,9 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 			c.extensions = r
 			c.deflater = deflate.NewCompressor(params, level)
 			c.sharedDeflate = params.ServerNoContextTakeover && params.ServerMaxWindowBits == deflate.MaxWindowBits
-			c.inflater = deflate.NewDecompressor(params)
-			c.inflater.SetWholeMessages(c.opts.bufferMessage)
+			rs := c.reading()
+			rs.inflater = deflate.NewDecompressor(params)
+			rs.inflater.SetWholeMessages(c.opts.bufferMessage)
 			c.rd.SetInflater(inflaterAdapter{c.inflater})
 		}
 	}
@@ -343,7 +419,7 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	s.mu.Lock()
 	loop := s.cfg.eventLoop
 	s.mu.Unlock()
-	if loop && c.raw != nil && c.Connected() {
+	if loop && (c.raw != nil || c.rawFD) && c.Connected() {
 		if len(leftover) > 0 {
 			if err := c.feed(leftover); err != nil {
 				code, reason := c.failed(err)
@@ -351,7 +427,7 @@ func (s *Server) run(c *Connection, leftover []byte) {
 				return
 			}
 		}
-		if !c.rd.Closed() && handOff(c) {
+		if !c.peerClosed() && handOff(c) {
 			return
 		}
 		leftover = nil
@@ -424,7 +500,7 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 
 // abandon gives back what an admitted connection holds when it never opened.
 func (s *Server) abandon(c *Connection) {
-	c.nc.Close()
+	c.closeConn()
 	s.release()
 	s.wg.Done()
 }

@@ -45,6 +45,7 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -63,6 +64,7 @@ type Server struct {
 	lnDone    chan struct{} // closed when the accept loop of ln returns
 	cfg       settings
 	conns     map[int]*Connection // open WebSocket connections, by ID
+	lastOpts  *connOptions        // the options of the last connection made, to share
 	active    int                 // accepted connections not yet ended (for MaxConnections)
 	nextID    int
 	started   bool // StartListening or ServeHTTP ran: MaxConnections is fixed
@@ -214,6 +216,7 @@ func (s *Server) StartListening() error {
 	if err != nil {
 		return err
 	}
+	ln = withRawAccept(ln)
 	s.mu.Lock()
 	if s.ln != nil { // another StartListening won the race
 		s.mu.Unlock()
@@ -231,13 +234,31 @@ func (s *Server) StartListening() error {
 }
 
 // acceptLoop accepts connections from ln until it is closed.
+// With EventLoop on a plaintext listener it accepts raw sockets (socket.go).
 func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 	defer close(done)
+	var rc syscall.RawConn
+	rl, _ := ln.(*rawListener)
+	if rl != nil {
+		rc = rl.rc
+	}
 	var delay time.Duration
 	for {
-		nc, err := ln.Accept()
+		var nc net.Conn
+		var err error
+		if rc != nil && s.acceptsRaw() {
+			var fd int
+			var sa syscall.Sockaddr
+			if fd, sa, err = acceptRaw(rc); err == nil {
+				delay = 0
+				s.acceptFD(fd, sa)
+				continue
+			}
+		} else {
+			nc, err = ln.Accept()
+		}
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || rl != nil && rl.closed.Load() {
 				return
 			}
 			// Out of file descriptors and the like: report, back off, retry.
@@ -249,6 +270,17 @@ func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 		delay = 0
 		s.accept(nc)
 	}
+}
+
+// acceptsRaw reports whether the listener accepts raw sockets: EventLoop is
+// on and TLS off.
+func (s *Server) acceptsRaw() bool {
+	if s.tlsState.Load() != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.eventLoop
 }
 
 // StopListening stops accepting new connections; open connections stay.

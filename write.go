@@ -93,6 +93,7 @@ func (c *Connection) sendControl(op protocol.Opcode, data []byte) error {
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
+	c.sending()
 	c.out = protocol.AppendFrame(c.out, true, op, false, data)
 	c.account(2 + len(data))
 	timeout := c.timeout
@@ -107,6 +108,7 @@ func (c *Connection) queueControl(op protocol.Opcode, data []byte) {
 	if c.state != stateOpen {
 		return
 	}
+	c.sending()
 	c.out = protocol.AppendFrame(c.out, true, op, false, data)
 	c.account(2 + len(data))
 	c.scheduleFlushLocked()
@@ -114,6 +116,7 @@ func (c *Connection) queueControl(op protocol.Opcode, data []byte) {
 
 // queueCloseLocked queues a close frame. c.mu is held.
 func (c *Connection) queueCloseLocked(code int, reason string) {
+	c.sending()
 	var buf [protocol.MaxControlPayload]byte
 	payload := protocol.AppendClosePayload(buf[:0], code, reason)
 	c.out = protocol.AppendFrame(c.out, true, protocol.OpClose, false, payload)
@@ -130,6 +133,7 @@ func (c *Connection) account(n int) {
 // message) and, in blocking mode, waits until it is written.
 func (c *Connection) send(op protocol.Opcode, data []byte) error {
 	c.mu.Lock()
+	c.sending()
 	timeout := c.timeout
 	var deadline time.Time
 	if timeout > 0 {
@@ -242,7 +246,7 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 	if maxFrame > 0 && len(payload) > maxFrame {
 		frames = (len(payload) + maxFrame - 1) / maxFrame
 	}
-	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || c.raw == nil || frames > maxWriteThroughFrames {
+	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || (c.raw == nil && !c.rawFD) || frames > maxWriteThroughFrames {
 		return false
 	}
 	wt := c.wt
@@ -272,7 +276,11 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 		rest = rest[n:]
 	}
 	wt.vecs = vecs
-	c.raw.Write(wt.fn)
+	if c.rawFD {
+		wt.n, wt.err = unix.Writev(c.fd, vecs) // the socket is open: c.mu is held, state open
+	} else {
+		c.raw.Write(wt.fn)
+	}
 	written, werr := wt.n, wt.err
 	wt.vecs = nil
 	if written < 0 {
@@ -377,7 +385,7 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 			c.interruptPending = false
 			if c.interrupts != gen {
 				// What was queued stays queued and goes out in the background.
-				c.nc.SetWriteDeadline(time.Time{})
+				c.conn().SetWriteDeadline(time.Time{})
 				c.scheduleFlushLocked()
 				c.mu.Unlock()
 				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
@@ -436,7 +444,7 @@ func (c *Connection) waitLocked(deadline time.Time) error {
 
 // notifyLocked wakes the goroutines waiting for progress. c.mu is held.
 func (c *Connection) notifyLocked() {
-	if c.progress != nil {
+	if c.sendState != nil && c.progress != nil {
 		close(c.progress)
 		c.progress = nil
 	}
@@ -445,7 +453,7 @@ func (c *Connection) notifyLocked() {
 // scheduleFlushLocked makes sure someone writes the queue: the reader after
 // its batch, or a new flusher goroutine. c.mu is held.
 func (c *Connection) scheduleFlushLocked() {
-	if c.flushing || len(c.out) == 0 || c.inBatch {
+	if c.sendState == nil || c.flushing || len(c.out) == 0 || c.inBatch {
 		return
 	}
 	c.flushing = true
@@ -455,7 +463,7 @@ func (c *Connection) scheduleFlushLocked() {
 // endBatch ends a reader batch and writes what it queued.
 func (c *Connection) endBatch() {
 	c.mu.Lock()
-	c.inBatch = false
+	c.sending().inBatch = false
 	if c.flushing || len(c.out) == 0 {
 		c.mu.Unlock()
 		return
@@ -473,9 +481,9 @@ func (c *Connection) endBatch() {
 // flusher already at work; bounded by CloseTimeout.
 func (c *Connection) flushNow() {
 	deadline := time.Now().Add(time.Duration(c.opts.closeTimeout))
-	c.nc.SetWriteDeadline(deadline)
+	c.conn().SetWriteDeadline(deadline)
 	c.mu.Lock()
-	for len(c.out) > 0 && c.writeErr == nil {
+	for c.sendState != nil && len(c.out) > 0 && c.writeErr == nil {
 		if !c.flushing {
 			c.flushing = true
 			c.mu.Unlock()
@@ -524,11 +532,11 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		c.mu.Unlock()
 
 		if timeout > 0 {
-			c.nc.SetWriteDeadline(time.Now().Add(timeout))
+			c.conn().SetWriteDeadline(time.Now().Add(timeout))
 		}
-		n, err := c.nc.Write(buf)
+		n, err := c.conn().Write(buf)
 		if timeout > 0 {
-			c.nc.SetWriteDeadline(time.Time{})
+			c.conn().SetWriteDeadline(time.Time{})
 		}
 
 		c.mu.Lock()

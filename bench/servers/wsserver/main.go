@@ -13,17 +13,25 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
+	"syscall"
 
 	"github.com/wsserver/wsserver"
 	"github.com/wsserver/wsserver/bench/internal/srv"
 )
 
-var cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here until SIGINT (for profiling by hand)")
+var (
+	cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here until SIGINT (for profiling by hand)")
+	memprofile = flag.String("memprofile", "", "on SIGUSR1, write a heap profile here (memory statistics are logged on SIGUSR1 either way)")
+)
 
 func main() {
 	srv.Init()
+	if *memprofile != "" {
+		runtime.MemProfileRate = 1
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -89,5 +97,33 @@ func main() {
 	srv.Ready(net.JoinHostPort(host, strconv.Itoa(s.LocalPort())))
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, os.Interrupt)
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	go func() {
+		for range usr1 {
+			writeHeapProfile(*memprofile)
+		}
+	}()
 	<-sig
+}
+
+// writeHeapProfile logs the memory statistics and, when path is set,
+// writes the live heap (every allocation sampled) to it.
+func writeHeapProfile(path string) {
+	if path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			log.Print(err)
+			return
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			log.Print(err)
+		}
+	}
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	log.Printf("heap: alloc %d inuse %d idle %d released %d sys %d; stack %d; mspan %d; gc %d; other %d; total sys %d",
+		m.HeapAlloc>>10, m.HeapInuse>>10, m.HeapIdle>>10, m.HeapReleased>>10, m.HeapSys>>10, m.StackSys>>10, m.MSpanSys>>10, m.GCSys>>10, m.OtherSys>>10, m.Sys>>10)
 }

@@ -1,0 +1,177 @@
+package wsserver
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"strconv"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestEventLoop_RawSocket_Fields checks that a connection the listener
+// accepts as a raw socket (EventLoop, plaintext) has the WSConnection fields
+// a net.Conn gives (RemoteHost, RemotePort, LocalAddress) and the socket
+// settings TcpNoDelay, KeepAliveTime and KeepAliveInterval.
+func TestEventLoop_RawSocket_Fields(t *testing.T) {
+	h := newHarness(t, func(s *Server) {
+		s.Config("EventLoop=true")
+		s.Config("TcpNoDelay=true")
+		s.Config("KeepAliveTime=7000")
+		s.Config("KeepAliveInterval=3000")
+	})
+	rc, id := h.rawOpen(t, rawOpts{})
+	c := h.conn(t, id)
+	if !c.rawFD {
+		t.Fatal("the connection is not a raw socket")
+	}
+	client := rc.nc.LocalAddr().(*net.TCPAddr)
+	if c.RemoteHost() != client.IP.String() || c.RemotePort() != client.Port {
+		t.Errorf("RemoteHost:RemotePort = %s:%d, want %s:%d", c.RemoteHost(), c.RemotePort(), client.IP, client.Port)
+	}
+	if c.LocalAddress() != "127.0.0.1" {
+		t.Errorf("LocalAddress = %q, want 127.0.0.1", c.LocalAddress())
+	}
+	for _, o := range []struct {
+		name       string
+		level, opt int
+		want       int
+	}{
+		{"TCP_NODELAY", syscall.IPPROTO_TCP, syscall.TCP_NODELAY, 1},
+		{"SO_KEEPALIVE", syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1},
+		{"TCP_KEEPIDLE", syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, 7},
+		{"TCP_KEEPINTVL", syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, 3},
+	} {
+		if got := sockoptInt(t, c, o.level, o.opt); got != o.want {
+			t.Errorf("%s = %d, want %d", o.name, got, o.want)
+		}
+	}
+}
+
+// openFiles counts the process's open descriptors.
+func openFiles(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skipf("cannot count open files: %v", err)
+	}
+	return len(ents)
+}
+
+// TestEventLoop_RawSocket_ClosesEveryDescriptor checks that raw sockets are
+// closed however their connection ends: a close handshake from either side,
+// a client that vanishes, a refused handshake, a failed connection.
+func TestEventLoop_RawSocket_ClosesEveryDescriptor(t *testing.T) {
+	h := newHarness(t, func(s *Server) {
+		s.Config("EventLoop=true")
+		s.Config("CloseTimeout=0.5")
+	})
+	before := openFiles(t)
+	for i := 0; i < 5; i++ {
+		// The client closes.
+		rc, _ := h.rawOpen(t, rawOpts{})
+		rc.write(t, true, opClose, closePayload(1000, ""))
+		rc.closeFrame(t)
+		rc.nc.Close()
+		// The server closes.
+		rc, id := h.rawOpen(t, rawOpts{})
+		h.s.Disconnect(id)
+		rc.closeFrame(t)
+		rc.write(t, true, opClose, closePayload(1000, ""))
+		rc.nc.Close()
+		// The client vanishes.
+		rc, _ = h.rawOpen(t, rawOpts{})
+		rc.nc.Close()
+		// A protocol error fails the connection (an unmasked frame).
+		rc, _ = h.rawOpen(t, rawOpts{})
+		rc.writeBytes(t, appendFrame(nil, true, opText, []byte("x"), false))
+		rc.closeFrame(t)
+		rc.nc.Close()
+		// A refused handshake.
+		bad := rawDial(t, h.addr, rawOpts{headers: []string{"Sec-WebSocket-Version: 8"}})
+		bad.nc.Close()
+	}
+	waitUntil(t, "every connection to end", func() bool {
+		h.s.mu.Lock()
+		defer h.s.mu.Unlock()
+		return h.s.active == 0
+	})
+	waitUntil(t, "the open files to return to their count", func() bool { return openFiles(t) <= before })
+}
+
+// TestEventLoop_RawSocket_SlowClient checks backpressure on a raw socket
+// (the queue fills, ErrWouldBlock, ReadyToSend once it drains) and that every
+// byte arrives in order once the client reads.
+func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
+	var ready atomic.Int32
+	h := newHarness(t, func(s *Server) {
+		s.Config("EventLoop=true")
+		s.Config("SendQueueSize=65536")
+		s.Events.OnReadyToSend = func(*ReadyToSendEvent) { ready.Add(1) }
+	})
+	rc, id := h.rawOpen(t, rawOpts{small: true})
+	ready.Store(0)
+	msg := make([]byte, 16<<10)
+	var sent [][]byte
+	for i := 0; i < 1000; i++ {
+		for j := range msg {
+			msg[j] = byte(i + j)
+		}
+		err := h.s.Send(id, msg)
+		if err == ErrWouldBlock {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, bytes.Clone(msg))
+	}
+	if len(sent) == 1000 {
+		t.Fatal("a client that reads nothing never filled the queue")
+	}
+	if c := h.conn(t, id); !c.rawFD || c.twin.Load() == nil {
+		t.Error("the full raw socket was not waited on through a net.Conn twin")
+	}
+	rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
+	for i, want := range sent {
+		f := rc.frame(t)
+		if f.op != opBinary || !bytes.Equal(f.payload, want) {
+			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.op, len(f.payload))
+		}
+	}
+	waitUntil(t, "ReadyToSend", func() bool { return ready.Load() > 0 })
+	if err := h.s.Send(id, []byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	if f := rc.frame(t); string(f.payload) != "after" {
+		t.Fatalf("got %q after the queue drained", f.payload)
+	}
+}
+
+// TestEventLoop_ConnectionRequest_NotRaw checks that with a ConnectionRequest
+// handler the listener's raw socket becomes a net.Conn for the handshake on
+// a goroutine, and the event sees the client's address.
+func TestEventLoop_ConnectionRequest_NotRaw(t *testing.T) {
+	var seen atomic.Value
+	h := newHarness(t, func(s *Server) {
+		s.Config("EventLoop=true")
+		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) {
+			seen.Store(e.Address + ":" + strconv.Itoa(e.Port))
+		}
+	})
+	rc, id := h.rawOpen(t, rawOpts{})
+	c := h.conn(t, id)
+	if c.rawFD {
+		t.Error("the connection stayed a raw socket though ConnectionRequest needs a goroutine")
+	}
+	if got, want := seen.Load(), rc.nc.LocalAddr().String(); got != want {
+		t.Errorf("ConnectionRequest saw %v, want %s", got, want)
+	}
+	rc.write(t, true, opText, []byte("hi"))
+	rc.write(t, true, opClose, closePayload(1000, ""))
+	if code, _ := rc.closeFrame(t); code != 1000 {
+		t.Errorf("close code %d", code)
+	}
+}
