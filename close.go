@@ -32,6 +32,7 @@ func (c *Connection) disconnect(code int, reason string) {
 		return
 	}
 	c.state = stateClosing
+	c.sending()
 	c.sentCode, c.sentReason = code, reason
 	c.queueCloseLocked(code, reason)
 	c.wakeReaderLocked()
@@ -51,6 +52,7 @@ func (c *Connection) disconnect(code int, reason string) {
 // abort closes the socket at once, without a close handshake.
 func (c *Connection) abort() {
 	c.mu.Lock()
+	c.sending()
 	if c.state == stateOpen {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = protocol.CloseAbnormal, "connection aborted by the server"
@@ -101,7 +103,7 @@ func (c *Connection) cleanup() {
 	c.mu.Lock()
 	c.state = stateClosed
 	c.notifyLocked() // waiting senders see the state
-	if c.pongWait != nil {
+	if c.sendState != nil && c.pongWait != nil {
 		close(c.pongWait)
 		c.pongWait = nil
 	}

@@ -16,40 +16,40 @@ import (
 // Connections collection, with the fields of its WSConnection type. Its
 // methods are safe for concurrent use.
 type Connection struct {
-	srv *Server
-	id  int
-	nc  net.Conn
-	tc  *tls.Conn // nc as a TLS connection, nil for plaintext
+	srv  *Server
+	id   int
+	nc   net.Conn     // nil for a raw socket
+	tc   *tls.Conn    // nc as a TLS connection, nil for plaintext
+	opts *connOptions // shared by the connections opened with the same settings
 
 	// Set while the connection opens, read-only once it is in Connections.
 	remoteHost     string
-	remotePort     int
 	localAddr      string
 	host           string
 	origin         string
 	uri            string
 	requestHeaders string
-	subProtocols   string       // the client's Sec-WebSocket-Protocol list
-	protocol       string       // the subprotocol selected
-	extensions     string       // the Sec-WebSocket-Extensions response
-	sharedDeflate  bool         // permessage-deflate without server context takeover: any compressor's output fits
-	opts           *connOptions // shared by the connections opened with the same settings
+	subProtocols   string // the client's Sec-WebSocket-Protocol list
+	protocol       string // the subprotocol selected
+	extensions     string // the Sec-WebSocket-Extensions response
+	remotePort     int
+	fd             int  // the socket, on an event loop or raw
+	rawFD          bool // a raw socket (socket.go): nc is nil, fd is the socket
+	sharedDeflate  bool // permessage-deflate without server context takeover: any compressor's output fits
+	fdClosed       bool // a raw socket was closed; guarded by fdmu
 
-	fdmu     sync.Mutex               // a raw socket: guards fdClosed and the making of twin
-	fdClosed bool                     // a raw socket was closed
-	twin     atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
+	fdmu sync.Mutex               // a raw socket: guards fdClosed and the making of twin
+	twin atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
-	pendingLine  atomic.Int64 // LineMode: length of the line being received
 	lineMode     atomic.Bool  // LineMode: read on every piece of data, so lock-free
+	pendingLine  atomic.Int64 // LineMode: length of the line being received
 
 	// Used only by the connection's reader: its goroutine or event loop.
 	*readState                        // made when the first data arrives
 	raw        syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
 	poll       atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	fd         int                    // the socket, on an event loop or raw
-	rawFD      bool                   // a raw socket (socket.go): nc is nil, fd is the socket
 	hs         *loopHandshake         // the opening handshake on an event loop, until it ends
 
 	mu            sync.Mutex // guards the fields below
@@ -57,34 +57,35 @@ type Connection struct {
 	dataFormat    DataFormat
 	timeout       int
 	maxLineLength int
-	acceptData    bool
-	readyToSend   bool
-	wantReady     bool          // a send failed with ErrWouldBlock
 	resume        chan struct{} // closed when AcceptData turns true again
 	bytesSent     int
-	state         connState
-	sentCode      int    // the close code the server sent
-	sentReason    string // and its reason
-	peerCode      int    // the close code the client sent (0: none yet)
-	peerReason    string
+	state         connState           // moving on from stateOpen makes the sendState
 	deflater      *deflate.Compressor // set before the connection opens
-	pongWait      chan struct{}       // closed when a pong arrives
+	acceptData    bool
+	readyToSend   bool
+	wantReady     bool // a send failed with ErrWouldBlock
 }
 
-// sendState is the state of a connection's sending, made by its first send
-// (or Interrupt, or a MessageLength), so that an idle connection does not
-// carry it. Guarded by the connection's mu.
+// sendState is the state of a connection's sending and closing, made by its
+// first send (or Interrupt, MessageLength, a close), so that an idle
+// connection does not carry it. Guarded by the connection's mu.
 type sendState struct {
 	out              []byte // frames queued for writing
 	spare            []byte // a drained buffer kept for reuse
 	zbuf             []byte
-	queued           int    // bytes queued and not yet written
-	enqueued         int64  // bytes ever queued
-	written          int64  // bytes ever written
-	messageLength    int64  // bytes still to come of a MessageLength message
-	interrupts       uint64 // Interrupt calls, so that waiting sends notice one
+	queued           int       // bytes queued and not yet written
+	enqueued         int64     // bytes ever queued
+	written          int64     // bytes ever written
+	messageLength    int64     // bytes still to come of a MessageLength message
+	interrupts       uint64    // Interrupt calls, so that waiting sends notice one
+	closeDeadline    time.Time // flushNow's deadline, for a raw socket's twin
 	progress         chan struct{}
+	pongWait         chan struct{} // closed when a pong arrives
 	writeErr         error
+	sentCode         int    // the close code the server sent
+	sentReason       string // and its reason
+	peerCode         int    // the close code the client sent (0: none yet)
+	peerReason       string
 	wt               *writeThroughState // writeThrough's scratch space, once needed
 	msgOp            protocol.Opcode
 	msgOpen          bool // a MessageLength message has begun

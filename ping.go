@@ -25,6 +25,7 @@ func (s *Server) Ping(id int) error {
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
 	timeout := c.timeout
+	c.sending()
 	var wait chan struct{}
 	if timeout > 0 {
 		if c.pongWait == nil {
@@ -33,7 +34,6 @@ func (s *Server) Ping(id int) error {
 		wait = c.pongWait
 	}
 	payload := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
-	c.sending()
 	c.out = protocol.AppendFrame(c.out, true, protocol.OpPing, false, payload)
 	c.account(2 + len(payload))
 	if err := c.finishSend(timeout, c.enqueued); err != nil {

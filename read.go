@@ -329,7 +329,7 @@ func (h *frameHandler) OnPing(p []byte) error {
 func (h *frameHandler) OnPong(p []byte) error {
 	c := (*Connection)(h)
 	c.mu.Lock()
-	if c.pongWait != nil {
+	if c.sendState != nil && c.pongWait != nil {
 		close(c.pongWait)
 		c.pongWait = nil
 	}
@@ -350,6 +350,7 @@ func (c *Connection) firePing(p []byte, response bool) error {
 func (h *frameHandler) OnClose(code int, reason []byte) error {
 	c := (*Connection)(h)
 	c.mu.Lock()
+	c.sending()
 	c.peerCode, c.peerReason = code, string(reason)
 	c.mu.Unlock()
 	return nil
@@ -374,6 +375,7 @@ func shrink(b []byte) []byte {
 // sent a close frame yet, flushes, and ends the connection.
 func (c *Connection) closedByPeer() (int, string) {
 	c.mu.Lock()
+	c.sending()
 	code, reason := c.peerCode, c.peerReason
 	if c.state == stateOpen {
 		c.state = stateClosing
@@ -401,6 +403,7 @@ func (c *Connection) failed(err error) (int, string) {
 	c.drain()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.sending()
 	return c.sentCode, c.sentReason
 }
 
@@ -416,6 +419,7 @@ func (c *Connection) panicClose(err error) *protocol.CloseError {
 // fail sends the close frame for ce, unless one was sent already.
 func (c *Connection) fail(ce *protocol.CloseError) {
 	c.mu.Lock()
+	c.sending()
 	if c.state == stateOpen {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = ce.Code, ce.Reason
@@ -453,6 +457,7 @@ func (c *Connection) readFailed(err error) (int, string) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		defer c.mu.Unlock()
+		c.sending()
 		return c.sentCode, c.sentReason
 	}
 	c.state = stateClosed

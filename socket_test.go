@@ -102,37 +102,38 @@ func TestEventLoop_RawSocket_ClosesEveryDescriptor(t *testing.T) {
 }
 
 // TestEventLoop_RawSocket_SlowClient checks backpressure on a raw socket
-// (the queue fills, ErrWouldBlock, ReadyToSend once it drains) and that every
-// byte arrives in order once the client reads.
+// whose client does not read: sends fail with ErrWouldBlock while the queue
+// is full, the flusher waits for the full socket through its twin, and once
+// the client reads every byte arrives in order and ReadyToSend fires.
 func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	var ready atomic.Int32
 	h := newHarness(t, func(s *Server) {
 		s.Config("EventLoop=true")
-		s.Config("SendQueueSize=65536")
+		s.Config("OutBufferSize=16384")
 		s.Events.OnReadyToSend = func(*ReadyToSendEvent) { ready.Add(1) }
 	})
 	rc, id := h.rawOpen(t, rawOpts{small: true})
-	ready.Store(0)
-	msg := make([]byte, 16<<10)
+	c := h.conn(t, id)
+	msg := make([]byte, 8<<10)
 	var sent [][]byte
-	for i := 0; i < 1000; i++ {
+	blocked := false
+	deadline := time.Now().Add(waitLimit)
+	for i := 0; i < 4000 && c.twin.Load() == nil && time.Now().Before(deadline); i++ {
 		for j := range msg {
 			msg[j] = byte(i + j)
 		}
-		err := h.s.Send(id, msg)
-		if err == ErrWouldBlock {
-			break
-		}
-		if err != nil {
+		switch err := h.s.Send(id, msg); err {
+		case nil:
+			sent = append(sent, bytes.Clone(msg))
+		case ErrWouldBlock:
+			blocked = true
+			time.Sleep(time.Millisecond)
+		default:
 			t.Fatal(err)
 		}
-		sent = append(sent, bytes.Clone(msg))
 	}
-	if len(sent) == 1000 {
-		t.Fatal("a client that reads nothing never filled the queue")
-	}
-	if c := h.conn(t, id); !c.rawFD || c.twin.Load() == nil {
-		t.Error("the full raw socket was not waited on through a net.Conn twin")
+	if !blocked || c.twin.Load() == nil {
+		t.Fatalf("a client that reads nothing: ErrWouldBlock seen %v, socket waited on through its twin %v", blocked, c.twin.Load() != nil)
 	}
 	rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
 	for i, want := range sent {
@@ -141,12 +142,37 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.op, len(f.payload))
 		}
 	}
-	waitUntil(t, "ReadyToSend", func() bool { return ready.Load() > 0 })
+	waitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > 0 })
 	if err := h.s.Send(id, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
 	if f := rc.frame(t); string(f.payload) != "after" {
 		t.Fatalf("got %q after the queue drained", f.payload)
+	}
+}
+
+// TestEventLoop_RawSocket_SendsNeedNoTwin checks that sends from outside the
+// connection's handlers (a server push, a close) write a raw socket without
+// making its twin while the socket takes the data at once.
+func TestEventLoop_RawSocket_SendsNeedNoTwin(t *testing.T) {
+	h := newHarness(t, func(s *Server) { s.Config("EventLoop=true") })
+	rc, id := h.rawOpen(t, rawOpts{})
+	for i := 0; i < 20; i++ {
+		if err := h.s.SendText(id, "push "+strconv.Itoa(i)); err != nil {
+			t.Fatal(err)
+		}
+		if f := rc.frame(t); string(f.payload) != "push "+strconv.Itoa(i) {
+			t.Fatalf("got %q", f.payload)
+		}
+	}
+	c := h.conn(t, id)
+	rc.write(t, true, opClose, closePayload(1000, "bye"))
+	if code, _ := rc.closeFrame(t); code != 1000 {
+		t.Errorf("close code %d", code)
+	}
+	waitUntil(t, "the connection to end", func() bool { return !c.Connected() })
+	if c.twin.Load() != nil {
+		t.Error("a raw socket that never filled got a twin")
 	}
 }
 

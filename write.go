@@ -2,8 +2,10 @@ package wsserver
 
 import (
 	"errors"
+	"net"
 	"os"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
@@ -481,8 +483,13 @@ func (c *Connection) endBatch() {
 // flusher already at work; bounded by CloseTimeout.
 func (c *Connection) flushNow() {
 	deadline := time.Now().Add(time.Duration(c.opts.closeTimeout))
-	c.conn().SetWriteDeadline(deadline)
+	if !c.rawFD {
+		c.nc.SetWriteDeadline(deadline)
+	}
 	c.mu.Lock()
+	if c.sendState != nil {
+		c.closeDeadline = deadline // a raw socket's twin gets it if needed
+	}
 	for c.sendState != nil && len(c.out) > 0 && c.writeErr == nil {
 		if !c.flushing {
 			c.flushing = true
@@ -529,15 +536,10 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		if timeout > 0 && len(buf) > maxWriteChunk {
 			buf = buf[:maxWriteChunk]
 		}
+		closing := c.closeDeadline
 		c.mu.Unlock()
 
-		if timeout > 0 {
-			c.conn().SetWriteDeadline(time.Now().Add(timeout))
-		}
-		n, err := c.conn().Write(buf)
-		if timeout > 0 {
-			c.conn().SetWriteDeadline(time.Time{})
-		}
+		n, err := c.writeQueued(buf, timeout, closing)
 
 		c.mu.Lock()
 		c.wrote(n)
@@ -557,6 +559,47 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		}
 		c.mu.Unlock()
 	}
+}
+
+// writeQueued writes buf, a part of the queue, for flushLoop; timeout > 0
+// bounds the write. A raw socket is written without blocking first, which is
+// all most writes need; only a socket that is full waits, through its twin,
+// bounded by timeout or else by closing (flushNow's deadline) if set.
+func (c *Connection) writeQueued(buf []byte, timeout time.Duration, closing time.Time) (int, error) {
+	n := 0
+	if c.rawFD {
+		var err error
+		n, err = c.writeFD(buf)
+		if n == len(buf) || err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+			return n, err
+		}
+		if timeout == 0 && !closing.IsZero() {
+			c.conn().SetWriteDeadline(closing)
+		}
+	}
+	if timeout > 0 {
+		c.conn().SetWriteDeadline(time.Now().Add(timeout))
+	}
+	m, err := c.conn().Write(buf[n:])
+	if timeout > 0 {
+		c.conn().SetWriteDeadline(time.Time{})
+	}
+	return n + m, err
+}
+
+// writeFD writes to a raw socket without blocking. It holds fdmu, so the
+// descriptor cannot be closed (and reused) under the write.
+func (c *Connection) writeFD(buf []byte) (int, error) {
+	c.fdmu.Lock()
+	defer c.fdmu.Unlock()
+	if c.fdClosed {
+		return 0, net.ErrClosed
+	}
+	n, err := syscall.Write(c.fd, buf)
+	if err != nil {
+		return max(n, 0), os.NewSyscallError("write", err)
+	}
+	return n, nil
 }
 
 // wrote records that the first n bytes of the queue were written, and wakes
