@@ -596,10 +596,11 @@ func (c *Connection) writeFD(buf []byte) (int, error) {
 		return 0, net.ErrClosed
 	}
 	n, err := syscall.Write(c.fd, buf)
-	if err != nil {
-		return max(n, 0), os.NewSyscallError("write", err)
+	switch err {
+	case nil, syscall.EAGAIN, syscall.EINTR: // EAGAIN and EINTR: the caller waits
+		return max(n, 0), err
 	}
-	return n, nil
+	return 0, os.NewSyscallError("write", err)
 }
 
 // wrote records that the first n bytes of the queue were written, and wakes
