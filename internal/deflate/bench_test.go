@@ -131,3 +131,41 @@ func BenchmarkDecompress(b *testing.B) {
 		}
 	})
 }
+
+// Whole 1 MiB text messages at BestSpeed without context takeover, as the
+// server's z8x1m benchmark workload sends them.
+func BenchmarkMessage1MiB(b *testing.B) {
+	m := textMessage(42, 1<<20)
+	p := Params{ServerNoContextTakeover: true, ClientNoContextTakeover: true}
+	c := NewCompressor(p, BestSpeed)
+	z := c.Compress(nil, m)
+	b.Run("compress", func(b *testing.B) {
+		buf := make([]byte, 0, len(m)/2)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(m)))
+		for i := 0; i < b.N; i++ {
+			buf = c.Compress(buf[:0], m)
+		}
+	})
+	b.Run("decompress", func(b *testing.B) {
+		d := NewDecompressor(p)
+		d.SetWholeMessages(true)
+		defer d.Close()
+		out := make([]byte, 0, len(m))
+		emit := func(q []byte) error { out = append(out, q...); return nil }
+		b.ReportAllocs()
+		b.SetBytes(int64(len(m)))
+		for i := 0; i < b.N; i++ {
+			out = out[:0]
+			if err := d.Write(z, 0, emit); err != nil {
+				b.Fatal(err)
+			}
+			if err := d.Finish(0, emit); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if string(out) != string(m) {
+			b.Fatal("wrong output")
+		}
+	})
+}

@@ -210,8 +210,11 @@ func (s *sink) Write(p []byte) (int, error) {
 //
 // Write only appends while fewer than 32 KiB of compressed data are held,
 // so a message of a few frames is inflated exactly once, by Finish, with a
-// pooled inflater and no allocation. Beyond that, Write inflates ahead,
-// then again each time the held data reaches twice what the previous attempt
+// pooled inflater and no allocation. Finish then uses the package's own
+// whole-message decoder (inflate.go), which reads the input a word at a
+// time and decodes into a 256 KiB buffer, handed to emit whenever it fills
+// up; under SetWholeMessages every message takes that path. Beyond that,
+// Write inflates ahead, then again each time the held data reaches twice what the previous attempt
 // left unconsumed, and at least 32 KiB. The total work stays within about
 // twice that of one pass, and the held data stays near 32 KiB plus the
 // unfinished DEFLATE block. Each attempt ahead allocates a new inflater
@@ -226,12 +229,13 @@ func (s *sink) Write(p []byte) (int, error) {
 //
 // The limit passed to Write and Finish bounds the decompressed size of one
 // message (0 means no limit). Output is checked as the inflater produces it,
-// at most 32 KiB at a time, so a decompression bomb is stopped right after
-// crossing the limit, without inflating the rest. The compressed bytes held
-// are bounded too: no valid DEFLATE block needs more than 16 bits per output
-// byte plus a few hundred bytes of header, so when more than 2*limit+32 KiB
-// would have to be held the message must exceed the limit, and ErrTooLarge is
-// returned.
+// at most 32 KiB at a time when inflating ahead and at most 256 KiB at a
+// time in Finish, so a decompression bomb is stopped right after crossing
+// the limit, without inflating the rest; nothing past the limit is emitted.
+// The compressed bytes held are bounded too: no valid DEFLATE block needs
+// more than 16 bits per output byte plus a few hundred bytes of header, so
+// when more than 2*limit+32 KiB would have to be held the message must
+// exceed the limit, and ErrTooLarge is returned.
 //
 // After any error the message and connection are lost: the Decompressor
 // keeps returning that error. A Decompressor is not safe for concurrent use.
@@ -356,24 +360,29 @@ func (d *Decompressor) inflate(final bool, limit int64, emit func([]byte) error)
 	d.src.Reset(d.in)
 
 	var err error
-	if final {
-		r := getReader()
-		cp := d.cp
+	if final && d.cpWin == nil {
+		// The whole message is in d.in and nothing was emitted yet: decode
+		// it in one pass, with the history as the window.
+		f := getWholeInflater()
+		var window []byte
 		var scratch *[]byte
-		if d.cpWin == nil && d.takeover && d.hist.buf != nil {
-			// Start of message: the window is the history, which no
-			// output of this message has touched yet.
+		if d.takeover && d.hist.buf != nil {
 			if d.hist.wrapped() {
 				scratch = getWindow()
-				cp.Window = d.hist.appendTo((*scratch)[:0])
+				window = d.hist.appendTo((*scratch)[:0])
 			} else {
-				cp.Window = d.hist.view()
+				window = d.hist.view()
 			}
 		}
-		err = r.ResetCP(&d.src, cp)
+		err = f.inflate(d.in, window, &d.sink)
 		if scratch != nil {
 			windowPool.Put(scratch)
 		}
+		putWholeInflater(f)
+	} else if final {
+		// Write inflated ahead: resume from its last resume point.
+		r := getReader()
+		err = r.ResetCP(&d.src, d.cp)
 		if err == nil {
 			_, err = r.WriteTo(&d.sink)
 		}

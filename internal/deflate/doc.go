@@ -27,7 +27,8 @@
 // data is handed to a callback as it becomes available, and
 // [Decompressor.Finish] ends the message (RFC 7692 section 7.2.2). The size
 // limit is enforced while inflating, so a decompression bomb is stopped
-// within one 32 KiB window of crossing the limit.
+// within one output buffer (32 KiB when streaming, 256 KiB in Finish) of
+// crossing the limit.
 //
 // Neither Compressor nor Decompressor is safe for concurrent use; each belongs
 // to one connection and one direction.
