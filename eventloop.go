@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,10 +32,57 @@ const pollBufferSize = 256 << 10
 
 // poller is one epoll loop.
 type poller struct {
-	epfd  int
-	mu    sync.Mutex
-	conns map[int32]*Connection // by socket
-	buf   []byte                // the read buffer, used by the loop only
+	epfd int
+	buf  []byte // the read buffer, used by the loop only
+}
+
+// The connections on event loops, by socket: a table the loops read without
+// a lock, in chunks made as descriptors reach them. Descriptors are unique
+// in the process, so one table serves every loop; a loop serves only the
+// connections it holds (a stale event may name a descriptor since reused).
+const (
+	fdChunkBits = 10
+	fdChunkSize = 1 << fdChunkBits
+	maxLoopFD   = 1 << 20 // Linux's default limit of open files (nr_open)
+)
+
+var (
+	loopConns   [maxLoopFD / fdChunkSize]atomic.Pointer[[fdChunkSize]atomic.Pointer[Connection]]
+	loopConnsMu sync.Mutex // serializes the making of chunks
+)
+
+// loopConn returns the connection on socket fd, nil if none.
+func loopConn(fd int32) *Connection {
+	if fd < 0 || fd >= maxLoopFD {
+		return nil
+	}
+	chunk := loopConns[fd>>fdChunkBits].Load()
+	if chunk == nil {
+		return nil
+	}
+	return chunk[fd&(fdChunkSize-1)].Load()
+}
+
+// setLoopConn records c as the connection on its socket.
+func setLoopConn(c *Connection) {
+	i := c.fd >> fdChunkBits
+	chunk := loopConns[i].Load()
+	if chunk == nil {
+		loopConnsMu.Lock()
+		if chunk = loopConns[i].Load(); chunk == nil {
+			chunk = new([fdChunkSize]atomic.Pointer[Connection])
+			loopConns[i].Store(chunk)
+		}
+		loopConnsMu.Unlock()
+	}
+	chunk[c.fd&(fdChunkSize-1)].Store(c)
+}
+
+// clearLoopConn forgets c as the connection on its socket.
+func clearLoopConn(c *Connection) {
+	if chunk := loopConns[c.fd>>fdChunkBits].Load(); chunk != nil {
+		chunk[c.fd&(fdChunkSize-1)].CompareAndSwap(c, nil)
+	}
 }
 
 var (
@@ -55,7 +103,7 @@ func startPollers() error {
 				pollersErr = socketError(err, ErrSend)
 				return
 			}
-			p := &poller{epfd: epfd, conns: make(map[int32]*Connection), buf: make([]byte, pollBufferSize)}
+			p := &poller{epfd: epfd, buf: make([]byte, pollBufferSize)}
 			pollers = append(pollers, p)
 			go p.loop()
 		}
@@ -76,6 +124,9 @@ func handOff(c *Connection) bool {
 			return false
 		}
 	}
+	if fd >= maxLoopFD {
+		return false
+	}
 	pollersMu.Lock()
 	p := pollers[nextPoller%uint32(len(pollers))]
 	nextPoller++
@@ -83,9 +134,7 @@ func handOff(c *Connection) bool {
 
 	c.fd = fd
 	c.poll.Store(p)
-	p.mu.Lock()
-	p.conns[int32(fd)] = c
-	p.mu.Unlock()
+	setLoopConn(c)
 	c.mu.Lock()
 	events := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP)
 	if !c.acceptData {
@@ -204,11 +253,7 @@ func (c *Connection) endHandshake() {
 // drop removes c from the loop. Only the loop's own goroutine or a handOff
 // that failed calls it, so c's socket is still open.
 func (p *poller) drop(c *Connection) {
-	p.mu.Lock()
-	if p.conns[int32(c.fd)] == c {
-		delete(p.conns, int32(c.fd))
-	}
-	p.mu.Unlock()
+	clearLoopConn(c)
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
 	c.poll.Store(nil)
 }
@@ -234,10 +279,7 @@ func (p *poller) loop() {
 			return
 		}
 		for i := 0; i < n; i++ {
-			p.mu.Lock()
-			c := p.conns[events[i].Fd]
-			p.mu.Unlock()
-			if c != nil {
+			if c := loopConn(events[i].Fd); c != nil && c.poll.Load() == p {
 				p.serve(c)
 			}
 		}
