@@ -109,21 +109,22 @@ func (c *Connection) sending() *sendState {
 // permessage-deflate is negotiated), so that an idle connection does not
 // carry it.
 type readState struct {
-	rd       protocol.Reader
-	rbp      *[]byte            // the pooled buffer of the last read, until releaseChunk
-	readFn   func(uintptr) bool // c.readRaw, bound once
-	rn       int
-	rerr     error
-	msgBuf   []byte // BufferMessage: the message so far
-	midMsg   bool   // a message has begun delivering pieces
-	inflater *deflate.Decompressor
-	dataIn   DataInEvent
-	pingEv   PingEvent
-	large    []byte  // a large pooled read buffer in use, until releaseChunk
-	lineBuf  []byte  // LineMode: the line so far
-	carry    [4]byte // the start of a UTF-8 sequence split between pieces
-	carryN   int
-	scratch  []byte
+	rd           protocol.Reader
+	rbp          *[]byte            // the pooled buffer of the last read, until releaseChunk
+	readFn       func(uintptr) bool // c.readRaw, bound once
+	rn           int
+	rerr         error
+	lastReadFull bool   // a blocking read (TLS) filled its buffer: more is likely waiting
+	msgBuf       []byte // BufferMessage: the message so far
+	midMsg       bool   // a message has begun delivering pieces
+	inflater     *deflate.Decompressor
+	dataIn       DataInEvent
+	pingEv       PingEvent
+	large        []byte  // a large pooled read buffer in use, until releaseChunk
+	lineBuf      []byte  // LineMode: the line so far
+	carry        [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN       int
+	scratch      []byte
 }
 
 // reading returns the reader's state, making it on first use. Only the

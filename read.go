@@ -64,8 +64,16 @@ func (c *Connection) readChunk() ([]byte, error) {
 	}
 	rc := c.rawConn()
 	if rc == nil {
-		c.rbp = readBufPool.Get().(*[]byte)
+		// TLS (or a net.Conn without a socket): the read waits inside Read,
+		// holding its buffer, so after a read that did not fill its buffer
+		// (a connection gone quiet, most likely) the next waits with a small one.
+		pool := &readBufPool
+		if !c.lastReadFull {
+			pool = &smallReadPool
+		}
+		c.rbp = pool.Get().(*[]byte)
 		n, err := c.conn().Read(*c.rbp)
+		c.lastReadFull = n == len(*c.rbp)
 		return (*c.rbp)[:n], err
 	}
 	if c.readFn == nil {
@@ -154,7 +162,11 @@ func (c *Connection) releaseChunk() {
 		c.large = nil
 	}
 	if c.rbp != nil {
-		readBufPool.Put(c.rbp)
+		if len(*c.rbp) == smallReadSize {
+			smallReadPool.Put(c.rbp)
+		} else {
+			readBufPool.Put(c.rbp)
+		}
 		c.rbp = nil
 	}
 }

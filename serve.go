@@ -27,6 +27,12 @@ const readBufferSize = 16 << 10
 
 var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
 
+// smallReadSize is the size of the read buffer a quiet TLS connection waits
+// with (see readChunk).
+const smallReadSize = 1 << 10
+
+var smallReadPool = sync.Pool{New: func() any { b := make([]byte, smallReadSize); return &b }}
+
 // accept starts serving a connection the listener accepted.
 func (s *Server) accept(nc net.Conn) {
 	s.wg.Add(1)
@@ -318,6 +324,13 @@ func (s *Server) serveRaw(c *Connection) {
 	bufpool.Put(buf)
 	buf = nil
 	opened = true
+	if c.tc != nil {
+		// The TLS handshake grew this goroutine's stack (to 8 KiB or more)
+		// and it would keep it for the connection's life: a fresh goroutine
+		// with a small stack serves the connection instead.
+		go s.run(c, leftover)
+		return
+	}
 	s.run(c, leftover)
 }
 
