@@ -283,6 +283,12 @@ func (p *poller) loop() {
 				p.serve(c)
 			}
 		}
+		// Yield after each batch. A goroutine that never does looks to the
+		// runtime's monitor (sysmon) like one running for over 10 ms: it
+		// preempts it, takes its P during the system call it is in, and
+		// keeps polling every 20 µs, taking the P (and waking a thread)
+		// during every long read or write after that.
+		runtime.Gosched()
 	}
 }
 
