@@ -49,37 +49,46 @@ func (c *Connection) rawConn() syscall.RawConn {
 }
 
 // twinConn returns the twin of a raw connection, making it on first use; nil
-// once the socket is closed (or when no descriptor is left to duplicate).
+// once the socket is closed (or when no descriptor is left to duplicate,
+// which is reported as an Error event).
 func (c *Connection) twinConn() *twinConn {
 	if t := c.twin.Load(); t != nil {
 		return t
 	}
+	t, err := c.makeTwin()
+	if err != nil {
+		c.srv.fireError(c.id, socketError(err, ErrSend)) // not under fdmu: the handler may close c
+	}
+	return t
+}
+
+// makeTwin makes the twin under fdmu, so that the descriptor it duplicates
+// cannot be closed (and reused) meanwhile.
+func (c *Connection) makeTwin() (*twinConn, error) {
 	c.fdmu.Lock()
 	defer c.fdmu.Unlock()
 	if t := c.twin.Load(); t != nil || c.fdClosed {
-		return t
+		return t, nil
 	}
 	dup, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
-		c.srv.fireError(c.id, socketError(os.NewSyscallError("fcntl", err), ErrSend))
-		return nil
+		return nil, os.NewSyscallError("fcntl", err)
 	}
 	f := os.NewFile(uintptr(dup), "wsserver-conn")
 	nc, err := net.FileConn(f)
 	f.Close()
 	if err != nil {
-		c.srv.fireError(c.id, socketError(err, ErrSend))
-		return nil
+		return nil, err
 	}
 	tc := nc.(*net.TCPConn)
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		tc.Close()
-		return nil
+		return nil, err
 	}
 	t := &twinConn{nc: tc, rc: rc}
 	c.twin.Store(t)
-	return t
+	return t, nil
 }
 
 // closeConn closes the connection's socket, once; only the connection's
