@@ -71,7 +71,6 @@ type Connection struct {
 // connection does not carry it. Guarded by the connection's mu.
 type sendState struct {
 	out              []byte // frames queued for writing
-	spare            []byte // a drained buffer kept for reuse
 	zbuf             []byte
 	queued           int       // bytes queued and not yet written
 	enqueued         int64     // bytes ever queued

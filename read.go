@@ -246,7 +246,8 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 			return nil
 		}
 		err := c.fireDataIn(format, c.msgBuf, true, false)
-		c.msgBuf = shrink(c.msgBuf)
+		bufpool.Put(c.msgBuf) // a connection between messages holds no buffer
+		c.msgBuf = nil
 		return err
 	}
 	if op == protocol.OpText {
@@ -375,19 +376,9 @@ func (h *frameHandler) OnClose(code int, reason []byte) error {
 	return nil
 }
 
-// keepLimit is the largest buffer a connection keeps for reuse; larger ones
-// go back to the shared pool, so that idle connections do not hold them.
+// keepLimit is the largest compression buffer a connection keeps for reuse;
+// larger ones go back to the shared pool.
 const keepLimit = 64 << 10
-
-// shrink empties a reused buffer, returning it to the shared pool when a
-// large message grew it.
-func shrink(b []byte) []byte {
-	if cap(b) > keepLimit {
-		bufpool.Put(b)
-		return nil
-	}
-	return b[:0]
-}
 
 // closedByPeer completes a close handshake the client started or answered
 // (RFC 6455 section 7.1.1): it echoes the client's code if the server has not

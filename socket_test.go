@@ -201,3 +201,45 @@ func TestEventLoop_ConnectionRequest_NotRaw(t *testing.T) {
 		t.Errorf("close code %d", code)
 	}
 }
+
+// TestConnection_QuietHoldsNoBuffers checks that a connection that has
+// exchanged messages and gone quiet holds no queue or message buffer (they
+// go back to the shared pool), on both transports.
+func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
+	for _, loop := range []string{"false", "true"} {
+		t.Run("EventLoop="+loop, func(t *testing.T) {
+			h := newHarness(t, func(s *Server) {
+				s.Config("EventLoop=" + loop)
+				s.Config("BufferMessage=true")
+				s.Events.OnDataIn = func(e *DataInEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB) }
+			})
+			rc, id := h.rawOpen(t, rawOpts{})
+			msg := bytes.Repeat([]byte("quiet"), 6000) // 30 KB in three fragments
+			rc.writeBytes(t, append(append(clientFrame(false, opBinary, msg[:10000]), clientFrame(false, opCont, msg[10000:20000])...), clientFrame(true, opCont, msg[20000:])...))
+			if f := rc.frame(t); !bytes.Equal(f.payload, msg) {
+				t.Fatalf("echo of %d bytes differs", len(f.payload))
+			}
+			for i := 0; i < 10; i++ {
+				rc.write(t, true, opText, []byte("small "+strconv.Itoa(i)))
+				rc.frame(t)
+			}
+			c := h.conn(t, id)
+			waitUntil(t, "the queue to drain", func() bool {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				return c.sendState != nil && c.queued == 0 && !c.flushing
+			})
+			c.mu.Lock()
+			out := cap(c.out)
+			c.mu.Unlock()
+			if out != 0 {
+				t.Errorf("a quiet connection holds a %d-byte queue buffer", out)
+			}
+			// The reader is quiet (its last message was answered), so its
+			// fields can be read here.
+			if c.readState != nil && cap(c.msgBuf) != 0 {
+				t.Errorf("a quiet connection holds a %d-byte message buffer", cap(c.msgBuf))
+			}
+		})
+	}
+}

@@ -609,8 +609,11 @@ func (c *Connection) wrote(n int) {
 	c.queued -= n
 	c.written += int64(n)
 	if n == len(c.out) {
-		// All written: swap in the spare buffer for the next batch.
-		c.out, c.spare = c.spare[:0], shrink(c.out)
+		// All written: the buffer goes back to the shared pool, so that a
+		// connection gone quiet holds none (a pooled Get per batch is cheap
+		// next to its write).
+		bufpool.Put(c.out)
+		c.out = nil
 	} else {
 		c.out = c.out[:copy(c.out, c.out[n:])]
 	}
