@@ -91,13 +91,8 @@ func (c *Connection) interrupt() {
 	if c.inlineFlush && c.tc == nil {
 		// Wake the sender's blocked write; the unwritten rest stays queued.
 		// (A TLS connection cannot survive a write deadline: there the
-		// sender notices at its next wait.) A raw socket's sender blocks
-		// only in its twin's write; without a twin it is not blocked.
-		if !c.rawFD {
-			c.nc.SetWriteDeadline(time.Now())
-		} else if t := c.twin.Load(); t != nil {
-			t.nc.SetWriteDeadline(time.Now())
-		}
+		// sender notices at its next wait.)
+		c.setWriteDeadline(time.Now())
 	}
 	c.mu.Unlock()
 }

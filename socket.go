@@ -37,6 +37,17 @@ func (c *Connection) conn() net.Conn {
 	return closedConn{}
 }
 
+// setWriteDeadline sets the write deadline of the connection's net.Conn,
+// without making a raw socket's twin: without one, no write is blocked that
+// the deadline could concern. Safe with c.mu held.
+func (c *Connection) setWriteDeadline(t time.Time) {
+	if !c.rawFD {
+		c.nc.SetWriteDeadline(t)
+	} else if tw := c.twin.Load(); tw != nil {
+		tw.nc.SetWriteDeadline(t)
+	}
+}
+
 // rawConn returns the connection's syscall.RawConn, nil for TLS.
 func (c *Connection) rawConn() syscall.RawConn {
 	if !c.rawFD {

@@ -387,7 +387,7 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 			c.interruptPending = false
 			if c.interrupts != gen {
 				// What was queued stays queued and goes out in the background.
-				c.conn().SetWriteDeadline(time.Time{})
+				c.setWriteDeadline(time.Time{})
 				c.scheduleFlushLocked()
 				c.mu.Unlock()
 				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
