@@ -36,10 +36,11 @@ type Connection struct {
 	fd             int  // the socket, on an event loop or raw
 	rawFD          bool // a raw socket (socket.go): nc is nil, fd is the socket
 	sharedDeflate  bool // permessage-deflate without server context takeover: any compressor's output fits
-	fdClosed       bool // a raw socket was closed; guarded by fdmu
 
-	fdmu sync.Mutex               // a raw socket: guards fdClosed and the making of twin
-	twin atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
+	fdmu       sync.Mutex               // a raw socket: guards the two below and the making of twin
+	fdClosed   bool                     // the raw socket was closed
+	twinFailed bool                     // making the twin failed (reported once)
+	twin       atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
@@ -59,7 +60,7 @@ type Connection struct {
 	maxLineLength int
 	resume        chan struct{} // closed when AcceptData turns true again
 	bytesSent     int
-	state         connState           // moving on from stateOpen makes the sendState
+	state         connState           // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
 	deflater      *deflate.Compressor // set before the connection opens
 	acceptData    bool
 	readyToSend   bool

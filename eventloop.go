@@ -132,7 +132,9 @@ func handOff(c *Connection) bool {
 	nextPoller++
 	pollersMu.Unlock()
 
-	c.fd = fd
+	if !c.rawFD {
+		c.fd = fd // a raw socket's is set from the start, and read by its senders
+	}
 	c.poll.Store(p)
 	setLoopConn(c)
 	c.mu.Lock()

@@ -11,9 +11,17 @@ import (
 // TestInterrupt_BlockingSend checks the reference's Interrupt ("interrupts a
 // synchronous send"): a send blocked with Timeout > 0 on a client that reads
 // nothing returns ErrInterrupted, the connection stays open, and the message
-// still arrives whole once the client reads.
+// still arrives whole once the client reads. On EventLoop the socket is raw:
+// the send blocks in its twin's write.
 func TestInterrupt_BlockingSend(t *testing.T) {
+	for _, loop := range []string{"false", "true"} {
+		t.Run("EventLoop="+loop, func(t *testing.T) { interruptBlockingSend(t, loop) })
+	}
+}
+
+func interruptBlockingSend(t *testing.T, loop string) {
 	s := New()
+	s.Config("EventLoop=" + loop)
 	ids := make(chan int, 1)
 	s.Events.OnConnected = func(e *ConnectedEvent) { ids <- e.ConnectionID }
 	url := startServer(t, s)

@@ -225,10 +225,10 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	}
 	if c.opts.bufferMessage {
 		if fin && len(c.msgBuf) == 0 && (cap(c.msgBuf) == 0 || len(p) == 0 || &c.msgBuf[:1][0] != &p[0]) {
-			// The whole message is in this piece (in the read buffer, or
-			// the inflater's): deliver it in place, without copying it to
-			// msgBuf. (A piece read in place into msgBuf goes below, which
-			// gives msgBuf's large buffer back.)
+			// The whole message is in this piece, in the read buffer:
+			// deliver it in place, without copying it to msgBuf. (A piece
+			// read in place into msgBuf goes below, which gives msgBuf's
+			// buffer back. Compressed messages always come in pieces.)
 			return c.fireDataIn(format, p, true, false)
 		}
 		if n := len(c.msgBuf); len(p) > 0 && cap(c.msgBuf) > n && &c.msgBuf[:n+1][n] == &p[0] {

@@ -78,10 +78,24 @@ func (c *Connection) twinConn() *twinConn {
 func (c *Connection) makeTwin() (*twinConn, error) {
 	c.fdmu.Lock()
 	defer c.fdmu.Unlock()
-	if t := c.twin.Load(); t != nil || c.fdClosed {
+	if t := c.twin.Load(); t != nil || c.fdClosed || c.twinFailed {
 		return t, nil
 	}
-	dup, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
+	t, err := newTwin(c.fd)
+	if err != nil {
+		c.twinFailed = true // reported once; the connection then fails its waits
+		return nil, err
+	}
+	c.twin.Store(t)
+	return t, nil
+}
+
+// newTwin makes a net.Conn on a duplicate of socket fd. net.FileConn sets
+// TCP_NODELAY and net's keep-alive defaults on the socket, which the two
+// descriptors share: the socket's own settings are put back.
+func newTwin(fd int) (*twinConn, error) {
+	saved := saveSockopts(fd)
+	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
 		return nil, os.NewSyscallError("fcntl", err)
 	}
@@ -91,15 +105,46 @@ func (c *Connection) makeTwin() (*twinConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	saved.restore(fd)
 	tc := nc.(*net.TCPConn)
 	rc, err := tc.SyscallConn()
 	if err != nil {
 		tc.Close()
 		return nil, err
 	}
-	t := &twinConn{nc: tc, rc: rc}
-	c.twin.Store(t)
-	return t, nil
+	return &twinConn{nc: tc, rc: rc}, nil
+}
+
+// sockopt is a socket option setFDOptions sets.
+type sockopt struct{ level, opt int }
+
+var savedSockopts = [...]sockopt{
+	{syscall.IPPROTO_TCP, syscall.TCP_NODELAY},
+	{syscall.SOL_SOCKET, syscall.SO_KEEPALIVE},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL},
+	{syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT},
+}
+
+// sockopts holds the values of savedSockopts on a socket (-1: unreadable).
+type sockopts [len(savedSockopts)]int
+
+func saveSockopts(fd int) sockopts {
+	var v sockopts
+	for i, o := range savedSockopts {
+		if v[i], _ = syscall.GetsockoptInt(fd, o.level, o.opt); v[i] < 0 {
+			v[i] = -1
+		}
+	}
+	return v
+}
+
+func (v sockopts) restore(fd int) {
+	for i, o := range savedSockopts {
+		if v[i] >= 0 {
+			syscall.SetsockoptInt(fd, o.level, o.opt, v[i])
+		}
+	}
 }
 
 // closeConn closes the connection's socket, once; only the connection's

@@ -110,6 +110,8 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	h := newHarness(t, func(s *Server) {
 		s.Config("EventLoop=true")
 		s.Config("OutBufferSize=16384")
+		s.Config("TcpNoDelay=false")
+		s.Config("KeepAliveTime=7000")
 		s.Events.OnReadyToSend = func(*ReadyToSendEvent) { ready.Add(1) }
 	})
 	rc, id := h.rawOpen(t, rawOpts{small: true})
@@ -134,6 +136,13 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	}
 	if !blocked || c.twin.Load() == nil {
 		t.Fatalf("a client that reads nothing: ErrWouldBlock seen %v, socket waited on through its twin %v", blocked, c.twin.Load() != nil)
+	}
+	// Making the twin (net.FileConn) must not change the socket's settings.
+	if v := sockoptInt(t, c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY); v != 0 {
+		t.Errorf("TCP_NODELAY = %d after the twin was made, want 0 (TcpNoDelay=false)", v)
+	}
+	if v := sockoptInt(t, c, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE); v != 7 {
+		t.Errorf("TCP_KEEPIDLE = %d after the twin was made, want 7 (KeepAliveTime=7000)", v)
 	}
 	rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
 	for i, want := range sent {

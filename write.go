@@ -580,6 +580,18 @@ func (c *Connection) writeQueued(buf []byte, timeout time.Duration, closing time
 	if timeout > 0 {
 		c.conn().SetWriteDeadline(time.Now().Add(timeout))
 	}
+	// An Interrupt that came before the write could be woken by a deadline
+	// (before a raw socket had its twin, or before the deadline just set)
+	// is honoured here; one after it finds the deadline to poke.
+	c.mu.Lock()
+	interrupted := c.inlineFlush && c.interruptPending
+	c.mu.Unlock()
+	if interrupted {
+		if timeout > 0 {
+			c.conn().SetWriteDeadline(time.Time{})
+		}
+		return n, os.ErrDeadlineExceeded
+	}
 	m, err := c.conn().Write(buf[n:])
 	if timeout > 0 {
 		c.conn().SetWriteDeadline(time.Time{})
