@@ -505,16 +505,7 @@ func ipv6Loopback(t *testing.T) {
 // listenerV6Only reads IPV6_V6ONLY of the server's listening socket.
 func listenerV6Only(t *testing.T, s *Server) int {
 	t.Helper()
-	s.mu.Lock()
-	ln := s.ln
-	s.mu.Unlock()
-	if rl, ok := ln.(*rawListener); ok {
-		ln = rl.Listener
-	}
-	rc, err := ln.(*net.TCPListener).SyscallConn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := listenerConn(t, s)
 	var v int
 	var gerr error
 	rc.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), syscall.IPPROTO_IPV6, syscall.IPV6_V6ONLY) })

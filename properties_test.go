@@ -114,10 +114,8 @@ func TestListening_FollowsStartAndStopListening(t *testing.T) {
 	}
 }
 
-// listenBacklog returns the backlog of the server's listening socket: for a
-// socket in LISTEN state Linux reports sk_max_ack_backlog in TCP_INFO's
-// tcpi_sacked.
-func listenBacklog(t *testing.T, s *Server) int {
+// listenerConn returns the RawConn of the server's listening socket.
+func listenerConn(t *testing.T, s *Server) syscall.RawConn {
 	t.Helper()
 	s.mu.Lock()
 	ln := s.ln
@@ -129,6 +127,15 @@ func listenBacklog(t *testing.T, s *Server) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return rc
+}
+
+// listenBacklog returns the backlog of the server's listening socket: for a
+// socket in LISTEN state Linux reports sk_max_ack_backlog in TCP_INFO's
+// tcpi_sacked.
+func listenBacklog(t *testing.T, s *Server) int {
+	t.Helper()
+	rc := listenerConn(t, s)
 	var info *unix.TCPInfo
 	var gerr error
 	rc.Control(func(fd uintptr) { info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO) })
