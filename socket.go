@@ -171,11 +171,8 @@ func (c *Connection) closeConn() {
 // descriptor stays open (and cannot be reused under a reader) until closeConn.
 func shutdownSocket(c *Connection) {
 	if !c.rawFD {
-		if c.raw != nil {
-			c.raw.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
-		} else {
-			c.nc.Close()
-		}
+		// On an event loop: a plain TCP socket, whose RawConn handOff used.
+		c.raw.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
 		return
 	}
 	c.fdmu.Lock()
