@@ -114,6 +114,8 @@ func TestReadyToSend_NotFiredWhenSendsSucceed(t *testing.T) {
 		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.add("ReadyToSend %d", e.ConnectionID) }
 	})
 	conn, id := h.dial(t, "/", nil)
+	ready := "ReadyToSend " + strconv.Itoa(id)
+	ev.waitFor(t, ready) // the connect's, fired after Connected on the server's goroutine
 	for i := range 50 {
 		if err := h.s.SendText(id, "m"+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
@@ -123,7 +125,7 @@ func TestReadyToSend_NotFiredWhenSendsSucceed(t *testing.T) {
 		readMessage(t, conn)
 	}
 	h.s.Ping(id) // a last round trip: events of the sends are done
-	if n := ev.count("ReadyToSend " + strconv.Itoa(id)); n != 1 {
+	if n := ev.count(ready); n != 1 {
 		t.Fatalf("ReadyToSend fired %d times; want once, on connect", n)
 	}
 }
