@@ -116,27 +116,43 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	})
 	rc, id := h.rawOpen(t, rawOpts{small: true})
 	c := h.conn(t, id)
+	// The connect's ReadyToSend fires after Connected, on the server's side.
+	waitUntil(t, "the connect's ReadyToSend", func() bool { return ready.Load() == 1 })
 	msg := make([]byte, 8<<10)
 	var sent [][]byte
-	blocked := false
+	blocked := false // a send failed with ErrWouldBlock
+	full := false    // one did while the flusher had the twin: the socket is full
 	deadline := time.Now().Add(waitLimit)
-	for i := 0; i < 4000 && c.twin.Load() == nil && time.Now().Before(deadline); i++ {
+	// Send until the queue is full for good. The twin is made as soon as a
+	// write finds the socket full, which can be before any send failed (the
+	// flusher may keep the queue short until then): go on until a send fails
+	// with the twin in place, so that nothing more can drain until the client
+	// reads.
+	for i := 0; i < 4000 && !full && time.Now().Before(deadline); i++ {
 		for j := range msg {
 			msg[j] = byte(i + j)
 		}
+		twin := c.twin.Load() != nil
 		switch err := h.s.Send(id, msg); err {
 		case nil:
 			sent = append(sent, bytes.Clone(msg))
 		case ErrWouldBlock:
-			blocked = true
-			time.Sleep(time.Millisecond)
+			blocked, full = true, twin
+			if !full {
+				time.Sleep(time.Millisecond) // the queue drains into the socket meanwhile
+			}
 		default:
 			t.Fatal(err)
 		}
 	}
-	if !blocked || c.twin.Load() == nil {
+	if !blocked || !full {
 		t.Fatalf("a client that reads nothing: ErrWouldBlock seen %v, socket waited on through its twin %v", blocked, c.twin.Load() != nil)
 	}
+	// ReadyToSend events of drains before the socket filled are counted
+	// here, or are still on their way: the wait below also needs the
+	// ReadyToSend property, false since the last ErrWouldBlock until the
+	// queue has drained.
+	before := ready.Load()
 	// Making the twin (net.FileConn) must not change the socket's settings.
 	if v := sockoptInt(t, c, syscall.IPPROTO_TCP, syscall.TCP_NODELAY); v != 0 {
 		t.Errorf("TCP_NODELAY = %d after the twin was made, want 0 (TcpNoDelay=false)", v)
@@ -151,7 +167,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.op, len(f.payload))
 		}
 	}
-	waitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > 0 })
+	waitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > before && c.ReadyToSend() })
 	if err := h.s.Send(id, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
