@@ -203,6 +203,7 @@ func TestConfig_BadValuesErrInvalidValue(t *testing.T) {
 		"CodePage=abc",
 		"LogLevel=4", "MaxMessageSize=-1", "SendQueueSize=0", "HandshakeTimeout=0", "CloseTimeout=abc",
 		"CompressionLevel=10", "CompressionThreshold=-1",
+		"EventLoopSpin=-1", "EventLoopSpin=10001", "EventLoopSpin=x",
 		// Read-only settings, and forms that do not exist.
 		"BuildInfo=x", "LicenseInfo=x", "MaxFrameSize" + conn + "=10", "MaxFrameSize[x]=10",
 		"SSLNegotiatedVersion" + conn + "=x",

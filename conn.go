@@ -166,6 +166,7 @@ type connOptions struct {
 	compressMin    int
 	codePage       int
 	maxMessageSize int64
+	spin           time.Duration // EventLoopSpin
 }
 
 // ID returns the ConnectionId.

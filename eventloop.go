@@ -33,7 +33,9 @@ const pollBufferSize = 256 << 10
 // poller is one epoll loop.
 type poller struct {
 	epfd int
-	buf  []byte // the read buffer, used by the loop only
+	// Used by the loop only.
+	buf  []byte // the read buffer
+	spin spinBackoff
 }
 
 // The connections on event loops, by socket: a table the loops read without
@@ -272,17 +274,17 @@ func (p *poller) setReading(c *Connection, on bool) {
 // loop waits for readable sockets and serves them.
 func (p *poller) loop() {
 	events := make([]syscall.EpollEvent, 128)
+	var spin time.Duration // the longest EventLoopSpin of the connections just served
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		n, err := p.wait(events, spin)
 		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
 			return
 		}
+		spin = 0
 		for i := 0; i < n; i++ {
 			if c := loopConn(events[i].Fd); c != nil && c.poll.Load() == p {
 				p.serve(c)
+				spin = max(spin, c.opts.spin)
 			}
 		}
 		// Yield after each batch. A goroutine that never does looks to the
@@ -292,6 +294,78 @@ func (p *poller) loop() {
 		// during every long read or write after that.
 		runtime.Gosched()
 	}
+}
+
+// wait fills events with ready sockets, returning how many. After a batch
+// it first polls for up to spin without sleeping: a client's next message
+// (or the next piece of a large one) often comes within microseconds, and
+// catching it awake spares the wake-up, which costs more than the polls on
+// both sides of the connection. Go's scheduler does the same before it
+// parks an idle thread.
+func (p *poller) wait(events []syscall.EpollEvent, spin time.Duration) (int, error) {
+	if spin > 0 && p.spin.start() {
+		if n, err := p.poll(events, spin); n > 0 || err != nil {
+			return n, err
+		}
+	}
+	return epollWait(p.epfd, events, -1)
+}
+
+// poll polls for ready sockets for up to spin, letting other goroutines run
+// between polls, and records in p.spin whether it found any.
+func (p *poller) poll(events []syscall.EpollEvent, spin time.Duration) (int, error) {
+	start := time.Now()
+	for {
+		n, err := epollWait(p.epfd, events, 0)
+		if n > 0 || err != nil {
+			p.spin.end(true)
+			return n, err
+		}
+		if time.Since(start) >= spin {
+			p.spin.end(false)
+			return 0, nil
+		}
+		runtime.Gosched()
+	}
+}
+
+// epollWait is epoll_wait, retried when a signal interrupts it.
+func epollWait(epfd int, events []syscall.EpollEvent, msec int) (int, error) {
+	for {
+		n, err := syscall.EpollWait(epfd, events, msec)
+		if err != syscall.EINTR {
+			return n, err
+		}
+	}
+}
+
+// spinBackoff makes a loop whose polls keep finding nothing (traffic too
+// sparse to catch) poll less: after k misses in a row it skips the next
+// 2^k-1 chances to poll, up to 63, and a poll that finds data resets it.
+type spinBackoff struct {
+	misses uint8 // polls in a row that found nothing
+	skip   uint8 // chances to poll left to skip
+}
+
+// start reports whether to poll at this chance.
+func (b *spinBackoff) start() bool {
+	if b.skip > 0 {
+		b.skip--
+		return false
+	}
+	return true
+}
+
+// end records whether the poll found data.
+func (b *spinBackoff) end(found bool) {
+	if found {
+		b.misses, b.skip = 0, 0
+		return
+	}
+	if b.misses < 6 {
+		b.misses++
+	}
+	b.skip = 1<<b.misses - 1
 }
 
 // maxReadsPerEvent bounds the reads one readiness event gets, so that one

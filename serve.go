@@ -229,6 +229,7 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 			compressMin:    cfg.compressMin,
 			codePage:       cfg.codePage,
 			maxMessageSize: cfg.maxMessageSize,
+			spin:           time.Duration(cfg.eventLoopSpin) * time.Microsecond,
 		}),
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {

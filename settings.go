@@ -44,6 +44,7 @@ type settings struct {
 	serverNoContextTakeover bool
 	compressMin             int  // smallest message compressed
 	eventLoop               bool // serve open plaintext connections on epoll loops
+	eventLoopSpin           int  // microseconds a loop polls after serving this server's connections
 
 	// SSL group (see tls.go).
 	ssl sslSettings
@@ -60,6 +61,7 @@ const (
 	defaultHandshakeTimeout = 30 * time.Second
 	defaultCloseTimeout     = 5 * time.Second
 	defaultCodePage         = 65001
+	defaultEventLoopSpin    = 50 // microseconds
 )
 
 func defaultSettings() settings {
@@ -83,6 +85,7 @@ func defaultSettings() settings {
 		compressionLevel:         1,
 		compressMin:              32,
 		serverNoContextTakeover:  true,
+		eventLoopSpin:            defaultEventLoopSpin,
 		ssl:                      defaultSSLSettings(),
 	}
 }
