@@ -10,7 +10,7 @@ func BenchmarkMask(b *testing.B) {
 	for _, size := range []struct {
 		name string
 		n    int
-	}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}} {
+	}{{"16B", 16}, {"1KiB", 1 << 10}, {"64KiB", 64 << 10}, {"1MiB", 1 << 20}} {
 		b.Run(size.name, func(b *testing.B) {
 			buf := make([]byte, size.n)
 			b.ReportAllocs()

@@ -14,6 +14,11 @@ func Mask(key [4]byte, pos int, b []byte) int {
 		pos = (pos + 1) & 3
 	}
 	k32 := binary.LittleEndian.Uint32(key[:])
+	if maskWide > 0 && len(b) >= maskWide {
+		n := len(b) - len(b)%maskWide
+		maskVector(&b[0], n, k32)
+		b = b[n:]
+	}
 	k64 := uint64(k32) | uint64(k32)<<32
 	for len(b) >= 32 {
 		v := binary.LittleEndian.Uint64(b)

@@ -8,25 +8,41 @@ import (
 
 // TestMask_RFC6455_5_3_MatchesNaive compares Mask with the definition
 // "j = i MOD 4; transformed-octet-i = original-octet-i XOR masking-key-octet-j"
-// for every length up to 100, every key position, and every alignment of the
-// slice in memory.
+// for every length up to 300 and lengths around the vector code's 128-byte
+// steps, every key position, and every alignment of the slice in memory;
+// with the vector code (where the CPU has it) and without.
 func TestMask_RFC6455_5_3_MatchesNaive(t *testing.T) {
+	lengths := []int{383, 384, 385, 511, 512, 513, 1000, 1024, 4096 + 3}
+	for n := 300; n >= 0; n-- {
+		lengths = append(lengths, n)
+	}
+	wide := maskWide
+	defer func() { maskWide = wide }()
+	for _, w := range []int{wide, 0} {
+		maskWide = w
+		matchesNaive(t, lengths)
+	}
+}
+
+func matchesNaive(t *testing.T, lengths []int) {
+	t.Helper()
 	rng := rand.New(rand.NewPCG(7, 8))
 	keys := [][4]byte{{0, 0, 0, 0}, {0xff, 0xff, 0xff, 0xff}, {1, 2, 3, 4}, testKey}
 	for range 4 {
 		keys = append(keys, [4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
 	}
-	buf := make([]byte, 128)
+	buf := make([]byte, 4096+3+16)
 	for _, key := range keys {
-		for n := 0; n <= 100; n++ {
+		for _, n := range lengths {
 			for pos := 0; pos < 8; pos++ {
 				for align := 0; align < 8; align++ {
-					for i := range buf {
-						buf[i] = byte(rng.IntN(256))
+					region := buf[:n+16] // the slice and bytes on both sides
+					for i := range region {
+						region[i] = byte(rng.IntN(256))
 					}
-					want := bytes.Clone(buf)
+					want := bytes.Clone(region)
 					naiveMask(key, pos, want[align:align+n])
-					got := bytes.Clone(buf)
+					got := bytes.Clone(region)
 					next := Mask(key, pos, got[align:align+n])
 					if !bytes.Equal(got, want) {
 						t.Fatalf("key % x pos %d len %d align %d:\n got % x\nwant % x", key, pos, n, align, got, want)
