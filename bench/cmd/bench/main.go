@@ -71,8 +71,8 @@ func workloads(idleConns, bcastConns int) []workload {
 }
 
 var (
-	flagRounds    = flag.Int("rounds", 3, "rounds per workload (interleaved A B C … C B A)")
-	flagDuration  = flag.Duration("duration", 3*time.Second, "measured time per echo trial (and budget per broadcast trial)")
+	flagRounds    = flag.Int("rounds", 5, "rounds per workload (interleaved A B C … C B A)")
+	flagDuration  = flag.Duration("duration", 2*time.Second, "measured time per echo trial (and budget per broadcast trial)")
 	flagTargets   = flag.String("targets", "all", "comma-separated targets, or all: "+strings.Join(allTargets, ","))
 	flagWorkloads = flag.String("workloads", "all", "comma-separated workloads, or all (see -list)")
 	flagIdle      = flag.Int("idle-conns", 10000, "connections of the idle workload")
