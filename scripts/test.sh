@@ -26,6 +26,9 @@ go vet ./...
 step "go test -race ./..."
 go test -race -timeout 9m ./...
 
+step "go test ./internal/protocol (its assembly, which race builds leave out)"
+go test -count=1 ./internal/protocol
+
 step "bench module: go vet ./... and go build ./..."
 (cd bench && go vet ./... && go build ./...)
 

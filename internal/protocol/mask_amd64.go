@@ -1,6 +1,11 @@
+//go:build amd64 && !purego && !race
+
 package protocol
 
 import "golang.org/x/sys/cpu"
+
+// The race detector does not see memory that assembly touches, so race
+// builds (and purego ones) use the portable loop only.
 
 // maskWide is the width maskVector works in; 0 when the CPU lacks AVX2.
 var maskWide = func() int {

@@ -1,3 +1,5 @@
+//go:build amd64 && !purego && !race
+
 #include "textflag.h"
 
 // func maskAVX2(b *byte, n int, key uint32)
@@ -11,7 +13,7 @@ TEXT ·maskAVX2(SB), NOSPLIT, $0-20
 
 loop:
 	CMPQ CX, $128
-	JB   done
+	JL   done
 	VPXOR   (DI), Y0, Y1
 	VPXOR   32(DI), Y0, Y2
 	VPXOR   64(DI), Y0, Y3

@@ -31,19 +31,20 @@ func matchesNaive(t *testing.T, lengths []int) {
 	for range 4 {
 		keys = append(keys, [4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))})
 	}
-	buf := make([]byte, 4096+3+16)
+	buf := make([]byte, 4096+3+20)
 	for _, key := range keys {
 		for _, n := range lengths {
 			for pos := 0; pos < 8; pos++ {
 				for align := 0; align < 8; align++ {
-					region := buf[:n+16] // the slice and bytes on both sides
+					region := buf[:n+20] // the slice at 4+align, and bytes on both sides
 					for i := range region {
 						region[i] = byte(rng.IntN(256))
 					}
 					want := bytes.Clone(region)
-					naiveMask(key, pos, want[align:align+n])
+					lo := 4 + align
+					naiveMask(key, pos, want[lo:lo+n])
 					got := bytes.Clone(region)
-					next := Mask(key, pos, got[align:align+n])
+					next := Mask(key, pos, got[lo:lo+n])
 					if !bytes.Equal(got, want) {
 						t.Fatalf("key % x pos %d len %d align %d:\n got % x\nwant % x", key, pos, n, align, got, want)
 					}
