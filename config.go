@@ -403,7 +403,7 @@ var settingTable = []setting{
 		func(c *settings) *int { return &c.compressMin }),
 	boolSetting("EventLoop", "wsserver", "serve open plaintext connections from epoll loops: no goroutine or buffer per idle connection; handlers must not block (new connections)",
 		func(c *settings) *bool { return &c.eventLoop }),
-	intSetting("EventLoopSpin", "wsserver", "microseconds an event loop keeps polling for more data after serving this server's connections before it sleeps, as Go's scheduler spins before it parks; it backs off while polling finds nothing (default 50; 0: sleep at once)", 0, 10000,
+	intSetting("EventLoopSpin", "wsserver", "microseconds an event loop keeps polling for more data after serving this server's connections before it sleeps (default 0: sleep at once; new connections): it spares wake-ups, about halving a round trip, at the cost of a core while a conversation goes on; at most half the loops (at least one) poll at a time, and a loop whose polls find nothing backs off", 0, 10000,
 		func(c *settings) *int { return &c.eventLoopSpin }),
 	boolSetting("ServerNoContextTakeover", "wsserver", "answer permessage-deflate with server_no_context_takeover (default True): compressors are pooled and shared; False keeps a compressor per connection (about 0.8 MiB each at level 1) for better ratios",
 		func(c *settings) *bool { return &c.serverNoContextTakeover }),

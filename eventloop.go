@@ -99,6 +99,7 @@ var (
 // long as the process, idle in epoll_wait when no connection uses them.
 func startPollers() error {
 	pollersOnce.Do(func() {
+		maxSpinners = int32(max(1, runtime.GOMAXPROCS(0)/2))
 		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
 			epfd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 			if err != nil {
@@ -300,16 +301,29 @@ func (p *poller) loop() {
 // it first polls for up to spin without sleeping: a client's next message
 // (or the next piece of a large one) often comes within microseconds, and
 // catching it awake spares the wake-up, which costs more than the polls on
-// both sides of the connection. Go's scheduler does the same before it
-// parks an idle thread.
+// both sides of the connection. The loop holds its P (a core) meanwhile.
 func (p *poller) wait(events []syscall.EpollEvent, spin time.Duration) (int, error) {
 	if spin > 0 && p.spin.start() {
-		if n, err := p.poll(events, spin); n > 0 || err != nil {
-			return n, err
+		if spinners.Add(1) <= maxSpinners {
+			n, err := p.poll(events, spin)
+			spinners.Add(-1)
+			if n > 0 || err != nil {
+				return n, err
+			}
+		} else {
+			spinners.Add(-1)
 		}
 	}
 	return epollWait(p.epfd, events, -1)
 }
+
+// Polling loops hold their P: at most half of them (one at least) poll at a
+// time, so that the rest of the program, and the runtime's own network
+// poller, keep Ps to run on.
+var (
+	spinners    atomic.Int32 // loops polling now
+	maxSpinners int32        // set by startPollers
+)
 
 // poll polls for ready sockets for up to spin, letting other goroutines run
 // between polls, and records in p.spin whether it found any.

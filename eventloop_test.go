@@ -86,15 +86,15 @@ func TestEventLoop_HandshakeTimeout(t *testing.T) {
 	nc.Close()
 }
 
-// TestEventLoopSpin_Setting checks the EventLoopSpin setting: 50 µs by
+// TestEventLoopSpin_Setting checks the EventLoopSpin setting: 0 (off) by
 // default, within 0..10000, and carried to the connections opened after it
 // is set.
 func TestEventLoopSpin_Setting(t *testing.T) {
 	s := New()
-	if v, err := s.Config("EventLoopSpin"); err != nil || v != "50" {
-		t.Fatalf("EventLoopSpin = %q, %v; want the default 50", v, err)
+	if v, err := s.Config("EventLoopSpin"); err != nil || v != "0" {
+		t.Fatalf("EventLoopSpin = %q, %v; want the default 0", v, err)
 	}
-	for _, spin := range []string{"0", "10000"} {
+	for _, spin := range []string{"10000", "0"} {
 		if _, err := s.Config("EventLoopSpin=" + spin); err != nil {
 			t.Fatal(err)
 		}

@@ -61,7 +61,6 @@ const (
 	defaultHandshakeTimeout = 30 * time.Second
 	defaultCloseTimeout     = 5 * time.Second
 	defaultCodePage         = 65001
-	defaultEventLoopSpin    = 50 // microseconds
 )
 
 func defaultSettings() settings {
@@ -85,7 +84,6 @@ func defaultSettings() settings {
 		compressionLevel:         1,
 		compressMin:              32,
 		serverNoContextTakeover:  true,
-		eventLoopSpin:            defaultEventLoopSpin,
 		ssl:                      defaultSSLSettings(),
 	}
 }

@@ -71,7 +71,9 @@ func main() {
 	// connections are served from epoll loops (no goroutine per idle
 	// connection). TcpNoDelay: the reference's default is False (Nagle on);
 	// the peers run on Go's net default, which is True.
-	for _, setting := range []string{"BufferMessage=true", "EventLoop=true", "TcpNoDelay=true"} {
+	// EventLoopSpin: after a batch a loop polls for 50 µs before it
+	// sleeps, sparing the wake-ups that dominate a round trip here.
+	for _, setting := range []string{"BufferMessage=true", "EventLoop=true", "TcpNoDelay=true", "EventLoopSpin=50"} {
 		if _, err := s.Config(setting); err != nil {
 			log.Fatal(err)
 		}
