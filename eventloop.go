@@ -304,14 +304,14 @@ func (p *poller) loop() {
 // both sides of the connection. The loop holds its P (a core) meanwhile.
 func (p *poller) wait(events []syscall.EpollEvent, spin time.Duration) (int, error) {
 	if spin > 0 && p.spin.start() {
+		var n int
+		var err error
 		if spinners.Add(1) <= maxSpinners {
-			n, err := p.poll(events, spin)
-			spinners.Add(-1)
-			if n > 0 || err != nil {
-				return n, err
-			}
-		} else {
-			spinners.Add(-1)
+			n, err = p.poll(events, spin)
+		}
+		spinners.Add(-1)
+		if n > 0 || err != nil {
+			return n, err
 		}
 	}
 	return epollWait(p.epfd, events, -1)
