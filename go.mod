@@ -11,3 +11,5 @@ require (
 	golang.org/x/text v0.44.0
 	software.sslmate.com/src/go-pkcs12 v0.7.4
 )
+
+require go.uber.org/goleak v1.3.0

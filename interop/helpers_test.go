@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"go.uber.org/goleak"
 )
 
 // need skips the test when a client is missing (check returns why), or, with
@@ -107,6 +109,14 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	if build.path != "" {
 		os.RemoveAll(filepath.Dir(build.path))
+	}
+	if code == 0 {
+		// Every client, server process and pipe reader a test starts must end
+		// with it.
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
 	}
 	os.Exit(code)
 }
