@@ -14,17 +14,51 @@ import (
 // setting is one entry of the config table: a name of the reference (or of
 // ours) with the functions that read and write it. perConn settings take a
 // "[ConnectionId]" suffix.
+//
+// The table is the one place a setting is defined: Config reads and writes
+// it by name, and its kind gives it a typed form, a With function of
+// options_gen.go that Server.Configure applies (generated from this table by
+// TestOptionsGenerated; run `go generate` after adding a setting). The helpers
+// boolSetting, intSetting, durationSetting... set the kind; an entry written
+// out by hand sets it itself.
 type setting struct {
 	name  string
 	group string
+	kind  valueKind // the Go type of the typed form; kindNone: none (read-only or per-connection only)
 	get   func(s *Server) string
-	set   func(s *Server, v string) error // nil: read-only
+	// parse validates a value and returns the change it makes, which runs
+	// with s.mu held; nil: read-only.
+	parse func(v string) (change, error)
 	// connGet and connSet serve "Name[ConnectionId]"; nil when the setting
 	// has no per-connection form.
 	connGet func(c *Connection) string
 	connSet func(c *Connection, v string) error
-	doc     string
+	// goForm names the Go form of a setting without an option (a read-only
+	// or per-connection one), e.g. "Connection.SetMessageLength".
+	goForm string
+	doc    string
 }
+
+// A change applies a validated setting value to s.cfg; it runs with s.mu
+// held. It may refuse (a setting that is fixed while listening), and then
+// changes nothing.
+type change func(s *Server) error
+
+// valueKind is the Go type of a setting's typed form, and how it maps onto
+// the setting's text.
+type valueKind int
+
+const (
+	kindNone         valueKind = iota
+	kindBool                   // bool: True/False
+	kindInt                    // int
+	kindInt64                  // int64
+	kindString                 // string
+	kindSeconds                // time.Duration: decimal seconds
+	kindWholeSeconds           // time.Duration: an integer of seconds
+	kindMillis                 // time.Duration: an integer of milliseconds
+	kindMicros                 // time.Duration: an integer of microseconds
+)
 
 // Config sets or reads a configuration setting: Config("Name=Value") sets it
 // and returns "", Config("Name") returns its value. Per-connection settings
@@ -69,13 +103,19 @@ func (s *Server) Config(configuration string) (string, error) {
 		}
 		return st.get(s), nil
 	}
-	if st.set == nil {
+	if st.parse == nil {
 		if st.get == nil {
 			return "", newError(ErrInvalidValue, "%s needs a [ConnectionId], e.g. %s[1]=...", st.name, st.name)
 		}
 		return "", newError(ErrInvalidValue, "%s is read-only", st.name)
 	}
-	return "", st.set(s, strings.TrimSpace(value))
+	apply, err := st.parse(strings.TrimSpace(value))
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return "", apply(s)
 }
 
 // ConfigNames returns the names of every config setting, in table order,
@@ -129,78 +169,104 @@ func parseInt(name, v string, lo, hi int64) (int64, error) {
 	return n, nil
 }
 
-// Helpers building table entries for settings held in s.cfg.
+// Helpers building table entries for settings held in s.cfg. Each sets the
+// entry's kind, so the setting gets its typed form too.
+
+// getter reads a field of s.cfg under s.mu and formats it.
+func getter[T any](field func(*settings) *T, format func(T) string) func(s *Server) string {
+	return func(s *Server) string {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		return format(*field(&s.cfg))
+	}
+}
+
+// store returns the change that stores v in a field of s.cfg.
+func store[T any](field func(*settings) *T, v T) change {
+	return func(s *Server) error {
+		*field(&s.cfg) = v
+		return nil
+	}
+}
 
 func boolSetting(name, group, doc string, field func(*settings) *bool) setting {
-	return setting{name: name, group: group, doc: doc,
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return formatBool(*field(&s.cfg))
-		},
-		set: func(s *Server, v string) error {
+	return setting{name: name, group: group, doc: doc, kind: kindBool,
+		get: getter(field, formatBool),
+		parse: func(v string) (change, error) {
 			b, err := parseBool(name, v)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			*field(&s.cfg) = b
-			return nil
+			return store(field, b), nil
+		}}
+}
+
+func int64Setting(name, group, doc string, lo, hi int64, field func(*settings) *int64) setting {
+	return setting{name: name, group: group, doc: doc, kind: kindInt64,
+		get: getter(field, func(n int64) string { return strconv.FormatInt(n, 10) }),
+		parse: func(v string) (change, error) {
+			n, err := parseInt(name, v, lo, hi)
+			if err != nil {
+				return nil, err
+			}
+			return store(field, n), nil
 		}}
 }
 
 func intSetting(name, group, doc string, lo, hi int64, field func(*settings) *int) setting {
-	return setting{name: name, group: group, doc: doc,
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.Itoa(*field(&s.cfg))
-		},
-		set: func(s *Server, v string) error {
+	return setting{name: name, group: group, doc: doc, kind: kindInt,
+		get: getter(field, strconv.Itoa),
+		parse: func(v string) (change, error) {
 			n, err := parseInt(name, v, lo, hi)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			*field(&s.cfg) = int(n)
-			return nil
+			return store(field, int(n)), nil
 		}}
+}
+
+// durationSetting is an integer setting counted in unit (time.Second,
+// time.Millisecond or time.Microsecond) in its text, whose typed form is a
+// time.Duration.
+func durationSetting(name, group, doc string, unit time.Duration, lo, hi int64, field func(*settings) *int) setting {
+	st := intSetting(name, group, doc, lo, hi, field)
+	switch unit {
+	case time.Second:
+		st.kind = kindWholeSeconds
+	case time.Millisecond:
+		st.kind = kindMillis
+	case time.Microsecond:
+		st.kind = kindMicros
+	default:
+		panic("wsserver: durationSetting " + name + ": unit must be a second, millisecond or microsecond")
+	}
+	return st
 }
 
 func stringSetting(name, group, doc string, field func(*settings) *string) setting {
-	return setting{name: name, group: group, doc: doc,
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return *field(&s.cfg)
-		},
-		set: func(s *Server, v string) error {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			*field(&s.cfg) = v
-			return nil
+	return setting{name: name, group: group, doc: doc, kind: kindString,
+		get: getter(field, func(v string) string { return v }),
+		parse: func(v string) (change, error) {
+			return store(field, v), nil
 		}}
 }
 
+// secondsSetting is a time.Duration setting whose text is decimal seconds,
+// 0 < n <= 86400.
 func secondsSetting(name, group, doc string, field func(*settings) *time.Duration) setting {
-	return setting{name: name, group: group, doc: doc,
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.FormatFloat(field(&s.cfg).Seconds(), 'f', -1, 64)
-		},
-		set: func(s *Server, v string) error {
+	return setting{name: name, group: group, doc: doc, kind: kindSeconds,
+		get: getter(field, formatSeconds),
+		parse: func(v string) (change, error) {
 			f, err := strconv.ParseFloat(v, 64)
 			if err != nil || !(f > 0 && f <= 86400) { // NaN fails too
-				return newError(ErrInvalidValue, "%s takes seconds (0 < n <= 86400), not %q", name, v)
+				return nil, newError(ErrInvalidValue, "%s takes seconds (0 < n <= 86400), not %q", name, v)
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			*field(&s.cfg) = time.Duration(f * float64(time.Second))
-			return nil
+			return store(field, time.Duration(f*float64(time.Second))), nil
 		}}
+}
+
+func formatSeconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
 // Version is the version of wsserver, reported by BuildInfo.
@@ -210,26 +276,19 @@ var settingTable = []setting{
 	// WebSocketServer settings.
 	boolSetting("BufferMessage", "WebSocketServer", "whole messages in one DataIn (new connections)",
 		func(c *settings) *bool { return &c.bufferMessage }),
-	{name: "DisconnectStatusCode", group: "WebSocketServer", doc: "close code Disconnect sends (default 1000)",
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.Itoa(s.cfg.disconnectCode)
-		},
-		set: func(s *Server, v string) error {
+	{name: "DisconnectStatusCode", group: "WebSocketServer", kind: kindInt, doc: "close code Disconnect sends (default 1000)",
+		get: getter(func(c *settings) *int { return &c.disconnectCode }, strconv.Itoa),
+		parse: func(v string) (change, error) {
 			n, err := parseInt("DisconnectStatusCode", v, 1000, 4999)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !validSendCloseCode(int(n)) {
-				return newError(ErrInvalidValue, "DisconnectStatusCode %d may not be sent (RFC 6455 section 7.4.1: use 1000-1003, 1007-1014 or 3000-4999)", n)
+				return nil, newError(ErrInvalidValue, "DisconnectStatusCode %d may not be sent (RFC 6455 section 7.4.1: use 1000-1003, 1007-1014 or 3000-4999)", n)
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.disconnectCode = int(n)
-			return nil
+			return store(func(c *settings) *int { return &c.disconnectCode }, int(n)), nil
 		}},
-	{name: "DisconnectStatusDescription", group: "WebSocketServer", doc: "reason Disconnect sends (default: the standard code's description)",
+	{name: "DisconnectStatusDescription", group: "WebSocketServer", kind: kindString, doc: "reason Disconnect sends (default: the standard code's description)",
 		get: func(s *Server) string {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -238,37 +297,30 @@ var settingTable = []setting{
 			}
 			return s.cfg.disconnectReason
 		},
-		set: func(s *Server, v string) error {
+		parse: func(v string) (change, error) {
 			if len(v) > 123 {
-				return newError(ErrInvalidValue, "DisconnectStatusDescription is %d bytes; a close frame holds at most 123", len(v))
+				return nil, newError(ErrInvalidValue, "DisconnectStatusDescription is %d bytes; a close frame holds at most 123", len(v))
 			}
 			if !validText([]byte(v)) {
-				return newError(ErrInvalidValue, "DisconnectStatusDescription must be UTF-8")
+				return nil, newError(ErrInvalidValue, "DisconnectStatusDescription must be UTF-8")
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.disconnectReason, s.cfg.disconnectReasonSet = v, true
-			return nil
+			return func(s *Server) error {
+				s.cfg.disconnectReason, s.cfg.disconnectReasonSet = v, true
+				return nil
+			}, nil
 		}},
 	boolSetting("EnablePermessageDeflate", "WebSocketServer", "accept permessage-deflate (RFC 7692) offers",
 		func(c *settings) *bool { return &c.permessageDeflate }),
 	intSetting("MaxFrameSize", "WebSocketServer", "largest outgoing frame payload before fragmentation (new connections)", 1, 1<<31-1,
 		func(c *settings) *int { return &c.maxFrameSize }),
-	{name: "MaxLineLength", group: "WebSocketServer", doc: "LineMode line limit; [ConnectionId] for one connection, plain for new ones",
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.Itoa(s.cfg.defaultMaxLineLength)
-		},
-		set: func(s *Server, v string) error {
+	{name: "MaxLineLength", group: "WebSocketServer", kind: kindInt, doc: "LineMode line limit; [ConnectionId] for one connection (Connection.SetMaxLineLength), plain for new ones",
+		get: getter(func(c *settings) *int { return &c.defaultMaxLineLength }, strconv.Itoa),
+		parse: func(v string) (change, error) {
 			n, err := parseInt("MaxLineLength", v, 1, 1<<30)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.defaultMaxLineLength = int(n)
-			return nil
+			return store(func(c *settings) *int { return &c.defaultMaxLineLength }, int(n)), nil
 		},
 		connGet: func(c *Connection) string { return strconv.Itoa(c.MaxLineLength()) },
 		connSet: func(c *Connection, v string) error {
@@ -278,7 +330,7 @@ var settingTable = []setting{
 			}
 			return c.SetMaxLineLength(int(n))
 		}},
-	{name: "MessageLength", group: "WebSocketServer", doc: "make the next N bytes of sends one message ([ConnectionId] required)",
+	{name: "MessageLength", group: "WebSocketServer", goForm: "Connection.SetMessageLength", doc: "make the next N bytes of sends one message ([ConnectionId] required)",
 		connGet: func(c *Connection) string { return strconv.FormatInt(c.MessageLength(), 10) },
 		connSet: func(c *Connection, v string) error {
 			n, err := parseInt("MessageLength", v, 0, 1<<62)
@@ -299,32 +351,28 @@ var settingTable = []setting{
 		func(c *settings) *string { return &c.blockedClients }),
 	boolSetting("CloseStreamAfterTransfer", "TCPServer", "SendStream closes its reader when done",
 		func(c *settings) *bool { return &c.closeStreamAfterTransfer }),
-	intSetting("DefaultConnectionTimeout", "TCPServer", "TLS handshake inactivity timeout in seconds (0: none; HandshakeTimeout bounds the whole handshake)", 0, 86400,
+	durationSetting("DefaultConnectionTimeout", "TCPServer", "TLS handshake inactivity timeout in seconds (0: none; HandshakeTimeout bounds the whole handshake)", time.Second, 0, 86400,
 		func(c *settings) *int { return &c.defaultConnectionTimeout }),
 	intSetting("InBufferSize", "TCPServer", "SO_RCVBUF of new connections (0: system default)", 0, 1<<30,
 		func(c *settings) *int { return &c.inBufferSize }),
-	intSetting("KeepAliveInterval", "TCPServer", "TCP keep-alive retry interval in ms (0: system default)", 0, 1<<31-1,
+	durationSetting("KeepAliveInterval", "TCPServer", "TCP keep-alive retry interval in ms (0: system default)", time.Millisecond, 0, 1<<31-1,
 		func(c *settings) *int { return &c.keepAliveInterval }),
-	intSetting("KeepAliveTime", "TCPServer", "TCP keep-alive idle time in ms (0: system default)", 0, 1<<31-1,
+	durationSetting("KeepAliveTime", "TCPServer", "TCP keep-alive idle time in ms (0: system default)", time.Millisecond, 0, 1<<31-1,
 		func(c *settings) *int { return &c.keepAliveTime }),
-	{name: "MaxConnections", group: "TCPServer", doc: "simultaneous connections, 1 to 100000; fixed while listening",
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.Itoa(s.cfg.maxConnections)
-		},
-		set: func(s *Server, v string) error {
+	{name: "MaxConnections", group: "TCPServer", kind: kindInt, doc: "simultaneous connections, 1 to 100000; fixed while listening",
+		get: getter(func(c *settings) *int { return &c.maxConnections }, strconv.Itoa),
+		parse: func(v string) (change, error) {
 			n, err := parseInt("MaxConnections", v, 1, maxMaxConnections)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if s.ln != nil || s.active > 0 {
-				return ErrMaxConnectionsLocked
-			}
-			s.cfg.maxConnections = int(n)
-			return nil
+			return func(s *Server) error {
+				if s.ln != nil || s.active > 0 {
+					return ErrMaxConnectionsLocked
+				}
+				s.cfg.maxConnections = int(n)
+				return nil
+			}, nil
 		}},
 	intSetting("OutBufferSize", "TCPServer", "SO_SNDBUF of new connections and the per-connection send queue limit (0: system default, queue SendQueueSize)", 0, 1<<30,
 		func(c *settings) *int { return &c.outBufferSize }),
@@ -334,63 +382,40 @@ var settingTable = []setting{
 		func(c *settings) *int { return &c.useIPv6 }),
 
 	// Base settings.
-	{name: "BuildInfo", group: "Base", doc: "version and build of wsserver", get: func(*Server) string { return buildInfo() }},
-	{name: "CodePage", group: "Base", doc: "encoding of TextB for text data (65001 UTF-8 default)",
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.Itoa(s.cfg.codePage)
-		},
-		set: func(s *Server, v string) error {
+	{name: "BuildInfo", group: "Base", goForm: "Version", doc: "version and build of wsserver", get: func(*Server) string { return buildInfo() }},
+	{name: "CodePage", group: "Base", kind: kindInt, doc: "encoding of TextB for text data (65001 UTF-8 default)",
+		get: getter(func(c *settings) *int { return &c.codePage }, strconv.Itoa),
+		parse: func(v string) (change, error) {
 			n, err := strconv.Atoi(v)
 			if err != nil {
-				return newError(ErrInvalidValue, "CodePage takes a code page number, not %q", v)
+				return nil, newError(ErrInvalidValue, "CodePage takes a code page number, not %q", v)
 			}
 			if _, err := codePageEncoding(n); err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.codePage = n
-			return nil
+			return store(func(c *settings) *int { return &c.codePage }, n), nil
 		}},
-	{name: "LicenseInfo", group: "Base", doc: "license of wsserver", get: func(*Server) string {
-		return "Product: wsserver\r\nProduct Key: none (open source)\r\nLicense Source: source code\r\nLicense Type: MIT\r\nLast Valid Build: any"
-	}},
+	{name: "LicenseInfo", group: "Base", goForm: "LicenseInfo", doc: "license of wsserver", get: func(*Server) string { return LicenseInfo() }},
 	boolSetting("MaskSensitive", "Base", "mask Authorization, Cookie and passwords in Log messages",
 		func(c *settings) *bool { return &c.maskSensitive }),
-	{name: "UseInternalSecurityAPI", group: "Base", doc: "always True: TLS is Go's crypto/tls",
+	{name: "UseInternalSecurityAPI", group: "Base", kind: kindBool, doc: "always True: TLS is Go's crypto/tls",
 		get: func(*Server) string { return "True" },
-		set: func(s *Server, v string) error {
+		parse: func(v string) (change, error) {
 			b, err := parseBool("UseInternalSecurityAPI", v)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if !b {
-				return newError(ErrNotSupported, "UseInternalSecurityAPI=False: wsserver always uses Go's crypto/tls; there is no system security library to switch to")
+				return nil, newError(ErrNotSupported, "UseInternalSecurityAPI=False: wsserver always uses Go's crypto/tls; there is no system security library to switch to")
 			}
-			return nil
+			return func(*Server) error { return nil }, nil
 		}},
 
 	// Settings of ours.
 	intSetting("LogLevel", "wsserver", "verbosity of the Log event: 0 none, 1 info, 2 verbose, 3 debug", 0, 3,
 		func(c *settings) *int { return &c.logLevel }),
-	{name: "MaxMessageSize", group: "wsserver", doc: "largest incoming message after decompression; larger ones close with 1009 (0: no limit; default 64 MiB)",
-		get: func(s *Server) string {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			return strconv.FormatInt(s.cfg.maxMessageSize, 10)
-		},
-		set: func(s *Server, v string) error {
-			n, err := parseInt("MaxMessageSize", v, 0, 1<<62)
-			if err != nil {
-				return err
-			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.maxMessageSize = n
-			return nil
-		}},
+	int64Setting("MaxMessageSize", "wsserver", "largest incoming message after decompression; larger ones close with 1009 (0: no limit; default 64 MiB)", 0, 1<<62,
+		func(c *settings) *int64 { return &c.maxMessageSize }),
 	intSetting("SendQueueSize", "wsserver", "bytes a connection may queue before sends fail with 10035 (default 4 MiB; OutBufferSize overrides)", 1, 1<<40,
 		func(c *settings) *int { return &c.sendQueueSize }),
 	secondsSetting("HandshakeTimeout", "wsserver", "seconds a client has to send its opening handshake (default 30)",
@@ -403,7 +428,7 @@ var settingTable = []setting{
 		func(c *settings) *int { return &c.compressMin }),
 	boolSetting("EventLoop", "wsserver", "serve open plaintext connections from epoll loops: no goroutine or buffer per idle connection; handlers must not block (new connections)",
 		func(c *settings) *bool { return &c.eventLoop }),
-	intSetting("EventLoopSpin", "wsserver", "microseconds an event loop keeps polling for more data after serving this server's connections before it sleeps (default 0: sleep at once; new connections): it spares wake-ups, about halving a round trip, at the cost of a core while a conversation goes on; at most half the loops (at least one) poll at a time, and a loop whose polls find nothing backs off", 0, 10000,
+	durationSetting("EventLoopSpin", "wsserver", "microseconds an event loop keeps polling for more data after serving this server's connections before it sleeps (default 0: sleep at once; new connections): it spares wake-ups, about halving a round trip, at the cost of a core while a conversation goes on; at most half the loops (at least one) poll at a time, and a loop whose polls find nothing backs off", time.Microsecond, 0, 10000,
 		func(c *settings) *int { return &c.eventLoopSpin }),
 	boolSetting("ServerNoContextTakeover", "wsserver", "answer permessage-deflate with server_no_context_takeover (default True): compressors are pooled and shared; False keeps a compressor per connection (about 0.8 MiB each at level 1) for better ratios",
 		func(c *settings) *bool { return &c.serverNoContextTakeover }),

@@ -69,41 +69,42 @@ type sslEntry struct {
 	name  string
 	doc   string
 	parse func(v string) (apply func(*sslConfig), err error)
+	kind  valueKind // of the typed form: kindBool, kindInt or kindString
 }
 
 // sslEntries are the SSL config settings that can be set, in the
 // reference's order.
 var sslEntries = []sslEntry{
 	{"LogSSLPackets", "SSLStatus reports every TLS record sent and received (new connections)",
-		boolSSL("LogSSLPackets", func(c *sslConfig, b bool) { c.logPackets = b })},
+		boolSSL("LogSSLPackets", func(c *sslConfig, b bool) { c.logPackets = b }), kindBool},
 	{"OpenSSLCADir", "directory of trusted CA certificates for client certificates (PEM or DER; *.pem, *.crt, *.cer, c_rehash names)",
-		caSSL("OpenSSLCADir", func(c *sslConfig, v string) { c.caDir = v })},
+		caSSL("OpenSSLCADir", func(c *sslConfig, v string) { c.caDir = v }), kindString},
 	{"OpenSSLCAFile", "PEM file of trusted CA certificates for client certificates",
-		caSSL("OpenSSLCAFile", func(c *sslConfig, v string) { c.caFile = v })},
-	{"OpenSSLCipherList", "OpenSSL cipher list (ciphers(1)) for TLS 1.0-1.2, mapped to Go's suites; DEFAULT: no restriction", parseCipherList},
-	{"OpenSSLPrngSeedData", "not supported: crypto/rand cannot be seeded", parsePrngSeed},
+		caSSL("OpenSSLCAFile", func(c *sslConfig, v string) { c.caFile = v }), kindString},
+	{"OpenSSLCipherList", "OpenSSL cipher list (ciphers(1)) for TLS 1.0-1.2, mapped to Go's suites; DEFAULT: no restriction", parseCipherList, kindString},
+	{"OpenSSLPrngSeedData", "not supported: crypto/rand cannot be seeded", parsePrngSeed, kindString},
 	{"ReuseSSLSession", "session resumption with session tickets (TLS 1.2 and 1.3)",
-		boolSSL("ReuseSSLSession", func(c *sslConfig, b bool) { c.reuseSession = b })},
+		boolSSL("ReuseSSLSession", func(c *sslConfig, b bool) { c.reuseSession = b }), kindBool},
 	{"SSLCACerts", "PEM CA certificates trusted for client certificates, advertised in the certificate request",
-		caSSL("SSLCACerts", func(c *sslConfig, v string) { c.caCerts = v })},
+		caSSL("SSLCACerts", func(c *sslConfig, v string) { c.caCerts = v }), kindString},
 	{"SSLCheckCRL", "check client certificates against their CRL distribution points: 0 no, 1 if available, 2 required",
-		revocationSSL("SSLCheckCRL", func(c *sslConfig, n int) { c.checkCRL = n })},
+		revocationSSL("SSLCheckCRL", func(c *sslConfig, n int) { c.checkCRL = n }), kindInt},
 	{"SSLCheckOCSP", "check client certificates with their OCSP responder: 0 no, 1 if available, 2 required",
-		revocationSSL("SSLCheckOCSP", func(c *sslConfig, n int) { c.checkOCSP = n })},
-	{"SSLCipherStrength", "minimum bulk cipher strength in bits (TLS 1.3 handshakes below it are refused)", parseCipherStrength},
-	{"SSLEnabledCipherSuites", "cipher suites (IANA or OpenSSL names, ';'-separated); * for crypto/tls's defaults", parseEnabledSuites},
-	{"SSLEnabledProtocols", "TLS versions: TLS1 192, TLS1.1 768, TLS1.2 3072, TLS1.3 12288, or-ed; a contiguous range", parseProtocols},
-	{"SSLEnableRenegotiation", "True only: crypto/tls answers renegotiation_info and never renegotiates", parseRenegotiation},
+		revocationSSL("SSLCheckOCSP", func(c *sslConfig, n int) { c.checkOCSP = n }), kindInt},
+	{"SSLCipherStrength", "minimum bulk cipher strength in bits (TLS 1.3 handshakes below it are refused)", parseCipherStrength, kindInt},
+	{"SSLEnabledCipherSuites", "cipher suites (IANA or OpenSSL names, ';'-separated); * for crypto/tls's defaults", parseEnabledSuites, kindString},
+	{"SSLEnabledProtocols", "TLS versions: TLS1 192, TLS1.1 768, TLS1.2 3072, TLS1.3 12288, or-ed; a contiguous range", parseProtocols, kindInt},
+	{"SSLEnableRenegotiation", "True only: crypto/tls answers renegotiation_info and never renegotiates", parseRenegotiation, kindBool},
 	{"SSLIncludeCertChain", "SSLClientAuthentication's CertEncoded holds the client's whole chain",
-		boolSSL("SSLIncludeCertChain", func(c *sslConfig, b bool) { c.includeChain = b })},
-	{"SSLKeyLogFile", "file the TLS secrets are appended to (NSS key log format), for Wireshark", parseKeyLogFile},
-	{"SSLSecurityFlags", "client certificate checks to relax: 0x1 time validity, 0x10 unknown CA, 0x20 wrong usage", parseSecurityFlags},
-	{"SSLServerCACerts", "not applicable: a server validates no server certificate (see SSLCACerts)", parseServerCACerts},
-	{"TLS12SignatureAlgorithms", "signature algorithms allowed in TLS 1.0-1.2 (handshake and client certificate)", parseSigs12},
-	{"TLS12SupportedGroups", "ECDHE groups for TLS 1.0-1.2", parseGroups12},
-	{"TLS13KeyShareGroups", "validated only: a crypto/tls server uses the key share the client sent", parseKeyShare},
-	{"TLS13SignatureAlgorithms", "signature algorithms allowed in TLS 1.3 (handshake and client certificate)", parseSigs13},
-	{"TLS13SupportedGroups", "key exchange groups for TLS 1.3", parseGroups13},
+		boolSSL("SSLIncludeCertChain", func(c *sslConfig, b bool) { c.includeChain = b }), kindBool},
+	{"SSLKeyLogFile", "file the TLS secrets are appended to (NSS key log format), for Wireshark", parseKeyLogFile, kindString},
+	{"SSLSecurityFlags", "client certificate checks to relax: 0x1 time validity, 0x10 unknown CA, 0x20 wrong usage", parseSecurityFlags, kindInt},
+	{"SSLServerCACerts", "not applicable: a server validates no server certificate (see SSLCACerts)", parseServerCACerts, kindString},
+	{"TLS12SignatureAlgorithms", "signature algorithms allowed in TLS 1.0-1.2 (handshake and client certificate)", parseSigs12, kindString},
+	{"TLS12SupportedGroups", "ECDHE groups for TLS 1.0-1.2", parseGroups12, kindString},
+	{"TLS13KeyShareGroups", "validated only: a crypto/tls server uses the key share the client sent", parseKeyShare, kindString},
+	{"TLS13SignatureAlgorithms", "signature algorithms allowed in TLS 1.3 (handshake and client certificate)", parseSigs13, kindString},
+	{"TLS13SupportedGroups", "key exchange groups for TLS 1.3", parseGroups13, kindString},
 }
 
 // negotiatedNames are the read-only per-connection SSL settings.
@@ -117,7 +118,7 @@ var sslSettingTable = func() []setting {
 		t = append(t, e.setting())
 	}
 	for _, name := range negotiatedNames {
-		t = append(t, setting{name: name, group: "SSL", connGet: negotiatedGetter(name),
+		t = append(t, setting{name: name, group: "SSL", connGet: negotiatedGetter(name), goForm: "Connection.TLS",
 			doc: "read-only, per connection: Config(\"" + name + "[ConnectionId]\")"})
 	}
 	return t
@@ -139,7 +140,7 @@ var defaultSSLConfig = func() sslConfig {
 // setting makes the config table entry of an SSL setting.
 func (e sslEntry) setting() setting {
 	name := e.name
-	return setting{name: name, group: "SSL", doc: e.doc,
+	return setting{name: name, group: "SSL", doc: e.doc, kind: e.kind,
 		get: func(s *Server) string {
 			s.mu.Lock()
 			defer s.mu.Unlock()
@@ -148,22 +149,22 @@ func (e sslEntry) setting() setting {
 			}
 			return sslDefaults[name]
 		},
-		set: func(s *Server, v string) error {
+		parse: func(v string) (change, error) {
 			apply, err := e.parse(v) // may read files: not under s.mu
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			c := &s.cfg.ssl.conf
-			apply(c)
-			text := maps.Clone(c.text) // copies of the settings share the map
-			if text == nil {
-				text = map[string]string{}
-			}
-			text[name] = v
-			c.text = text
-			return nil
+			return func(s *Server) error {
+				c := &s.cfg.ssl.conf
+				apply(c)
+				text := maps.Clone(c.text) // copies of the settings share the map
+				if text == nil {
+					text = map[string]string{}
+				}
+				text[name] = v
+				c.text = text
+				return nil
+			}, nil
 		}}
 }
 
