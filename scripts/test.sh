@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command (the README's; .ci/run runs it with
 # CI=true): installs the real clients the interop tests need when missing,
-# checks gofmt, runs go vet and go test -race on the root module (library,
-# internal packages, cmd/wsserver, interop), then vets and builds the bench
-# module without running its benchmarks.
+# checks gofmt, then runs go vet, go test -race and go build over every
+# module of the workspace (go.work: the library, cmd/wsserver, bench, ...).
+# `./...` in workspace mode stays inside the module of the current directory,
+# so the workspace's modules are named with the `work` pattern (all packages
+# of every module that go.work uses).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -20,16 +22,23 @@ if [ -n "$unformatted" ]; then
 	exit 1
 fi
 
-step "go vet ./..."
-go vet ./...
+step "modules in go.work"
+if [ "$(go env GOWORK)" != "$PWD/go.work" ]; then
+	echo "go.work is not in use (GOWORK=$(go env GOWORK)): the modules other than the library would go untested"
+	exit 1
+fi
+go list -m -f '{{.Path}} ({{.Dir}})'
 
-step "go test -race ./..."
-go test -race -timeout 9m ./...
+step "go vet work"
+go vet work
+
+step "go test -race work"
+go test -race -timeout 9m work
 
 step "go test ./internal/protocol (its assembly, which race builds leave out)"
 go test -count=1 ./internal/protocol
 
-step "bench module: go vet ./... and go build ./..."
-(cd bench && go vet ./... && go build ./...)
+step "go build work (the commands of every module, bench's included)"
+go build -o /dev/null work
 
 step "all passed"
