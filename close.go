@@ -117,6 +117,7 @@ func (c *Connection) cleanup() {
 	if c.readState != nil && c.inflater != nil {
 		c.inflater.Close()
 	}
+	c.endContext()
 }
 
 // closeSocket cuts the connection so that its reader ends. On an event loop

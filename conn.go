@@ -41,6 +41,7 @@ type Connection struct {
 	fdClosed   bool                     // the raw socket was closed
 	twinFailed bool                     // making the twin failed (reported once)
 	twin       atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
+	ext        atomic.Pointer[connExt]  // Value, Context, the request during the handshake: nil until used
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
@@ -119,6 +120,7 @@ type readState struct {
 	midMsg       bool   // a message has begun delivering pieces
 	inflater     *deflate.Decompressor
 	dataIn       DataInEvent
+	msgEv        MessageEvent
 	pingEv       PingEvent
 	large        []byte  // a large pooled read buffer in use, until releaseChunk
 	lineBuf      []byte  // LineMode: the line so far

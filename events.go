@@ -1,6 +1,10 @@
 package wsserver
 
-import "unicode/utf8"
+import (
+	"bytes"
+	"io"
+	"unicode/utf8"
+)
 
 // Events holds the server's event handlers, one optional func per event of the
 // reference. Set them before StartListening (or before the first ServeHTTP)
@@ -34,6 +38,12 @@ type Events struct {
 	// OnDataIn fires for received data: per fragment (or piece of one), per
 	// whole message with BufferMessage, or per line in LineMode.
 	OnDataIn func(*DataInEvent)
+	// OnMessage fires once per whole message received, with its format and
+	// all of its data (at most MaxMessageSize bytes), whatever BufferMessage
+	// and LineMode say: the Go-native way to receive. OnDataIn, when also
+	// set, still fires as the reference says, before OnMessage for the
+	// message's last piece.
+	OnMessage func(*MessageEvent)
 	// OnDisconnected fires once when a connection that fired Connected ends.
 	OnDisconnected func(*DisconnectedEvent)
 	// OnError fires for errors during data delivery that no method returned.
@@ -68,6 +78,9 @@ type Events struct {
 // ConnectedEvent is the Connected event's parameters.
 type ConnectedEvent struct {
 	ConnectionID int
+	// Connection is the connection that opened; its Request is the opening
+	// handshake's until the handler returns.
+	Connection *Connection
 }
 
 // ConnectionRequestEvent is the ConnectionRequest event's parameters.
@@ -124,9 +137,33 @@ func (e *DataInEvent) Text() string {
 	return string(e.TextB)
 }
 
+// MessageEvent is the parameters of OnMessage: one whole message.
+type MessageEvent struct {
+	ConnectionID int
+	// Connection is the connection the message came on: its Value, Context
+	// and methods are at hand without a lookup.
+	Connection *Connection
+	// DataFormat is FormatText or FormatBinary.
+	DataFormat DataFormat
+	// Data is the whole message as received: UTF-8 for text, whatever the
+	// CodePage. It points into the server's buffers and is valid only during
+	// the call: copy what must outlive it.
+	Data []byte
+}
+
+// Text returns the message as a string (a copy).
+func (e *MessageEvent) Text() string { return string(e.Data) }
+
+// Reader returns an io.Reader over the message, valid, like Data, only
+// during the call: for decoders that read (json.NewDecoder, xml, csv...).
+func (e *MessageEvent) Reader() io.Reader { return bytes.NewReader(e.Data) }
+
 // DisconnectedEvent is the Disconnected event's parameters.
 type DisconnectedEvent struct {
 	ConnectionID int
+	// Connection is the connection that ended (no longer in Connections):
+	// its Value is still there.
+	Connection *Connection
 	// StatusCode is the close code the connection ended with: the client's
 	// code, the server's when the server closed first and got no reply, 1005
 	// when a close frame had no code, and 1006 when the connection dropped
@@ -205,6 +242,10 @@ type SSLStatusEvent struct {
 // WebSocketOpenRequestEvent is the WebSocketOpenRequest event's parameters.
 type WebSocketOpenRequestEvent struct {
 	ConnectionID int
+	// Connection is the connection asking to open (not yet in Connections):
+	// Connection.Request() is the request as an *http.Request, and SetValue
+	// keeps what the handler learns from it (a user from a cookie...).
+	Connection   *Connection
 	RequestURI   string
 	HostHeader   string
 	OriginHeader string

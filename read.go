@@ -110,7 +110,7 @@ func (c *Connection) directTarget() []byte {
 		return nil
 	}
 	rem := c.rd.FrameRemaining()
-	if !c.opts.bufferMessage || rem < directMin || c.rd.MessageCompressed() || c.LineMode() {
+	if !c.wholeMessages() || rem < directMin || c.rd.MessageCompressed() || c.LineMode() {
 		return nil
 	}
 	need := int(min(rem, maxPrealloc))
@@ -216,6 +216,29 @@ type frameHandler Connection
 
 func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	c := (*Connection)(h)
+	if c.srv.Events.OnMessage == nil {
+		return c.deliverData(op, p, fin)
+	}
+	// OnMessage gets whole messages; DataIn, when set, still gets its pieces
+	// or lines as it would without OnMessage (with BufferMessage and no
+	// LineMode its whole message comes from collectMessage).
+	if c.srv.Events.OnDataIn != nil && (!c.opts.bufferMessage || c.lineMode.Load()) {
+		if err := c.deliverData(op, p, fin); err != nil {
+			return err
+		}
+	}
+	return c.collectMessage(op, p, fin, c.opts.bufferMessage && !c.lineMode.Load())
+}
+
+// wholeMessages reports whether messages are gathered whole (BufferMessage
+// or OnMessage), so that their data can be read straight into the buffer.
+func (c *Connection) wholeMessages() bool {
+	return c.opts.bufferMessage || c.srv.Events.OnMessage != nil
+}
+
+// deliverData delivers data to DataIn as the reference says: lines in
+// LineMode, whole messages with BufferMessage, else pieces as they come.
+func (c *Connection) deliverData(op protocol.Opcode, p []byte, fin bool) error {
 	if c.lineMode.Load() {
 		return c.deliverLines(p, fin)
 	}
@@ -224,31 +247,7 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 		format = FormatText
 	}
 	if c.opts.bufferMessage {
-		if fin && len(c.msgBuf) == 0 && (cap(c.msgBuf) == 0 || len(p) == 0 || &c.msgBuf[:1][0] != &p[0]) {
-			// The whole message is in this piece, in the read buffer:
-			// deliver it in place, without copying it to msgBuf. (A piece
-			// read in place into msgBuf goes below, which gives msgBuf's
-			// buffer back. Compressed messages always come in pieces.)
-			return c.fireDataIn(format, p, true, false)
-		}
-		if n := len(c.msgBuf); len(p) > 0 && cap(c.msgBuf) > n && &c.msgBuf[:n+1][n] == &p[0] {
-			// Read in place by directTarget: the data is already there.
-			c.msgBuf = c.msgBuf[:n+len(p)]
-		} else {
-			if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
-				// Make room for the rest of the frame at once: one copy of a
-				// large message instead of a doubling series.
-				c.msgBuf = bufpool.Grow(c.msgBuf, need)
-			}
-			c.msgBuf = append(c.msgBuf, p...)
-		}
-		if !fin {
-			return nil
-		}
-		err := c.fireDataIn(format, c.msgBuf, true, false)
-		bufpool.Put(c.msgBuf) // a connection between messages holds no buffer
-		c.msgBuf = nil
-		return err
+		return c.collectMessage(op, p, fin, true)
 	}
 	if op == protocol.OpText {
 		p = c.joinRunes(p, fin)
@@ -261,6 +260,60 @@ func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	}
 	c.midMsg = !fin
 	return c.fireDataIn(format, p, fin, false)
+}
+
+// collectMessage gathers a message's pieces in msgBuf and, at its end,
+// fires DataIn with the whole message when dataIn is true (BufferMessage),
+// then OnMessage when set.
+func (c *Connection) collectMessage(op protocol.Opcode, p []byte, fin, dataIn bool) error {
+	format := FormatBinary
+	if op == protocol.OpText {
+		format = FormatText
+	}
+	if fin && len(c.msgBuf) == 0 && (cap(c.msgBuf) == 0 || len(p) == 0 || &c.msgBuf[:1][0] != &p[0]) {
+		// The whole message is in this piece, in the read buffer:
+		// deliver it in place, without copying it to msgBuf. (A piece
+		// read in place into msgBuf goes below, which gives msgBuf's
+		// buffer back. Compressed messages always come in pieces.)
+		return c.fireWhole(format, p, dataIn)
+	}
+	if n := len(c.msgBuf); len(p) > 0 && cap(c.msgBuf) > n && &c.msgBuf[:n+1][n] == &p[0] {
+		// Read in place by directTarget: the data is already there.
+		c.msgBuf = c.msgBuf[:n+len(p)]
+	} else {
+		if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
+			// Make room for the rest of the frame at once: one copy of a
+			// large message instead of a doubling series.
+			c.msgBuf = bufpool.Grow(c.msgBuf, need)
+		}
+		c.msgBuf = append(c.msgBuf, p...)
+	}
+	if !fin {
+		return nil
+	}
+	err := c.fireWhole(format, c.msgBuf, dataIn)
+	bufpool.Put(c.msgBuf) // a connection between messages holds no buffer
+	c.msgBuf = nil
+	return err
+}
+
+// fireWhole fires DataIn (when dataIn) and OnMessage for a whole message.
+func (c *Connection) fireWhole(format DataFormat, p []byte, dataIn bool) error {
+	if dataIn {
+		if err := c.fireDataIn(format, p, true, false); err != nil {
+			return err
+		}
+	}
+	h := c.srv.Events.OnMessage
+	if h == nil {
+		return nil
+	}
+	c.waitWhilePaused()
+	e := &c.reading().msgEv
+	*e = MessageEvent{ConnectionID: c.id, Connection: c, DataFormat: format, Data: p}
+	err := call(c.srv, c, "Message", h, e)
+	e.Data, e.Connection = nil, nil // the buffer goes back to the pool
+	return err
 }
 
 // joinRunes keeps a UTF-8 sequence split between two pieces of a text

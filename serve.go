@@ -366,8 +366,10 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 	c.host, c.origin, c.uri = up.Host, up.Origin, req.URI
 	c.requestHeaders = req.Raw()
 	c.subProtocols = up.RawProtocols
+	c.beginOpen(nil, req)
 	ev := &WebSocketOpenRequestEvent{
 		ConnectionID:   c.id,
+		Connection:     c,
 		RequestURI:     req.URI,
 		HostHeader:     up.Host,
 		OriginHeader:   up.Origin,
@@ -405,7 +407,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 			c.sharedDeflate = params.ServerNoContextTakeover && params.ServerMaxWindowBits == deflate.MaxWindowBits
 			rs := c.reading()
 			rs.inflater = deflate.NewDecompressor(params)
-			rs.inflater.SetWholeMessages(c.opts.bufferMessage)
+			rs.inflater.SetWholeMessages(c.opts.bufferMessage || s.Events.OnMessage != nil && s.Events.OnDataIn == nil)
 			c.rd.SetInflater(inflaterAdapter{c.inflater})
 		}
 	}
@@ -459,7 +461,9 @@ func (s *Server) open(c *Connection) {
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
 	}
-	if err := c.fireOpened(); err != nil {
+	err := c.fireOpened()
+	c.endOpen()
+	if err != nil {
 		c.fail(c.panicClose(err))
 	}
 }
@@ -482,7 +486,7 @@ func (s *Server) handshakeOnLoop() bool {
 func (c *Connection) fireOpened() error {
 	s := c.srv
 	if h := s.Events.OnConnected; h != nil {
-		if err := call(s, c, "Connected", h, &ConnectedEvent{ConnectionID: c.id}); err != nil {
+		if err := call(s, c, "Connected", h, &ConnectedEvent{ConnectionID: c.id, Connection: c}); err != nil {
 			return err
 		}
 	}
@@ -502,7 +506,7 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 		s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
 	}
 	if h := s.Events.OnDisconnected; h != nil {
-		ev := &DisconnectedEvent{ConnectionID: c.id, StatusCode: code, Description: reason}
+		ev := &DisconnectedEvent{ConnectionID: c.id, Connection: c, StatusCode: code, Description: reason}
 		if err := call(s, c, "Disconnected", h, ev); err != nil {
 			s.reportPanic(c.id, err.(*handlerPanic))
 		}
@@ -567,6 +571,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		leftover, _ = brw.Reader.Peek(n)
 		leftover = bytes.Clone(leftover)
 	}
+	c.beginOpen(r, nil)
 	resp, ok := s.upgrade(c, req, nil)
 	if !c.writeRaw(resp) || !ok {
 		s.abandon(c)

@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -134,9 +135,18 @@ func (c *Connection) account(n int) {
 // send queues data as a message (or as the next part of a MessageLength
 // message) and, in blocking mode, waits until it is written.
 func (c *Connection) send(op protocol.Opcode, data []byte) error {
+	return c.sendCtx(op, data, nil)
+}
+
+// sendCtx is send; with a non-nil ctx it blocks until the data is written
+// or ctx ends, whatever the Timeout (SendContext).
+func (c *Connection) sendCtx(op protocol.Opcode, data []byte, ctx context.Context) error {
 	c.mu.Lock()
 	c.sending()
 	timeout := c.timeout
+	if ctx != nil {
+		timeout = -1 // wait without a deadline of its own: ctx has it
+	}
 	var deadline time.Time
 	if timeout > 0 {
 		deadline = time.Now().Add(time.Duration(timeout) * time.Second)
@@ -157,7 +167,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 		if timeout == 0 {
 			return c.wouldBlockLocked()
 		}
-		if err := c.waitLocked(deadline); err != nil {
+		if err := c.waitCtxLocked(deadline, ctx); err != nil {
 			return err
 		}
 		deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
@@ -219,7 +229,7 @@ func (c *Connection) send(op protocol.Opcode, data []byte) error {
 	} else {
 		c.bytesSent = 0
 	}
-	return c.finishSend(timeout, c.enqueued)
+	return c.finishSendCtx(timeout, c.enqueued, ctx)
 }
 
 // releaseZbuf returns a compression buffer a large message grew to the pool.
@@ -362,6 +372,12 @@ func (c *Connection) wouldBlockLocked() error {
 // progress; with timeout < 0 it waits without a deadline; with 0 it returns
 // at once. c.mu is held and released.
 func (c *Connection) finishSend(timeout int, target int64) error {
+	return c.finishSendCtx(timeout, target, nil)
+}
+
+// finishSendCtx is finishSend that also gives up when ctx (nil: none) ends;
+// what was queued then stays queued and goes out in the background.
+func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Context) error {
 	if timeout == 0 {
 		c.scheduleFlushLocked()
 		c.mu.Unlock()
@@ -371,6 +387,12 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 	deadline := c.inactivityDeadline(timeout)
 	gen := c.interrupts
 	for c.written < target {
+		if ctx != nil && ctx.Err() != nil {
+			c.setWriteDeadline(time.Time{})
+			c.scheduleFlushLocked()
+			c.mu.Unlock()
+			return ctxError(context.Cause(ctx), c.id)
+		}
 		if c.writeErr != nil {
 			err := c.writeErr
 			c.mu.Unlock()
@@ -402,7 +424,7 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 			}
 			continue
 		}
-		if err := c.waitLocked(deadline); err != nil {
+		if err := c.waitCtxLocked(deadline, ctx); err != nil {
 			return err
 		}
 		if c.written < target && c.state == stateClosed && c.writeErr == nil {
@@ -419,6 +441,12 @@ func (c *Connection) finishSend(timeout int, target int64) error {
 // which case it returns ErrTimedOut with c.mu released. On success c.mu is
 // held again. The deadline moves on with every progress (an inactivity timeout).
 func (c *Connection) waitLocked(deadline time.Time) error {
+	return c.waitCtxLocked(deadline, nil)
+}
+
+// waitCtxLocked is waitLocked that also returns, with ctx's error as
+// ctxError, when ctx (nil: none) ends.
+func (c *Connection) waitCtxLocked(deadline time.Time, ctx context.Context) error {
 	if c.progress == nil {
 		c.progress = make(chan struct{})
 	}
@@ -431,10 +459,16 @@ func (c *Connection) waitLocked(deadline time.Time) error {
 		defer t.Stop()
 		timer = t.C
 	}
+	var done <-chan struct{}
+	if ctx != nil {
+		done = ctx.Done()
+	}
 	select {
 	case <-ch: // progress, an Interrupt, or the end of the connection
 	case <-timer:
 		return newError(ErrTimedOut, "no data could be sent to connection %d for the Timeout period", c.id)
+	case <-done:
+		return ctxError(context.Cause(ctx), c.id)
 	}
 	c.mu.Lock()
 	if c.interrupts != gen && !c.streaming {

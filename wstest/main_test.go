@@ -1,0 +1,16 @@
+package wstest_test
+
+import (
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+// TestMain fails the package when a test leaves a goroutine behind: the
+// client's reader, the in-memory pipe's http.Server and the connections.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// The event loops live as long as the process (eventloop.go).
+		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),
+	)
+}
