@@ -395,3 +395,66 @@ func TestSendContext_HonoursCancellation(t *testing.T) {
 		})
 	}
 }
+
+// Issue 14: on the server's own TLS listener (UseSSL), the request built
+// for WebSocketOpenRequest and Connected carries the TLS state, and
+// Connection.TLS reports it for the connection's life.
+func TestConnectionRequest_TLSState(t *testing.T) {
+	env := newTLSEnv(t)
+	type seen struct {
+		event      string
+		serverName string
+		version    uint16
+	}
+	ch := make(chan seen, 4)
+	h := env.start(t, func(s *Server) {
+		rec := func(event string, c *Connection) {
+			r := c.Request()
+			if r == nil || r.TLS == nil || c.TLS() == nil {
+				ch <- seen{event: event + " without TLS state"}
+				return
+			}
+			ch <- seen{event, r.TLS.ServerName, c.TLS().Version}
+		}
+		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { rec("WebSocketOpenRequest", e.Connection) }
+		s.Events.OnConnected = func(e *ConnectedEvent) { rec("Connected", e.Connection) }
+	})
+	_, state, _ := wssOpen(t, h, env.client())
+	for _, ev := range []string{"WebSocketOpenRequest", "Connected"} {
+		got := receive(t, ch, ev)
+		if got.event != ev || got.serverName != "server.test" || got.version != state.Version {
+			t.Fatalf("%s: %+v, want server.test and version %#x", ev, got, state.Version)
+		}
+	}
+}
+
+// Issue 14: SendContext through net/http gives up on a client that reads
+// nothing when its context's deadline passes, as on the server's listener.
+func TestSendContext_NetHTTP(t *testing.T) {
+	checkGoroutines(t)
+	s := New()
+	s.Config("SendQueueSize=65536")
+	hs := httptest.NewServer(s)
+	t.Cleanup(func() {
+		s.ShutdownContext(context.Background())
+		hs.Close()
+	})
+	rawDial(t, strings.TrimPrefix(hs.URL, "http://"), rawOpts{small: true}) // reads nothing
+	waitUntil(t, "the connection opens", func() bool { return s.ConnectionCount() == 1 })
+	id := s.Connections()[0].ID()
+	chunk := make([]byte, 256<<10)
+	deadline := time.Now().Add(waitLimit)
+	var err error
+	for i := 0; err == nil; i++ {
+		if time.Now().After(deadline) || i > 10000 {
+			t.Fatal("the socket never filled")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		err = s.SendContext(ctx, id, FormatBinary, chunk)
+		cancel()
+	}
+	wantCode(t, "SendContext to a full socket", err, ErrTimedOut)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("errors.Is(%v, context.DeadlineExceeded) is false", err)
+	}
+}
