@@ -243,9 +243,11 @@ func (s *Server) SendJSON(id int, v any) error {
 // MessageWriter returns a writer whose bytes go out as one message of the
 // format (text or binary), streamed in frames as they are written, as
 // SendStream sends: other sends to the connection wait until Close ends the
-// message. Write blocks while the client reads slowly (whatever the
-// Timeout), Interrupt stops it with ErrInterrupted, and Close returns the
-// error the message ended with. Text must be UTF-8 as a whole.
+// message. Write blocks while the client reads slowly (with Timeout > 0 it
+// fails with ErrTimedOut after that long without progress), Interrupt
+// stops it with ErrInterrupted, and Close returns the error the message
+// ended with. Text must be UTF-8 as a whole. The writer is for one
+// goroutine at a time; it uses a goroutine of its own until Close.
 func (s *Server) MessageWriter(id int, format DataFormat) (io.WriteCloser, error) {
 	if _, err := s.Connection(id); err != nil {
 		return nil, err
