@@ -549,7 +549,7 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 		path: "/socket?token=abc",
 		host: "ws.example.test",
 		headers: []string{
-			"Origin: https://app.example.test",
+			"Origin: https://ws.example.test",
 			"Sec-WebSocket-Protocol: v2.chat, v1.chat",
 			"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
 			"X-Request-Id: 77",
@@ -565,7 +565,7 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 	if e.HostHeader != "ws.example.test" {
 		t.Errorf("HostHeader %q", e.HostHeader)
 	}
-	if e.OriginHeader != "https://app.example.test" {
+	if e.OriginHeader != "https://ws.example.test" {
 		t.Errorf("OriginHeader %q", e.OriginHeader)
 	}
 	if e.SubProtocols != "v2.chat, v1.chat" {
@@ -574,7 +574,7 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 	if !strings.Contains(e.Extensions, "permessage-deflate") {
 		t.Errorf("Extensions %q", e.Extensions)
 	}
-	for _, want := range []string{"X-Request-Id: 77", "Host: ws.example.test", "Origin: https://app.example.test"} {
+	for _, want := range []string{"X-Request-Id: 77", "Host: ws.example.test", "Origin: https://ws.example.test"} {
 		if !strings.Contains(e.RequestHeaders, want) {
 			t.Errorf("RequestHeaders lacks %q: %q", want, e.RequestHeaders)
 		}

@@ -498,7 +498,7 @@ func openCustom(t *testing.T, h *harness) (*rawConn, *Connection) {
 		path: "/chat/room?id=7&x=%20y",
 		host: "example.test:8080",
 		headers: []string{
-			"Origin: https://origin.example",
+			"Origin: http://example.test:8080",
 			"Sec-WebSocket-Protocol: chat, superchat",
 			"X-Custom: forty-two",
 		},
@@ -521,7 +521,7 @@ func TestWSConnection_Host(t *testing.T) {
 func TestWSConnection_Origin(t *testing.T) {
 	h := newHarness(t, nil)
 	_, c := openCustom(t, h)
-	if got := c.Origin(); got != "https://origin.example" {
+	if got := c.Origin(); got != "http://example.test:8080" {
 		t.Fatalf("Origin = %q", got)
 	}
 	_, id := h.dial(t, "/", nil)
@@ -542,7 +542,7 @@ func TestWSConnection_RequestHeaders(t *testing.T) {
 	h := newHarness(t, nil)
 	_, c := openCustom(t, h)
 	hdrs := c.RequestHeaders()
-	for _, want := range []string{"Host: example.test:8080", "X-Custom: forty-two", "Origin: https://origin.example", "Sec-WebSocket-Version: 13", "Upgrade: websocket"} {
+	for _, want := range []string{"Host: example.test:8080", "X-Custom: forty-two", "Origin: http://example.test:8080", "Sec-WebSocket-Version: 13", "Upgrade: websocket"} {
 		if !strings.Contains(hdrs, want) {
 			t.Fatalf("RequestHeaders lacks %q:\n%s", want, hdrs)
 		}

@@ -343,9 +343,10 @@ func (c *Connection) writeRaw(b []byte) bool {
 	return err == nil
 }
 
-// upgrade validates the opening handshake, fires WebSocketOpenRequest,
-// negotiates permessage-deflate and returns the response to write; ok is
-// false when the request is refused.
+// upgrade validates the opening handshake, applies AllowedOrigins, fires
+// WebSocketOpenRequest, negotiates permessage-deflate and returns the
+// response to write; ok is false when the request is refused. Every
+// transport's handshake passes through here.
 func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (resp []byte, ok bool) {
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "%s %s %s", req.Method, req.URI, req.Proto)
@@ -357,6 +358,9 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 	if rej != nil {
 		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
 		return handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header), false
+	}
+	if resp, ok := s.checkOrigin(c, up.Origin, up.Host); !ok {
+		return resp, false
 	}
 	exts, err := deflate.ParseExtensions(up.Extensions)
 	if err != nil {

@@ -42,9 +42,10 @@ type settings struct {
 	closeTimeout            time.Duration
 	compressionLevel        int
 	serverNoContextTakeover bool
-	compressMin             int  // smallest message compressed
-	eventLoop               bool // serve open plaintext connections on epoll loops
-	eventLoopSpin           int  // microseconds a loop polls after serving this server's connections
+	compressMin             int           // smallest message compressed
+	eventLoop               bool          // serve open plaintext connections on epoll loops
+	eventLoopSpin           int           // microseconds a loop polls after serving this server's connections
+	allowedOrigins          *originPolicy // AllowedOrigins, parsed (origin.go)
 
 	// SSL group (see tls.go).
 	ssl sslSettings
@@ -71,6 +72,7 @@ func defaultSettings() settings {
 		defaultMaxLineLength:     defaultMaxLineLength,
 		waitForCloseResponse:     true,
 		allowedClients:           "*",
+		allowedOrigins:           mustOriginPolicy(defaultAllowedOrigins),
 		bindExclusively:          true,
 		closeStreamAfterTransfer: true,
 		maxConnections:           defaultMaxConnections,

@@ -85,10 +85,27 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	if err := a.srv.SetDefaultTimeout(o.timeout); err != nil {
 		return nil, usagef("--timeout: %v", err)
 	}
+	if v := originSetting(o); v != "" {
+		if _, err := a.srv.Config("AllowedOrigins=" + v); err != nil {
+			return nil, usagef("--origin: %v", err)
+		}
+	}
 	for _, cfg := range o.configs {
 		if _, err := a.srv.Config(cfg); err != nil {
 			return nil, usagef("--config %s: %v", cfg, err)
 		}
+	}
+	// The /events feed follows the same Origin policy as /ws.
+	origins, _ := a.srv.Config("AllowedOrigins")
+	if _, err := a.mon.Config("AllowedOrigins=" + origins); err != nil {
+		return nil, err
+	}
+	if origins == wsserver.AnyOrigin {
+		msg := "AllowedOrigins=*: any web page a user of this machine visits can open WebSockets to this server"
+		if o.mode == modeExec {
+			msg += " and run " + o.command[0]
+		}
+		log.Warn(msg + "; list the origins you trust with --origin instead")
 	}
 	if o.tls.enabled() {
 		conf, err := configureTLS(a.srv, o.tls)
@@ -267,4 +284,17 @@ func (a *app) shutdown(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// originSetting is the AllowedOrigins value the --origin and --any-origin
+// flags ask for; "" leaves the library's default, same-origin: the built-in
+// page (and --static pages) served by the command itself.
+func originSetting(o options) string {
+	switch {
+	case o.anyOrigin:
+		return wsserver.AnyOrigin
+	case len(o.origins) > 0:
+		return wsserver.SameOrigin + ", " + strings.Join(o.origins, ", ")
+	}
+	return ""
 }

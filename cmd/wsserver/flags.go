@@ -35,6 +35,9 @@ type options struct {
 	shutdownWait   time.Duration // bounded wait for close handshakes on SIGINT/SIGTERM
 
 	tls tlsOptions // --tls-*: https and wss (tls.go)
+
+	origins   []string // --origin: AllowedOrigins patterns besides the page's own origin
+	anyOrigin bool     // --any-origin: AllowedOrigins=*
 }
 
 // errHelp is returned by parseArgs for --help: print usage, exit 0.
@@ -60,6 +63,20 @@ func (c *configList) Set(v string) error {
 		return fmt.Errorf("want Name=Value, e.g. --config MaxFrameSize=65536")
 	}
 	*c = append(*c, v)
+	return nil
+}
+
+// originList collects repeated --origin patterns.
+type originList []string
+
+func (l *originList) String() string { return strings.Join(*l, ",") }
+
+func (l *originList) Set(v string) error {
+	for p := range strings.SplitSeq(v, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l = append(*l, p)
+		}
+	}
 	return nil
 }
 
@@ -103,6 +120,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.tls.storeType, "tls-cert-store-type", o.tls.storeType, "`TYPE` of --tls-cert-store (SSLCertStoreType): auto, pemkeyfile, pfxfile, jwkfile or the reference's number")
 	fs.StringVar(&o.tls.password, "tls-cert-password", o.tls.password, "`PASSWORD` of --tls-cert-store (SSLCertStorePassword); other users may see it in ps")
 	fs.StringVar(&o.tls.subject, "tls-cert-subject", o.tls.subject, "`SUBJECT` of the certificate to use (SSLCertSubject): full, part of it, or * for the first")
+	fs.Var((*originList)(&o.origins), "origin", "also allow web pages from origins matching `PATTERN` to open WebSockets, repeatable: https://app.example.com, *.example.com, localhost:* (AllowedOrigins; pages from the server's own origin are always allowed)")
+	fs.BoolVar(&o.anyOrigin, "any-origin", o.anyOrigin, "allow web pages from ANY origin to open WebSockets (AllowedOrigins=*): any site a user visits can then use the server, and in exec mode run its program")
 	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
 	return fs
 }
@@ -176,6 +195,8 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--stats must not be negative, got %v", o.statsEvery)
 	case o.shutdownWait <= 0:
 		return o, usagef("--shutdown-timeout must be positive, got %v", o.shutdownWait)
+	case o.anyOrigin && len(o.origins) > 0:
+		return o, usagef("--any-origin allows every origin: drop --origin, or drop --any-origin to allow only those listed")
 	case o.tls.selfSigned && o.tls.store != "":
 		return o, usagef("--tls-self-signed and --tls-cert-store exclude each other")
 	}
@@ -212,6 +233,12 @@ Endpoints:
   /events       a WebSocket pushing the connection list as JSON
   /connections  the connection list as JSON
 
+Origins: a web page may open WebSockets here only when it comes from the
+server's own origin (the built-in page, --static pages), so that other sites
+a user visits cannot use the server (in exec mode: run the program). Allow
+more with --origin PATTERN; programs that send no Origin header are not
+affected.
+
 Flags:
 `
 
@@ -245,7 +272,7 @@ func printUsage(w io.Writer, configNames []string) {
 		if arg != "" {
 			left += " " + strings.ToUpper(arg)
 		}
-		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "[]" {
+		if f.DefValue != "" && f.DefValue != "0" && f.DefValue != "[]" && f.DefValue != "false" {
 			usage += " (default " + f.DefValue + ")"
 		}
 		rows = append(rows, row{left, usage})
