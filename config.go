@@ -432,21 +432,18 @@ var settingTable = []setting{
 		func(c *settings) *int { return &c.eventLoopSpin }),
 	boolSetting("ServerNoContextTakeover", "wsserver", "answer permessage-deflate with server_no_context_takeover (default True): compressors are pooled and shared; False keeps a compressor per connection (about 0.8 MiB each at level 1) for better ratios",
 		func(c *settings) *bool { return &c.serverNoContextTakeover }),
-	{name: "AllowedOrigins", group: "wsserver", doc: "origins whose pages may open WebSockets, checked before WebSocketOpenRequest (refused: 403): comma-separated same-origin, * (any) or host patterns with * and ?, optionally with a scheme (https://*.example.com); requests without Origin pass (default same-origin)",
+	{name: "AllowedOrigins", group: "wsserver", kind: kindString, doc: "origins whose pages may open WebSockets, checked before WebSocketOpenRequest (refused: 403): comma-separated same-origin, * (any) or host patterns with * and ?, optionally with a scheme (https://*.example.com); requests without Origin pass (default same-origin)",
 		get: func(s *Server) string {
 			s.mu.Lock()
 			defer s.mu.Unlock()
 			return s.cfg.allowedOrigins.text
 		},
-		set: func(s *Server, v string) error {
+		parse: func(v string) (change, error) {
 			p, err := parseOriginPolicy(v)
 			if err != nil {
-				return err
+				return nil, err
 			}
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			s.cfg.allowedOrigins = p
-			return nil
+			return store(func(c *settings) **originPolicy { return &c.allowedOrigins }, p), nil
 		}},
 }
 

@@ -172,6 +172,14 @@ func WithEventLoopSpin(v time.Duration) Option { return durationOption("EventLoo
 // level 1) for better ratios. Default: true.
 func WithServerNoContextTakeover(v bool) Option { return boolOption("ServerNoContextTakeover", v) }
 
+// WithAllowedOrigins sets AllowedOrigins (Config("AllowedOrigins=...")):
+// origins whose pages may open WebSockets, checked before
+// WebSocketOpenRequest (refused: 403): comma-separated same-origin, * (any)
+// or host patterns with * and ?, optionally with a scheme
+// (https://*.example.com); requests without Origin pass (default
+// same-origin). Default: "same-origin".
+func WithAllowedOrigins(v string) Option { return stringOption("AllowedOrigins", v) }
+
 // WithLogSSLPackets sets LogSSLPackets (Config("LogSSLPackets=...")):
 // SSLStatus reports every TLS record sent and received (new connections).
 // Default: false.
