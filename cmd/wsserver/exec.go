@@ -4,9 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -75,7 +75,8 @@ func (a *app) startSession(p *peer) {
 	}
 	if err := s.start(); err != nil {
 		a.log.Error("cannot start the program", "conn", p.id, "program", a.opts.command[0], "err", err)
-		a.srv.DisconnectWithCode(p.id, 1011, truncate("cannot start "+a.opts.command[0]+": "+err.Error(), 123))
+		// The client learns what failed, not where: no server paths.
+		a.srv.DisconnectWithCode(p.id, 1011, startFailure(err))
 		return
 	}
 	p.exec = s
@@ -100,12 +101,7 @@ func (s *session) start() error {
 	argv := s.a.opts.command
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
-	cmd.Env = append(os.Environ(),
-		"WSSERVER_CONNECTION_ID="+strconv.Itoa(s.p.id),
-		"REMOTE_ADDR="+s.p.conn.RemoteHost(),
-		"REMOTE_PORT="+strconv.Itoa(s.p.conn.RemotePort()),
-		"REQUEST_URI="+s.p.uri,
-	)
+	cmd.Env = execEnv(s.p.conn, s.p.id, s.a.tls != nil, s.a.opts.passenv) // clean: see execenv.go
 	// A process group of its own, so that ending it ends what it started.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	err = cmd.Start()
@@ -223,9 +219,9 @@ func (s *session) pumpStdout() {
 	case <-s.gone:
 		return
 	}
-	code, reason := 1000, s.a.opts.command[0]+" exited"
+	code, reason := 1000, "program exited"
 	if s.waitErr != nil {
-		code, reason = 1011, s.a.opts.command[0]+": "+s.waitErr.Error()
+		code, reason = 1011, "program ended: "+exitStatus(s.waitErr)
 	}
 	s.a.log.Info("program exited; closing the connection", "conn", s.p.id, "status", exitStatus(s.waitErr))
 	s.a.srv.DisconnectWithCode(s.p.id, code, truncate(reason, 123))
@@ -336,7 +332,8 @@ func notify(ch chan struct{}) {
 	}
 }
 
-// exitStatus describes how a program ended.
+// exitStatus describes how a program ended ("exit status 3", "signal:
+// killed"), without paths: clients see it.
 func exitStatus(err error) string {
 	if err == nil {
 		return "0"
@@ -345,7 +342,23 @@ func exitStatus(err error) string {
 	if errors.As(err, &ee) {
 		return ee.ProcessState.String()
 	}
-	return err.Error()
+	return "waiting for it failed"
+}
+
+// startFailure is the close reason a client gets when its program cannot
+// start: what failed, without the server's paths (the log has the details).
+func startFailure(err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "cannot start the program: not found"
+	case errors.Is(err, fs.ErrPermission):
+		return "cannot start the program: permission denied"
+	case errors.Is(err, syscall.ENOEXEC):
+		return "cannot start the program: not an executable"
+	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.ENOMEM), errors.Is(err, syscall.EMFILE), errors.Is(err, syscall.ENFILE):
+		return "cannot start the program: out of resources"
+	}
+	return "cannot start the program (the server log says why)"
 }
 
 // truncate shortens s to at most n bytes without splitting a UTF-8 sequence.

@@ -38,6 +38,8 @@ type options struct {
 
 	origins   []string // --origin: AllowedOrigins patterns besides the page's own origin
 	anyOrigin bool     // --any-origin: AllowedOrigins=*
+
+	passenv []string // --passenv: variables of the server's environment exec programs get
 }
 
 // errHelp is returned by parseArgs for --help: print usage, exit 0.
@@ -77,6 +79,20 @@ func (l *originList) Set(v string) error {
 			*l = append(*l, p)
 		}
 	}
+	return nil
+}
+
+// passenvList collects repeated --passenv NAME,... lists.
+type passenvList []string
+
+func (l *passenvList) String() string { return strings.Join(*l, ",") }
+
+func (l *passenvList) Set(v string) error {
+	names, err := parsePassenv(v)
+	if err != nil {
+		return err
+	}
+	*l = append(*l, names...)
 	return nil
 }
 
@@ -122,6 +138,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.tls.subject, "tls-cert-subject", o.tls.subject, "`SUBJECT` of the certificate to use (SSLCertSubject): full, part of it, or * for the first")
 	fs.Var((*originList)(&o.origins), "origin", "also allow web pages from origins matching `PATTERN` to open WebSockets, repeatable: https://app.example.com, *.example.com, localhost:* (AllowedOrigins; pages from the server's own origin are always allowed)")
 	fs.BoolVar(&o.anyOrigin, "any-origin", o.anyOrigin, "allow web pages from ANY origin to open WebSockets (AllowedOrigins=*): any site a user visits can then use the server, and in exec mode run its program")
+	fs.Var((*passenvList)(&o.passenv), "passenv", "exec: also pass these variables of the server's environment to the program, repeatable: `NAME,...` (it gets PATH and the CGI variables below only)")
 	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
 	return fs
 }
@@ -281,6 +298,7 @@ func printUsage(w io.Writer, configNames []string) {
 	for _, r := range rows {
 		fmt.Fprintf(w, "%-*s  %s\n", width, r.left, r.right)
 	}
+	io.WriteString(w, "\n"+execEnvHelp)
 	fmt.Fprintf(w, usageTail, wrapNames(configNames, 72))
 }
 
