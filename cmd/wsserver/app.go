@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,12 +33,13 @@ type app struct {
 	log   *slog.Logger
 	level *slog.LevelVar
 
-	srv   *wsserver.Server // the mode's WebSocket server
-	mon   *wsserver.Server // the /events feed
-	peers *peers
-	watch watchers
-	total counters
-	files http.Handler // the page, /connections and --static
+	srv     *wsserver.Server // the mode's WebSocket server
+	mon     *wsserver.Server // the /events feed
+	peers   *peers
+	watch   watchers
+	total   counters
+	files   http.Handler  // the page, /connections and --static
+	monitor monitorAccess // who may read /connections and /events (monitorguard.go)
 
 	http     *http.Server
 	tls      *tls.Config        // nil: plain HTTP
@@ -129,6 +131,15 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	if err := a.srv.SetLocalPort(o.port); err != nil {
 		return nil, usagef("--port: %v", err)
 	}
+	token := o.monitorToken
+	if token == "" {
+		token = os.Getenv(monitorTokenEnv)
+	}
+	monitor, err := newMonitorAccess(o.monitor, token)
+	if err != nil {
+		return nil, err
+	}
+	a.monitor = monitor
 	wireLogs(a.srv, log, "/ws")
 	wireLogs(a.mon, log, "/events")
 	a.wireMode()
@@ -148,7 +159,7 @@ func (a *app) fileRoutes() http.Handler {
 	web, _ := fs.Sub(webFiles, "web")
 	page := http.StripPrefix(strings.TrimSuffix(pagePrefix, "/"), noCache(http.FileServerFS(web)))
 	mux := http.NewServeMux()
-	mux.HandleFunc("/connections", a.serveConnections)
+	mux.Handle("/connections", a.guardMonitor(http.HandlerFunc(a.serveConnections)))
 	mux.Handle(pagePrefix, page)
 	if a.opts.static != "" {
 		mux.Handle("/", http.FileServer(http.Dir(a.opts.static)))
@@ -170,7 +181,7 @@ func noCache(h http.Handler) http.Handler {
 func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/events":
-		a.mon.ServeHTTP(w, r)
+		a.guardMonitor(a.mon).ServeHTTP(w, r)
 	case r.URL.Path == "/ws" || isUpgrade(r):
 		a.srv.ServeHTTP(w, r)
 	default:

@@ -40,6 +40,9 @@ type options struct {
 	anyOrigin bool     // --any-origin: AllowedOrigins=*
 
 	passenv []string // --passenv: variables of the server's environment exec programs get
+
+	monitor      string // --monitor: local, on or off (monitorguard.go)
+	monitorToken string // --monitor-token, else $WSSERVER_MONITOR_TOKEN
 }
 
 // errHelp is returned by parseArgs for --help: print usage, exit 0.
@@ -139,6 +142,8 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var((*originList)(&o.origins), "origin", "also allow web pages from origins matching `PATTERN` to open WebSockets, repeatable: https://app.example.com, *.example.com, localhost:* (AllowedOrigins; pages from the server's own origin are always allowed)")
 	fs.BoolVar(&o.anyOrigin, "any-origin", o.anyOrigin, "allow web pages from ANY origin to open WebSockets (AllowedOrigins=*): any site a user visits can then use the server, and in exec mode run its program")
 	fs.Var((*passenvList)(&o.passenv), "passenv", "exec: also pass these variables of the server's environment to the program, repeatable: `NAME,...` (it gets PATH and the CGI variables below only)")
+	fs.StringVar(&o.monitor, "monitor", o.monitor, "who may read /connections and /events (client addresses, request URIs, traffic): `MODE` local (clients on this machine), on (everyone) or off")
+	fs.StringVar(&o.monitorToken, "monitor-token", o.monitorToken, "/connections and /events also need `TOKEN` (Authorization: Bearer TOKEN, or ?token=TOKEN; the page passes its own ?token= on); $"+monitorTokenEnv+" keeps it out of ps")
 	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
 	return fs
 }
@@ -153,6 +158,7 @@ func defaultOptions() options {
 		logLevel:       1,
 		statsEvery:     10 * time.Second,
 		shutdownWait:   5 * time.Second,
+		monitor:        monitorLocal,
 		tls:            tlsOptions{storeType: "auto", subject: "*"},
 	}
 }
