@@ -146,11 +146,11 @@ func TestDial_Refused(t *testing.T) {
 		e.SubProtocols = "chat"
 	}
 	defer s2.ShutdownContext(context.Background())
-	c, err := wstest.DialHandler(ctxLimit(t), s2, "/", &wstest.Options{Header: http.Header{"Origin": {"https://example.test"}}, Subprotocols: []string{"chat", "v2"}})
+	c, err := wstest.DialHandler(ctxLimit(t), s2, "/", &wstest.Options{Header: http.Header{"Origin": {"http://wstest.invalid"}}, Subprotocols: []string{"chat", "v2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := <-got; g != "https://example.test chat, v2" {
+	if g := <-got; g != "http://wstest.invalid chat, v2" {
 		t.Fatalf("server saw %q", g)
 	}
 	if c.Subprotocol() != "chat" {
