@@ -98,6 +98,8 @@ func (e *HandshakeError) Error() string {
 // *Options means the defaults.
 type Options struct {
 	// Header holds extra request headers: Origin, Cookie, Authorization...
+	// A Host header replaces the URL's host (DialHandler's is
+	// "wstest.invalid").
 	Header http.Header
 	// Subprotocols are offered in Sec-WebSocket-Protocol, in order.
 	Subprotocols []string
@@ -269,6 +271,9 @@ func handshake(ctx context.Context, nc net.Conn, host, target string, o *Options
 	var keyBytes [16]byte
 	rand.Read(keyBytes[:])
 	key := base64.StdEncoding.EncodeToString(keyBytes[:])
+	if o != nil && o.Header.Get("Host") != "" {
+		host = o.Header.Get("Host")
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", target, host)
 	fmt.Fprintf(&b, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", key)
@@ -277,6 +282,9 @@ func handshake(ctx context.Context, nc net.Conn, host, target string, o *Options
 			fmt.Fprintf(&b, "Sec-WebSocket-Protocol: %s\r\n", strings.Join(o.Subprotocols, ", "))
 		}
 		for name, values := range o.Header {
+			if http.CanonicalHeaderKey(name) == "Host" {
+				continue // sent above
+			}
 			for _, v := range values {
 				if strings.ContainsAny(name+v, "\r\n") {
 					return nil, fmt.Errorf("wstest: header %q has a line break", name)
