@@ -138,19 +138,19 @@ func TestDial_Refused(t *testing.T) {
 	if !errors.As(err, &he) || he.StatusCode != 403 {
 		t.Fatalf("got %v, want a HandshakeError with 403", err)
 	}
-	// Headers and subprotocols reach the server.
+	// Headers (the Host too) and subprotocols reach the server.
 	s2 := wsserver.New()
 	got := make(chan string, 1)
 	s2.Events.OnWebSocketOpenRequest = func(e *wsserver.WebSocketOpenRequestEvent) {
-		got <- e.OriginHeader + " " + e.SubProtocols
+		got <- e.HostHeader + " " + e.OriginHeader + " " + e.SubProtocols
 		e.SubProtocols = "chat"
 	}
 	defer s2.ShutdownContext(context.Background())
-	c, err := wstest.DialHandler(ctxLimit(t), s2, "/", &wstest.Options{Header: http.Header{"Origin": {"http://wstest.invalid"}}, Subprotocols: []string{"chat", "v2"}})
+	c, err := wstest.DialHandler(ctxLimit(t), s2, "/", &wstest.Options{Header: http.Header{"Host": {"example.test"}, "Origin": {"http://example.test"}}, Subprotocols: []string{"chat", "v2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g := <-got; g != "http://wstest.invalid chat, v2" {
+	if g := <-got; g != "example.test http://example.test chat, v2" {
 		t.Fatalf("server saw %q", g)
 	}
 	if c.Subprotocol() != "chat" {
