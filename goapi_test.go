@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gorilla/websocket"
 	"github.com/wsserver/wsserver/wstest"
 )
 
@@ -456,5 +457,117 @@ func TestSendContext_NetHTTP(t *testing.T) {
 	wantCode(t, "SendContext to a full socket", err, ErrTimedOut)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("errors.Is(%v, context.DeadlineExceeded) is false", err)
+	}
+}
+
+// Issue 14: OnMessage beside the reference's other deliveries: with
+// BufferMessage DataIn gets the whole message first; in LineMode DataIn gets
+// lines while OnMessage still gets the whole message; a compressed message
+// (permessage-deflate) arrives whole too.
+func TestOnMessage_BesideBufferMessageLineModeAndDeflate(t *testing.T) {
+	var mu sync.Mutex
+	var log []string
+	add := func(s string) { mu.Lock(); log = append(log, s); mu.Unlock() }
+	done := make(chan struct{}, 10)
+	for _, loop := range []string{"False", "True"} {
+		t.Run("EventLoop="+loop, func(t *testing.T) {
+			h := newHarness(t, func(s *Server) {
+				s.Config("EventLoop=" + loop)
+				s.Events.OnDataIn = func(e *DataInEvent) { add("DataIn " + e.Text()) }
+				s.Events.OnMessage = func(e *MessageEvent) {
+					add("Message " + e.Text())
+					done <- struct{}{}
+				}
+			})
+			reset := func() []string {
+				mu.Lock()
+				defer mu.Unlock()
+				l := log
+				log = nil
+				return l
+			}
+			check := func(what string, want ...string) {
+				t.Helper()
+				receive(t, done, what)
+				if got := reset(); strings.Join(got, "|") != strings.Join(want, "|") {
+					t.Fatalf("%s: events %q, want %q", what, got, want)
+				}
+			}
+			reset()
+
+			// BufferMessage: DataIn whole, then OnMessage.
+			h.s.Config("BufferMessage=True")
+			c1, _ := h.dial(t, "/", nil)
+			c1.WriteMessage(1, []byte("whole"))
+			check("BufferMessage", "DataIn whole", "Message whole")
+
+			// LineMode: DataIn per line, OnMessage whole.
+			h.s.Config("BufferMessage=False")
+			c2, id2 := h.dial(t, "/", nil)
+			h.s.ChangeLineMode(id2, true)
+			c2.WriteMessage(1, []byte("a\nb\n"))
+			check("LineMode", "DataIn a", "DataIn b", "Message a\nb\n")
+
+			// permessage-deflate: a compressed message arrives whole.
+			d := websocket.Dialer{HandshakeTimeout: waitLimit, EnableCompression: true}
+			c3, resp, err := d.Dial(h.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c3.Close()
+			if !strings.Contains(resp.Header.Get("Sec-WebSocket-Extensions"), "permessage-deflate") {
+				t.Fatal("permessage-deflate not negotiated")
+			}
+			h.nextID(t)
+			msg := strings.Repeat("compressible ", 5000)
+			c3.WriteMessage(1, []byte(msg))
+			receive(t, done, "compressed message")
+			got := reset()
+			if len(got) == 0 || got[len(got)-1] != "Message "+msg {
+				t.Fatalf("the compressed message did not reach OnMessage whole (%d events)", len(got))
+			}
+		})
+	}
+}
+
+// Issue 14: a panic in OnMessage is caught like any handler's: Error
+// reports it and the connection closes with 1011.
+func TestOnMessage_PanicClosesWith1011(t *testing.T) {
+	eachTransport(t, func(s *Server) {
+		s.Events.OnMessage = func(e *MessageEvent) { panic("boom") }
+	}, func(t *testing.T, s *Server, dial func(string, http.Header) *wstest.Conn) {
+		c := dial("/", nil)
+		c.WriteText("x")
+		_, err := c.ReadMessage(ctxWait(t))
+		var ce *wstest.CloseError
+		if !errors.As(err, &ce) || ce.Code != 1011 {
+			t.Fatalf("after a panic in OnMessage: %v, want close 1011", err)
+		}
+	})
+}
+
+// Issue 14: with OnMessage alone, a compressed message is inflated in one
+// pass (the whole-message inflater) and arrives whole.
+func TestOnMessage_DeflateWithoutDataIn(t *testing.T) {
+	for _, loop := range []string{"False", "True"} {
+		t.Run("EventLoop="+loop, func(t *testing.T) {
+			h := newHarness(t, func(s *Server) {
+				s.Config("EventLoop=" + loop)
+				s.Events.OnMessage = func(e *MessageEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.Data) }
+			})
+			d := websocket.Dialer{HandshakeTimeout: waitLimit, EnableCompression: true}
+			c, _, err := d.Dial(h.url, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			for _, n := range []int{10, 5000, 300000} {
+				msg := strings.Repeat("compressible ", n)
+				c.WriteMessage(websocket.TextMessage, []byte(msg))
+				if typ, got := readMessage(t, c); typ != websocket.TextMessage || string(got) != msg {
+					t.Fatalf("echo of %d bytes: type %d, %d bytes", len(msg), typ, len(got))
+				}
+			}
+		})
 	}
 }
