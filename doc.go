@@ -127,13 +127,29 @@
 // # Origin considerations
 //
 // Browsers send the page's origin in the Origin header of the opening
-// handshake, and any web page can open a WebSocket to any server: a server
-// that relies on cookies or other ambient credentials must check where the
-// request comes from, or a hostile page could act with its visitors'
-// sessions (cross-site WebSocket hijacking). The Origin is in
-// WebSocketOpenRequestEvent.OriginHeader and Connection.Origin; refuse
-// origins you do not serve by setting StatusCode to 403. Clients that are not
-// browsers may send no Origin at all.
+// handshake, and any web page can open a WebSocket to any server, with the
+// user's cookies and from the user's network: without a check, a hostile
+// page could act with its visitors' sessions or reach servers on their
+// machine (cross-site WebSocket hijacking). Unlike the reference, which
+// accepts every request its application does not refuse, the server checks
+// by default. The AllowedOrigins setting holds the policy and applies to
+// every transport before WebSocketOpenRequest fires; a refused request gets
+// 403 and no event:
+//
+//   - "same-origin" (the default): a page may connect only to the origin it
+//     came from (the Origin's host and port equal the Host header's).
+//   - patterns, comma-separated: "https://app.example.com", "*.example.com",
+//     "localhost:*"; add "same-origin" to keep the server's own pages.
+//   - "*": every origin, as the reference does.
+//
+// For a server whose page comes from another origin:
+//
+//	s.Configure(wsserver.WithAllowedOrigins("same-origin, https://app.example.com"))
+//
+// Requests without an Origin header (programs, not browsers) always pass:
+// the check protects browser users, not the server, so authenticate clients
+// in WebSocketOpenRequest (OriginHeader and Connection.Request are there for
+// finer checks).
 //
 // # Compression
 //
