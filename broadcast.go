@@ -45,6 +45,40 @@ func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, err
 			targets = append(targets, c)
 		}
 	}
+	return s.broadcast(op, format, data, targets)
+}
+
+// BroadcastTo is Broadcast to the given connections of s, framed and
+// compressed once the same way, and never blocking. A connection that has
+// closed since it was looked up is skipped with ErrNotConnected, so a caller
+// may keep a list of connections (a topic's subscribers, say) and send to it
+// without looking each one up again. It makes no allocation of its own when
+// every connection takes the message.
+func (s *Server) BroadcastTo(format DataFormat, data []byte, conns []*Connection) (int, error) {
+	op := protocol.OpBinary
+	switch format {
+	case FormatText:
+		if !validText(data) {
+			return 0, newError(ErrInvalidValue, "text to broadcast is not valid UTF-8")
+		}
+		op = protocol.OpText
+	case FormatBinary, FormatAutomatic:
+	default:
+		return 0, newError(ErrInvalidValue, "BroadcastTo sends text or binary, not DataFormat %d", format)
+	}
+	for _, c := range conns {
+		if c.srv != s {
+			return 0, newError(ErrInvalidConnectionID, "connection %d belongs to another Server", c.id)
+		}
+	}
+	return s.broadcast(op, format, data, conns)
+}
+
+// broadcast queues one message for every connection of targets.
+func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, targets []*Connection) (int, error) {
+	if len(targets) == 0 {
+		return 0, nil
+	}
 	s.mu.Lock()
 	maxFrame, level, compressMin := s.cfg.maxFrameSize, s.cfg.compressionLevel, s.cfg.compressMin
 	s.mu.Unlock()

@@ -505,7 +505,11 @@ func (c *Connection) fireOpened() error {
 func (s *Server) finish(c *Connection, code int, reason string) {
 	s.mu.Lock()
 	delete(s.conns, c.id)
+	hooks := s.closeHooks
 	s.mu.Unlock()
+	for _, h := range hooks {
+		(*h)(c.id)
+	}
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
 	}

@@ -37,6 +37,8 @@ type Server struct {
 	queue    eventQueue     // events waiting for DoEvents
 
 	tlsState atomic.Pointer[tlsRuntime] // the TLS configuration in use while listening
+
+	closeHooks []*func(id int) // AddCloseHook's functions, guarded by mu
 }
 
 // New returns a Server with the reference's defaults.
