@@ -480,6 +480,16 @@ func (n *Node) Broadcast(format wsserver.DataFormat, data []byte) (int, error) {
 	return sent, n.publish(n.chAll, n.chAll, kindBroadcast, format, nil, data)
 }
 
+// Forward is Broadcast to the other nodes' connections only, for an
+// application that has already delivered the message to its own
+// connections as it wished (a chat room that skips the sender, say).
+func (n *Node) Forward(format wsserver.DataFormat, data []byte) error {
+	if err := checkFormat(format, data); err != nil {
+		return err
+	}
+	return n.publish(n.chAll, n.chAll, kindBroadcast, format, nil, data)
+}
+
 // Publish sends data as one message of format to every subscriber of topic
 // on every node. Nodes without subscribers do not receive it; each node
 // with some receives it once and frames it once for all of them. Local

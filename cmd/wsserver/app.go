@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/wsserver/wsserver"
+	"github.com/wsserver/wsserver/cluster"
 )
 
 //go:embed web
@@ -34,6 +35,7 @@ type app struct {
 	level *slog.LevelVar
 
 	srv     *wsserver.Server // the mode's WebSocket server
+	node    *cluster.Node    // with --cluster*: this process in the cluster
 	mon     *wsserver.Server // the /events feed
 	peers   *peers
 	watch   watchers
@@ -277,6 +279,9 @@ func (a *app) shutdown(ctx context.Context) error {
 	}
 	if err := <-httpDone; err != nil {
 		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if err := a.leaveCluster(); err != nil {
+		errs = append(errs, fmt.Errorf("leaving the cluster: %w", err))
 	}
 	if a.stopBg != nil {
 		a.stopBg()

@@ -34,7 +34,8 @@ type options struct {
 	statsEvery     time.Duration // 0: no periodic stats
 	shutdownWait   time.Duration // bounded wait for close handshakes on SIGINT/SIGTERM
 
-	tls tlsOptions // --tls-*: https and wss (tls.go)
+	tls     tlsOptions     // --tls-*: https and wss (tls.go)
+	cluster clusterOptions // --cluster*: several processes as one (cluster.go)
 
 	origins   []string // --origin: AllowedOrigins patterns besides the page's own origin
 	anyOrigin bool     // --any-origin: AllowedOrigins=*
@@ -145,6 +146,10 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.monitor, "monitor", o.monitor, "who may read /connections and /events (client addresses, request URIs, traffic): `MODE` local (clients on this machine), on (everyone) or off")
 	fs.StringVar(&o.monitorToken, "monitor-token", o.monitorToken, "/connections and /events also need `TOKEN` (Authorization: Bearer TOKEN, or ?token=TOKEN; the page passes its own ?token= on); $"+monitorTokenEnv+" keeps it out of ps")
 	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
+	fs.StringVar(&o.cluster.url, "cluster", o.cluster.url, "join other wsserver processes through the broker at `URL`: nats://HOST:4222")
+	fs.StringVar(&o.cluster.listen, "cluster-listen", o.cluster.listen, "run an embedded NATS server whose routes listen on `ADDR` (HOST:PORT) and join the others through it")
+	fs.StringVar(&o.cluster.routes, "cluster-routes", o.cluster.routes, "route `URLS` of the other processes' --cluster-listen, comma-separated: nats-route://HOST:PORT,...")
+	fs.StringVar(&o.cluster.nodeID, "node-id", o.cluster.nodeID, "this process's `ID` in the cluster (letters, digits, - and _); default random")
 	return fs
 }
 
@@ -222,6 +227,9 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--any-origin allows every origin: drop --origin, or drop --any-origin to allow only those listed")
 	case o.tls.selfSigned && o.tls.store != "":
 		return o, usagef("--tls-self-signed and --tls-cert-store exclude each other")
+	}
+	if err := o.cluster.check(); err != nil {
+		return o, usagef("%v", err)
 	}
 	if _, err := parseStoreType(o.tls.storeType); err != nil {
 		return o, usagef("%v", err)

@@ -56,8 +56,13 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "wsserver: %v (see wsserver --help)\n", err)
 		return 2
 	}
+	if err := a.joinCluster(); err != nil {
+		fmt.Fprintf(stderr, "wsserver: cannot join the cluster: %v\n", err)
+		return 1
+	}
 	ln, err := a.listen()
 	if err != nil {
+		a.leaveCluster()
 		fmt.Fprintf(stderr, "wsserver: cannot listen on %s: %v\n", net.JoinHostPort(o.host, fmt.Sprint(o.port)), listenProblem(err))
 		return 1
 	}

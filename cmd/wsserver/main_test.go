@@ -1,6 +1,7 @@
 package main
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
@@ -8,6 +9,9 @@ import (
 
 // TestMain fails the package when a test leaves a goroutine behind.
 func TestMain(m *testing.M) {
+	if os.Getenv(runAsCommand) == "1" { // a test started this binary as the command
+		main()
+	}
 	goleak.VerifyTestMain(m,
 		// The library's event loops live as long as the process.
 		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),

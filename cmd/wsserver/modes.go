@@ -122,6 +122,12 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 			a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
 		}
 	}
+	if a.node != nil {
+		// The other processes' clients, at most once, framed once per process.
+		if err := a.node.Forward(e.DataFormat, e.TextB); err != nil {
+			a.log.Warn("cluster: broadcast not forwarded", "conn", e.ConnectionID, "err", err)
+		}
+	}
 }
 
 func (a *app) readyBroadcast(e *wsserver.ReadyToSendEvent) {

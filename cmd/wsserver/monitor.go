@@ -22,15 +22,17 @@ import (
 
 // snapshot is the JSON of the connection list.
 type snapshot struct {
-	Mode        string     `json:"mode"`
-	Command     string     `json:"command,omitempty"`
-	Version     string     `json:"version"`
-	Connections []connInfo `json:"connections"`
-	Totals      totals     `json:"totals"`
+	Mode        string           `json:"mode"`
+	Command     string           `json:"command,omitempty"`
+	Version     string           `json:"version"`
+	Connections []connInfo       `json:"connections"`
+	Totals      totals           `json:"totals"`
+	Cluster     *clusterSnapshot `json:"cluster,omitempty"` // with --cluster* (cluster.go)
 }
 
 type connInfo struct {
 	ID          int       `json:"id"`
+	Node        string    `json:"node,omitempty"` // with --cluster*: this process's node ID
 	Remote      string    `json:"remote"`
 	URI         string    `json:"uri"`
 	Since       time.Time `json:"since"`
@@ -61,9 +63,10 @@ func (a *app) snapshot() snapshot {
 			BytesOut:    a.total.bytesOut.Load(),
 		},
 	}
+	snap.Cluster = a.clusterInfo()
 	for i, p := range list {
 		snap.Connections[i] = connInfo{
-			ID: p.id, Remote: p.remote, URI: p.uri, Since: p.since.UTC().Truncate(time.Second),
+			ID: p.id, Node: a.nodeID(), Remote: p.remote, URI: p.uri, Since: p.since.UTC().Truncate(time.Second),
 			MessagesIn: p.msgsIn.Load(), MessagesOut: p.msgsOut.Load(),
 			BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
 		}
