@@ -3,7 +3,9 @@
 # and python3-websockets (for /usr/bin/python3), Node.js and npm, and the npm
 # packages of interop/node (ws and playwright-core, pinned by
 # package-lock.json; playwright-core drives /usr/bin/chromium and downloads no
-# browser). Needs root or sudo for apt-get.
+# browser). Also Debian's redis-server, which the Redis engine's tests
+# (cluster/redis) start themselves on a free loopback port and stop. Needs
+# root or sudo for apt-get.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -12,6 +14,7 @@ dpkg -s chromium >/dev/null 2>&1 && [ -x /usr/bin/chromium ] || missing+=(chromi
 /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1 || missing+=(python3-websockets)
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 
 if ((${#missing[@]})); then
 	echo "installing with apt-get: ${missing[*]}"
@@ -32,4 +35,4 @@ fi
 
 echo "clients: $(/usr/bin/chromium --version 2>/dev/null | head -1);" \
 	"python3-websockets $(/usr/bin/python3 -c 'import websockets; print(websockets.__version__)');" \
-	"node $(node --version)"
+	"node $(node --version); $(redis-server --version | cut -d' ' -f1-3)"

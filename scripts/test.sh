@@ -38,6 +38,9 @@ go test -race -timeout 9m work
 step "go test ./internal/protocol (its assembly, which race builds leave out)"
 go test -count=1 ./internal/protocol
 
+step "go test -run NoAllocations ./cluster (allocation counts, which race builds change)"
+go test -count=1 -run NoAllocations ./cluster
+
 step "go build work (the commands of every module, bench's included)"
 go build -o /dev/null work
 
