@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -176,7 +177,9 @@ func (c *Connection) buildRequest(h *handshake.Request) *http.Request {
 		// The head passed the handshake parser; net/http may still be
 		// stricter. Build what can be built.
 		r = &http.Request{Method: h.Method, RequestURI: h.URI, Proto: h.Proto, Header: http.Header{}}
-		r.URL, _ = r.URL.Parse(h.URI)
+		if r.URL, err = url.ParseRequestURI(h.URI); err != nil {
+			r.URL = &url.URL{Path: "/"} // a target net/http cannot parse
+		}
 		for _, hd := range h.Headers {
 			r.Header.Add(hd.Name, hd.Value)
 		}
