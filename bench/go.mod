@@ -4,22 +4,40 @@ go 1.26.0
 
 replace github.com/wsserver/wsserver => ../
 
+replace github.com/wsserver/wsserver/cluster/nats => ../cluster/nats
+
+replace github.com/wsserver/wsserver/cluster/redis => ../cluster/redis
+
 require (
 	github.com/coder/websocket v1.8.15
 	github.com/gobwas/ws v1.5.0
 	github.com/gorilla/websocket v1.5.3
 	github.com/lesismal/nbio v1.6.8
 	github.com/lxzan/gws v1.8.9
+	github.com/nats-io/nats.go v1.55.0
+	github.com/redis/go-redis/v9 v9.23.0
 	github.com/wsserver/wsserver v0.0.0-00010101000000-000000000000
+	github.com/wsserver/wsserver/cluster/nats v0.0.0-00010101000000-000000000000
+	github.com/wsserver/wsserver/cluster/redis v0.0.0-00010101000000-000000000000
 )
 
 require (
+	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/dolthub/maphash v0.1.0 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
+	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/lesismal/llib v1.2.2 // indirect
+	github.com/minio/highwayhash v1.0.4 // indirect
+	github.com/nats-io/jwt/v2 v2.8.2 // indirect
+	github.com/nats-io/nats-server/v2 v2.15.2 // indirect
+	github.com/nats-io/nkeys v0.4.16 // indirect
+	github.com/nats-io/nuid v1.0.1 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
+	golang.org/x/time v0.16.0 // indirect
 	software.sslmate.com/src/go-pkcs12 v0.7.4 // indirect
 )
