@@ -9,6 +9,7 @@ import (
 
 	"github.com/wsserver/wsserver/cluster"
 	natsengine "github.com/wsserver/wsserver/cluster/nats"
+	redisengine "github.com/wsserver/wsserver/cluster/redis"
 )
 
 // clusterOptions are the --cluster flags: join other wsserver processes
@@ -50,7 +51,7 @@ func (c clusterOptions) check() error {
 }
 
 // engineSchemes are the --cluster URL schemes an engine is built in for.
-var engineSchemes = map[string]bool{"nats": true, "tls": true}
+var engineSchemes = map[string]bool{"nats": true, "tls": true, "redis": true, "rediss": true}
 
 // newEngine makes the engine the flags ask for.
 func (c clusterOptions) newEngine() (cluster.Engine, error) {
@@ -64,10 +65,10 @@ func (c clusterOptions) newEngine() (cluster.Engine, error) {
 		return natsengine.Embedded(natsengine.ServerConfig{Name: c.nodeID, ClusterListen: c.listen, Routes: routes})
 	}
 	u, _ := url.Parse(c.url)
-	if u.Scheme == "nats" || u.Scheme == "tls" {
-		return natsengine.New(natsengine.Options{URL: c.url, Name: "wsserver " + c.nodeID})
+	if u.Scheme == "redis" || u.Scheme == "rediss" {
+		return redisengine.Connect(c.url)
 	}
-	return nil, fmt.Errorf("--cluster %q: no engine for %q", c.url, u.Scheme)
+	return natsengine.New(natsengine.Options{URL: c.url, Name: "wsserver " + c.nodeID})
 }
 
 // joinCluster joins the cluster the flags name, if any.

@@ -204,3 +204,77 @@ func TestCluster_ThreeProcessesChat(t *testing.T) {
 	}
 	say(0, "still chatting", 1)
 }
+
+// TestCluster_RedisChat: two `wsserver broadcast --cluster redis://...`
+// processes on a redis-server started here (loopback, a free port, no
+// persistence), a client on each, a chat across them.
+func TestCluster_RedisChat(t *testing.T) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("redis-server is not installed (scripts/install-clients.sh installs it)")
+		}
+		t.Skip("redis-server is not installed")
+	}
+	port := freePorts(t, 1)[0]
+	redis := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir())
+	if err := redis.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
+	url := "redis://127.0.0.1:" + strconv.Itoa(port)
+	waitUntil(t, "redis-server", func() bool {
+		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	a := startProc(t, "--node-id", "ra", "--cluster", url, "broadcast")
+	b := startProc(t, "--node-id", "rb", "--cluster", url, "broadcast")
+	for _, p := range []*proc{a, b} {
+		waitUntil(t, "two nodes", func() bool { v := p.view(t); return v.Cluster != nil && len(v.Cluster.Nodes) == 2 })
+	}
+	ca, _, err := websocket.DefaultDialer.Dial(a.ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ca.Close()
+	cb, _, err := websocket.DefaultDialer.Dial(b.ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cb.Close()
+	for _, x := range []struct {
+		from, to *websocket.Conn
+		text     string
+	}{{ca, cb, "from a"}, {cb, ca, "from b"}} {
+		if err := x.from.WriteMessage(websocket.TextMessage, []byte(x.text)); err != nil {
+			t.Fatal(err)
+		}
+		x.to.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, m, err := x.to.ReadMessage(); err != nil || string(m) != x.text {
+			t.Fatalf("got %q, %v; want %q", m, err, x.text)
+		}
+	}
+}
+
+// TestCluster_FlagErrors checks the one-line usage errors of the --cluster
+// flags.
+func TestCluster_FlagErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"--cluster", "nats://h:4222", "--cluster-listen", "127.0.0.1:6222"},
+		{"--cluster-routes", "nats-route://127.0.0.1:6222"},
+		{"--node-id", "x"},
+		{"--cluster", "ftp://h:1"},
+		{"--cluster", "nats://"},
+		{"--cluster-listen", "nohostport"},
+	} {
+		if _, err := parseArgs(args); err == nil {
+			t.Errorf("parseArgs(%q) succeeded", args)
+		}
+	}
+	if _, err := parseArgs([]string{"--cluster", "redis://127.0.0.1:6379", "--node-id", "n1", "broadcast"}); err != nil {
+		t.Errorf("redis URL refused: %v", err)
+	}
+}

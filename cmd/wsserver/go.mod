@@ -6,11 +6,13 @@ require (
 	github.com/gorilla/websocket v1.5.3
 	github.com/wsserver/wsserver v0.0.0-00010101000000-000000000000
 	github.com/wsserver/wsserver/cluster/nats v0.0.0-00010101000000-000000000000
+	github.com/wsserver/wsserver/cluster/redis v0.0.0-00010101000000-000000000000
 	go.uber.org/goleak v1.3.0
 )
 
 require (
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
+	github.com/cespare/xxhash/v2 v2.3.0 // indirect
 	github.com/google/go-tpm v0.9.8 // indirect
 	github.com/klauspost/compress v1.20.4 // indirect
 	github.com/minio/highwayhash v1.0.4 // indirect
@@ -19,6 +21,8 @@ require (
 	github.com/nats-io/nats.go v1.55.0 // indirect
 	github.com/nats-io/nkeys v0.4.16 // indirect
 	github.com/nats-io/nuid v1.0.1 // indirect
+	github.com/redis/go-redis/v9 v9.23.0 // indirect
+	go.uber.org/atomic v1.12.0 // indirect
 	golang.org/x/crypto v0.59.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
@@ -29,3 +33,5 @@ require (
 replace github.com/wsserver/wsserver => ../..
 
 replace github.com/wsserver/wsserver/cluster/nats => ../../cluster/nats
+
+replace github.com/wsserver/wsserver/cluster/redis => ../../cluster/redis
