@@ -148,7 +148,14 @@ func Start(t *testing.T, engines []cluster.Engine) []*Node {
 // it.
 func Dial(t *testing.T, n *Node, name string) *Client {
 	t.Helper()
-	ws, _, err := websocket.DefaultDialer.Dial(n.URL+"?name="+name, http.Header{})
+	return dial(t, n, name, false)
+}
+
+// dial is Dial, with permessage-deflate when compress is set.
+func dial(t *testing.T, n *Node, name string, compress bool) *Client {
+	t.Helper()
+	d := websocket.Dialer{EnableCompression: compress, HandshakeTimeout: Wait}
+	ws, _, err := d.Dial(n.URL+"?name="+name, http.Header{})
 	if err != nil {
 		t.Fatalf("dial %s: %v", name, err)
 	}
@@ -297,13 +304,13 @@ func testBroadcast(t *testing.T, s Setup) {
 	nodes := Start(t, s.Engines(t, 3))
 	var clients []*Client
 	for i, n := range nodes {
-		for j := range 2 {
-			clients = append(clients, Dial(t, n, fmt.Sprintf("c%d%d", i, j)))
+		for j := range 2 { // the second with permessage-deflate
+			clients = append(clients, dial(t, n, fmt.Sprintf("c%d%d", i, j), j == 1))
 		}
 	}
 	settle(t, nodes[0], "", clients...)
-	for k := range 20 {
-		if _, err := nodes[k%3].Node.Broadcast(wsserver.FormatText, []byte("msg"+strconv.Itoa(k))); err != nil {
+	for k := range 20 { // long enough to be compressed (CompressMin)
+		if _, err := nodes[k%3].Node.Broadcast(wsserver.FormatText, []byte("msg"+strconv.Itoa(k)+strings.Repeat(" ", 100))); err != nil {
 			t.Fatalf("Broadcast: %v", err)
 		}
 	}
@@ -320,7 +327,7 @@ func testBroadcast(t *testing.T, s Setup) {
 				ends++
 				continue
 			}
-			counts[m]++
+			counts[strings.TrimRight(m, " ")]++
 		}
 		for k := range 20 {
 			if got := counts["msg"+strconv.Itoa(k)]; got != 1 {
