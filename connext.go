@@ -60,13 +60,10 @@ func (c *Connection) Value() any {
 // MessageEvent.Connection, without a map of the application's own. It is
 // safe for concurrent use; v itself is the application's to guard.
 func (c *Connection) SetValue(v any) {
-	x := c.ext.Load()
-	if x == nil {
-		c.mu.Lock()
-		x = c.extLocked()
-		c.mu.Unlock()
-	}
-	x.value.Store(&v)
+	// Under c.mu: endOpen may drop a connExt that holds nothing.
+	c.mu.Lock()
+	c.extLocked().value.Store(&v)
+	c.mu.Unlock()
 }
 
 // Value returns the value stored on connection id with SetValue, or nil
