@@ -322,6 +322,10 @@ func handshake(ctx context.Context, nc net.Conn, host, target string, o *Options
 	if proto != "" && (o == nil || !contains(o.Subprotocols, proto)) {
 		return nil, &HandshakeError{StatusCode: 101, Reason: "the server selected a subprotocol the client did not offer: " + proto}
 	}
+	if !stop() {
+		// ctx ended just now and its deadline is on its way to nc.
+		return nil, &HandshakeError{StatusCode: 101, Reason: ctx.Err().Error()}
+	}
 	nc.SetDeadline(time.Time{})
 	c := &Conn{
 		nc: nc, resp: resp, protocol: proto, timeout: timeoutOf(o),
