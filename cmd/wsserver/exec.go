@@ -240,7 +240,7 @@ func (s *session) sendLine(line []byte) bool {
 	for {
 		err := s.a.srv.SendMessage(s.p.id, format, line)
 		if err == nil {
-			s.p.sent(&s.a.total, len(line))
+			s.p.sent(len(line))
 			return true
 		}
 		if !errors.Is(err, wsserver.ErrWouldBlock) {
@@ -312,7 +312,7 @@ func (a *app) execIn(e *wsserver.DataInEvent) {
 	if p == nil {
 		return
 	}
-	p.received(&a.total, len(e.TextB))
+	p.received(len(e.TextB))
 	if p.exec != nil {
 		p.exec.in(e.TextB)
 	}

@@ -124,7 +124,7 @@ func TestExecClientLeaves(t *testing.T) {
 		return true
 	})
 	c.Close() // without a close handshake, while the program writes
-	eventually(t, "the connection is gone", func() bool { return len(ta.peers.all()) == 0 })
+	eventually(t, "the connection is gone", func() bool { return ta.peers.count() == 0 })
 	for _, pid := range pids {
 		eventually(t, fmt.Sprintf("process %d has ended", pid), func() bool {
 			// The shell is reaped by the server; its child, reparented, by

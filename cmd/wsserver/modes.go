@@ -49,6 +49,7 @@ func (a *app) connected(e *wsserver.ConnectedEvent) {
 		a.startSession(p) // sets p.exec before other events can see p
 	}
 	a.peers.add(p)
+	a.feed.connected(p)
 }
 
 // disconnected forgets a connection, and in exec mode ends its program.
@@ -57,6 +58,7 @@ func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
 	if p == nil {
 		return
 	}
+	a.feed.disconnected(p.id, e.StatusCode)
 	p.drop()
 	if p.exec != nil {
 		p.exec.end()
@@ -72,8 +74,8 @@ func (a *app) echo(e *wsserver.DataInEvent) {
 	if p == nil {
 		return
 	}
-	p.received(&a.total, len(e.TextB))
-	waiting, err := p.send(a.srv, &a.total, e.DataFormat, e.TextB)
+	p.received(len(e.TextB))
+	waiting, err := p.send(a.srv, e.DataFormat, e.TextB)
 	if err != nil {
 		a.sendFailed(p, err)
 		return
@@ -88,7 +90,7 @@ func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
 	if p == nil {
 		return
 	}
-	empty, err := p.flush(a.srv, &a.total)
+	empty, err := p.flush(a.srv)
 	if err != nil {
 		a.sendFailed(p, err)
 		return
@@ -106,12 +108,14 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 	if from == nil {
 		return
 	}
-	from.received(&a.total, len(e.TextB))
-	for _, p := range a.peers.all() {
+	from.received(len(e.TextB))
+	list := a.peers.borrow()
+	defer a.peers.giveBack(list)
+	for _, p := range *list {
 		if p.id == e.ConnectionID {
 			continue
 		}
-		waiting, err := p.send(a.srv, &a.total, e.DataFormat, e.TextB)
+		waiting, err := p.send(a.srv, e.DataFormat, e.TextB)
 		if err != nil {
 			a.sendFailed(p, err)
 			continue
@@ -132,7 +136,7 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 
 func (a *app) readyBroadcast(e *wsserver.ReadyToSendEvent) {
 	if p := a.peers.get(e.ConnectionID); p != nil {
-		if _, err := p.flush(a.srv, &a.total); err != nil {
+		if _, err := p.flush(a.srv); err != nil {
 			a.sendFailed(p, err)
 		}
 	}

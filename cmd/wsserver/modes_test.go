@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -73,7 +72,7 @@ func TestEchoBackpressure(t *testing.T) {
 			if err := <-wrote; err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d echoes waited for ReadyToSend", ta.total.deferred.Load())
+			t.Logf("%d echoes waited for ReadyToSend", ta.peers.totals().Deferred)
 		})
 	}
 }
@@ -81,7 +80,7 @@ func TestEchoBackpressure(t *testing.T) {
 func TestBroadcast(t *testing.T) {
 	ta := startApp(t, "broadcast")
 	a, b, c := dial(t, ta.ws), dial(t, ta.ws), dial(t, ta.ws)
-	eventually(t, "three connections are registered", func() bool { return len(ta.peers.all()) == 3 })
+	eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
 	a.WriteMessage(websocket.TextMessage, []byte("from a"))
 	for _, conn := range []*websocket.Conn{b, c} {
 		if _, got := read(t, conn); string(got) != "from a" {
@@ -103,60 +102,19 @@ func TestBroadcast(t *testing.T) {
 func TestBroadcastSlowReceiver(t *testing.T) {
 	ta := startApp(t, "--config", "SendQueueSize=65536", "--config", "EnablePermessageDeflate=false", "broadcast")
 	sender, slow := dial(t, ta.ws), dial(t, ta.ws)
-	eventually(t, "two connections are registered", func() bool { return len(ta.peers.all()) == 2 })
+	eventually(t, "two connections are registered", func() bool { return ta.peers.count() == 2 })
 	const n = 200
 	for i := range n {
 		if err := sender.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("%d:%s", i, strings.Repeat("x", 32<<10)))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.total.deferred.Load() > 0 })
+	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.peers.totals().Deferred > 0 })
 	for i := range n {
 		_, got := read(t, slow)
 		if want := fmt.Sprintf("%d:", i); !strings.HasPrefix(string(got), want) {
 			t.Fatalf("message %d starts %q", i, got[:min(10, len(got))])
 		}
-	}
-}
-
-func TestPageAndConnectionList(t *testing.T) {
-	ta := startApp(t)
-	body := get(t, ta.base+"/")
-	if !strings.Contains(body, "<title>wsserver</title>") || !strings.Contains(body, `"/events"`) {
-		t.Fatalf("/ is not the built-in page: %.200s", body)
-	}
-	c := dial(t, ta.ws+"?page=test")
-	c.WriteMessage(websocket.TextMessage, []byte("x"))
-	read(t, c)
-
-	var snap snapshot
-	if err := json.Unmarshal([]byte(get(t, ta.base+"/connections")), &snap); err != nil {
-		t.Fatal(err)
-	}
-	if snap.Mode != "echo" || len(snap.Connections) != 1 || snap.Connections[0].URI != "/ws?page=test" ||
-		snap.Connections[0].MessagesIn != 1 || snap.Connections[0].MessagesOut != 1 {
-		t.Fatalf("/connections: %+v", snap)
-	}
-
-	// /events pushes the list now and again when a client comes or goes.
-	ev := dial(t, strings.Replace(ta.ws, "/ws", "/events", 1))
-	next := func() snapshot {
-		t.Helper()
-		var s snapshot
-		_, msg := read(t, ev)
-		if err := json.Unmarshal(msg, &s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
-	if s := next(); len(s.Connections) != 1 {
-		t.Fatalf("first /events snapshot: %+v", s)
-	}
-	c2 := dial(t, ta.ws)
-	for s := next(); len(s.Connections) != 2; s = next() {
-	}
-	c2.Close()
-	for s := next(); len(s.Connections) != 1; s = next() {
 	}
 }
 
@@ -207,7 +165,7 @@ func TestConfigReachesServer(t *testing.T) {
 func TestMaxConnections(t *testing.T) {
 	ta := startApp(t, "--max-connections", "1")
 	dial(t, ta.ws)
-	eventually(t, "the first connection is registered", func() bool { return len(ta.peers.all()) == 1 })
+	eventually(t, "the first connection is registered", func() bool { return ta.peers.count() == 1 })
 	_, resp, err := websocket.DefaultDialer.Dial(ta.ws, nil)
 	if err == nil {
 		t.Fatal("a second connection was accepted")

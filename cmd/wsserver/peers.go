@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
-	"sort"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,33 +18,45 @@ type peer struct {
 	remote string
 	uri    string
 	since  time.Time
+	idx    int // position in peers.list; guarded by peers.mu
 
+	// Traffic of this connection. Only the connection's own events write
+	// them (one goroutine or event loop at a time), so the atomics are not
+	// contended; totals fold them on read (peers.totals).
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
+	deferred                           atomic.Int64 // messages that waited in the outbox
 
 	out  outbox   // messages its send queue could not take yet
 	exec *session // exec mode: the program serving it
 }
 
-// counters are traffic totals, kept by the app for the stats log.
-type counters struct {
-	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
-	deferred                           atomic.Int64 // messages that waited in an outbox
+// traffic is a sum of message and byte counts.
+type traffic struct {
+	MessagesIn  int64 `json:"messagesIn"`
+	MessagesOut int64 `json:"messagesOut"`
+	BytesIn     int64 `json:"bytesIn"`
+	BytesOut    int64 `json:"bytesOut"`
+	Deferred    int64 `json:"deferred"` // messages that waited in an outbox
+}
+
+func (t *traffic) add(p *peer) {
+	t.MessagesIn += p.msgsIn.Load()
+	t.MessagesOut += p.msgsOut.Load()
+	t.BytesIn += p.bytesIn.Load()
+	t.BytesOut += p.bytesOut.Load()
+	t.Deferred += p.deferred.Load()
 }
 
 // received counts an incoming message of n bytes.
-func (p *peer) received(total *counters, n int) {
+func (p *peer) received(n int) {
 	p.msgsIn.Add(1)
 	p.bytesIn.Add(int64(n))
-	total.msgsIn.Add(1)
-	total.bytesIn.Add(int64(n))
 }
 
 // sent counts an outgoing message of n bytes.
-func (p *peer) sent(total *counters, n int) {
+func (p *peer) sent(n int) {
 	p.msgsOut.Add(1)
 	p.bytesOut.Add(int64(n))
-	total.msgsOut.Add(1)
-	total.bytesOut.Add(int64(n))
 }
 
 // outbox keeps, in order, the messages for one connection that its send
@@ -55,7 +67,8 @@ func (p *peer) sent(total *counters, n int) {
 type outbox struct {
 	mu      sync.Mutex // guards the fields below; held across SendMessage to keep order
 	pending []pendingMsg
-	bytes   int // payload bytes in pending
+	bytes   int          // payload bytes in pending
+	queued  atomic.Int64 // a copy of bytes, for the monitor to read without mu
 }
 
 type pendingMsg struct {
@@ -64,16 +77,16 @@ type pendingMsg struct {
 }
 
 // send sends data to the peer, or, when the send queue is full or messages
-// already wait, keeps a copy to send after them. It reports whether the
-// message waits and how many bytes then wait. data need not outlive the call.
-func (p *peer) send(srv *wsserver.Server, total *counters, format wsserver.DataFormat, data []byte) (waiting int, err error) {
+// already wait, keeps a copy to send after them. It reports how many bytes
+// then wait. data need not outlive the call.
+func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
 	o := &p.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.pending) == 0 {
 		err := srv.SendMessage(p.id, format, data)
 		if err == nil {
-			p.sent(total, len(data))
+			p.sent(len(data))
 			return 0, nil
 		}
 		if !errors.Is(err, wsserver.ErrWouldBlock) {
@@ -82,16 +95,18 @@ func (p *peer) send(srv *wsserver.Server, total *counters, format wsserver.DataF
 	}
 	o.pending = append(o.pending, pendingMsg{format, bytes.Clone(data)})
 	o.bytes += len(data)
-	total.deferred.Add(1)
+	o.queued.Store(int64(o.bytes))
+	p.deferred.Add(1)
 	return o.bytes, nil
 }
 
 // flush sends the waiting messages until the send queue is full again. It
 // reports whether none waits any more.
-func (p *peer) flush(srv *wsserver.Server, total *counters) (empty bool, err error) {
+func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
 	o := &p.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	defer func() { o.queued.Store(int64(o.bytes)) }()
 	for len(o.pending) > 0 {
 		m := o.pending[0]
 		err := srv.SendMessage(p.id, m.format, m.data)
@@ -101,7 +116,7 @@ func (p *peer) flush(srv *wsserver.Server, total *counters) (empty bool, err err
 		if err != nil {
 			return false, err
 		}
-		p.sent(total, len(m.data))
+		p.sent(len(m.data))
 		o.pending[0] = pendingMsg{}
 		o.pending = o.pending[1:]
 		o.bytes -= len(m.data)
@@ -114,62 +129,139 @@ func (p *peer) flush(srv *wsserver.Server, total *counters) (empty bool, err err
 func (p *peer) drop() {
 	p.out.mu.Lock()
 	p.out.pending, p.out.bytes = nil, 0
+	p.out.queued.Store(0)
 	p.out.mu.Unlock()
 }
 
-// peers is the set of open connections of the mode's server.
+// peerShards spreads the ID index over several locks, so that the lookup
+// every message makes does not contend on one lock word.
+const peerShards = 64
+
+type peerShard struct {
+	mu   sync.RWMutex
+	byID map[int]*peer
+	_    [32]byte // keeps neighbouring shards' locks off one cache line
+}
+
+// peers is the set of open connections of the mode's server. Adding and
+// removing one costs O(1) whatever the number open: the ID index is a
+// sharded map, and the list that broadcast and the monitor walk is an
+// unordered slice from which a leaving peer is swapped out.
 type peers struct {
-	mu    sync.Mutex
-	byID  map[int]*peer
-	list  atomic.Pointer[[]*peer] // byID's values by ID, rebuilt on change; read without mu
-	moved chan struct{}           // capacity 1: signalled when a connection came or went
+	shards [peerShards]peerShard
+
+	mu      sync.Mutex
+	list    []*peer // every open peer, in no order
+	retired traffic // traffic of the peers that left
+	buffers sync.Pool
 }
 
 func newPeers() *peers {
-	ps := &peers{byID: make(map[int]*peer), moved: make(chan struct{}, 1)}
-	ps.list.Store(&[]*peer{})
+	ps := &peers{}
+	for i := range ps.shards {
+		ps.shards[i].byID = make(map[int]*peer)
+	}
 	return ps
 }
 
+func (ps *peers) shard(id int) *peerShard { return &ps.shards[uint(id)%peerShards] }
+
 func (ps *peers) add(p *peer) {
+	sh := ps.shard(p.id)
+	sh.mu.Lock()
+	sh.byID[p.id] = p
+	sh.mu.Unlock()
 	ps.mu.Lock()
-	ps.byID[p.id] = p
-	ps.rebuildLocked()
+	p.idx = len(ps.list)
+	ps.list = append(ps.list, p)
 	ps.mu.Unlock()
-	ps.signal()
 }
 
+// remove forgets the peer with id and returns it, or nil if there is none.
+// Its traffic moves to the retired totals.
 func (ps *peers) remove(id int) *peer {
+	sh := ps.shard(id)
+	sh.mu.Lock()
+	p := sh.byID[id]
+	delete(sh.byID, id)
+	sh.mu.Unlock()
+	if p == nil {
+		return nil
+	}
 	ps.mu.Lock()
-	p := ps.byID[id]
-	delete(ps.byID, id)
-	ps.rebuildLocked()
+	last := len(ps.list) - 1
+	moved := ps.list[last]
+	ps.list[p.idx] = moved
+	moved.idx = p.idx
+	ps.list[last] = nil
+	ps.list = ps.list[:last]
+	if cap(ps.list) > 64 && len(ps.list) < cap(ps.list)/4 {
+		ps.list = slices.Clip(slices.Clone(ps.list)) // give memory back after a peak
+	}
+	ps.retired.add(p)
 	ps.mu.Unlock()
-	ps.signal()
 	return p
 }
 
 func (ps *peers) get(id int) *peer {
+	sh := ps.shard(id)
+	sh.mu.RLock()
+	p := sh.byID[id]
+	sh.mu.RUnlock()
+	return p
+}
+
+// count returns the number of open peers.
+func (ps *peers) count() int {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
-	return ps.byID[id]
+	return len(ps.list)
 }
 
-// all returns the open connections by ID. The caller must not modify it.
-func (ps *peers) all() []*peer { return *ps.list.Load() }
-
-func (ps *peers) rebuildLocked() {
-	list := make([]*peer, 0, len(ps.byID))
-	for _, p := range ps.byID {
-		list = append(list, p)
+// borrow returns a copy of the list of open peers, in no order, from a
+// pool; give it back with giveBack. Walking a copy lets sends run without
+// holding ps.mu, so a handler that disconnects a peer cannot deadlock.
+func (ps *peers) borrow() *[]*peer {
+	buf, _ := ps.buffers.Get().(*[]*peer)
+	if buf == nil {
+		buf = new([]*peer)
 	}
-	sort.Slice(list, func(i, j int) bool { return list[i].id < list[j].id })
-	ps.list.Store(&list)
+	ps.mu.Lock()
+	*buf = append((*buf)[:0], ps.list...)
+	ps.mu.Unlock()
+	return buf
 }
 
-func (ps *peers) signal() {
-	select {
-	case ps.moved <- struct{}{}:
-	default:
+func (ps *peers) giveBack(buf *[]*peer) {
+	clear(*buf)
+	*buf = (*buf)[:0]
+	ps.buffers.Put(buf)
+}
+
+// sorted returns the open peers by ID.
+func (ps *peers) sorted() []*peer {
+	ps.mu.Lock()
+	list := slices.Clone(ps.list)
+	ps.mu.Unlock()
+	slices.SortFunc(list, func(a, b *peer) int { return a.id - b.id })
+	return list
+}
+
+// totals folds the traffic of every peer, open or gone. It costs O(n): call
+// it when someone asks (the stats log, /connections, a watcher's tick), not
+// per message.
+func (ps *peers) totals() traffic {
+	buf, _ := ps.buffers.Get().(*[]*peer)
+	if buf == nil {
+		buf = new([]*peer)
 	}
+	defer ps.giveBack(buf)
+	ps.mu.Lock()
+	t := ps.retired // with the list under one lock: no peer counts twice
+	*buf = append((*buf)[:0], ps.list...)
+	ps.mu.Unlock()
+	for _, p := range *buf {
+		t.add(p)
+	}
+	return t
 }
