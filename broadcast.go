@@ -3,6 +3,7 @@ package wsserver
 import (
 	"errors"
 	"strconv"
+	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
@@ -79,6 +80,7 @@ func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, t
 	if len(targets) == 0 {
 		return 0, nil
 	}
+	start := time.Now()
 	s.mu.Lock()
 	maxFrame, level, compressMin := s.cfg.maxFrameSize, s.cfg.compressionLevel, s.cfg.compressMin
 	s.mu.Unlock()
@@ -117,12 +119,15 @@ func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, t
 			}
 			continue
 		}
-		if err := c.queueFrames(frames); err != nil {
+		if err := c.queueFrames(frames, len(data)); err != nil {
 			errs = append(errs, connError(c, err))
 			continue
 		}
 		sent++
 	}
+	s.stats.broadcasts.Add(1)
+	s.stats.broadcastRecipients.Add(uint64(sent))
+	s.stats.broadcastNanos.Add(uint64(time.Since(start)))
 	return sent, errors.Join(errs...)
 }
 
@@ -135,8 +140,9 @@ func connError(c *Connection, err error) error {
 	return err
 }
 
-// queueFrames queues the frames of one whole message without blocking.
-func (c *Connection) queueFrames(frames []byte) error {
+// queueFrames queues the frames of one whole message of n payload bytes
+// without blocking.
+func (c *Connection) queueFrames(frames []byte, n int) error {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		c.mu.Unlock()
@@ -146,6 +152,7 @@ func (c *Connection) queueFrames(frames []byte) error {
 	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.opts.queueLimit {
 		return c.wouldBlockLocked()
 	}
+	c.countOut(n, true)
 	c.growOut(len(frames))
 	c.out = append(c.out, frames...)
 	c.account(len(frames))

@@ -47,6 +47,7 @@ type Connection struct {
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
 	lineMode     atomic.Bool  // LineMode: read on every piece of data, so lock-free
 	pendingLine  atomic.Int64 // LineMode: length of the line being received
+	lastRTT      atomic.Int64 // nanoseconds: the last ping's round trip (metrics.go)
 
 	// Used only by the connection's reader: its goroutine or event loop.
 	*readState                        // made when the first data arrives
@@ -66,6 +67,7 @@ type Connection struct {
 	acceptData    bool
 	readyToSend   bool
 	wantReady     bool // a send failed with ErrWouldBlock
+	stats         connCounters // traffic counters (metrics.go); the In ones are the reader's
 }
 
 // sendState is the state of a connection's sending and closing, made by its

@@ -179,7 +179,7 @@ func (p *poller) handshake(c *Connection) {
 	hs := c.hs
 	if len(hs.buf) == cap(hs.buf) {
 		if len(hs.buf) >= handshake.MaxRequestSize {
-			p.refuse(c, handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
+			p.refuse(c, s.reject(431, "request head larger than 16 KiB", ""))
 			return
 		}
 		hs.buf = bufpool.Grow(hs.buf, handshake.MaxRequestSize-len(hs.buf))
@@ -200,7 +200,7 @@ func (p *poller) handshake(c *Connection) {
 	var rej *handshake.Rejection
 	if errors.As(perr, &rej) {
 		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-		p.refuse(c, handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header))
+		p.refuse(c, s.reject(rej.Status, rej.Reason, rej.Header))
 		return
 	}
 	hs.timer.Stop()

@@ -216,6 +216,7 @@ type frameHandler Connection
 
 func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	c := (*Connection)(h)
+	c.countIn(len(p), fin)
 	if c.srv.Events.OnMessage == nil {
 		return c.deliverData(op, p, fin)
 	}
@@ -401,6 +402,7 @@ func (h *frameHandler) OnPing(p []byte) error {
 
 func (h *frameHandler) OnPong(p []byte) error {
 	c := (*Connection)(h)
+	c.srv.pongRTT(c, p)
 	c.mu.Lock()
 	if c.sendState != nil && c.pongWait != nil {
 		close(c.pongWait)

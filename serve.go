@@ -150,6 +150,7 @@ func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int
 	s.mu.Unlock()
 	if full {
 		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", net.JoinHostPort(host, strconv.Itoa(port)), cfg.maxConnections)
+		s.stats.refusedFull.Add(1)
 		refuse(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
 		return 0, nil, false
 	}
@@ -167,6 +168,7 @@ func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int
 	}
 	if !ev.Accept {
 		s.logf(id, 1, "Refused connection from %s:%d", host, port)
+		s.stats.refusedFilter.Add(1)
 		refuse(nil)
 		s.release()
 		return 0, nil, false
@@ -287,7 +289,7 @@ func (s *Server) serveRaw(c *Connection) {
 	for {
 		if n == len(buf) {
 			if n >= handshake.MaxRequestSize {
-				c.writeRaw(handshake.AppendReject(nil, 431, "request head larger than 16 KiB", ""))
+				c.writeRaw(s.reject(431, "request head larger than 16 KiB", ""))
 				return
 			}
 			buf = bufpool.Grow(buf[:n], handshake.MaxRequestSize-n)
@@ -303,7 +305,7 @@ func (s *Server) serveRaw(c *Connection) {
 		var rej *handshake.Rejection
 		if errors.As(perr, &rej) {
 			s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-			c.writeRaw(handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header))
+			c.writeRaw(s.reject(rej.Status, rej.Reason, rej.Header))
 			return
 		}
 		if err != nil {
@@ -357,7 +359,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 	up, rej := handshake.Check(req)
 	if rej != nil {
 		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-		return handshake.AppendReject(nil, rej.Status, rej.Reason, rej.Header), false
+		return s.reject(rej.Status, rej.Reason, rej.Header), false
 	}
 	if resp, ok := s.checkOrigin(c, up.Origin, up.Host); !ok {
 		return resp, false
@@ -365,7 +367,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 	exts, err := deflate.ParseExtensions(up.Extensions)
 	if err != nil {
 		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, err)
-		return handshake.AppendReject(nil, 400, "malformed Sec-WebSocket-Extensions: "+err.Error(), ""), false
+		return s.reject(400, "malformed Sec-WebSocket-Extensions: "+err.Error(), ""), false
 	}
 	c.host, c.origin, c.uri = up.Host, up.Origin, req.URI
 	c.requestHeaders = req.Raw()
@@ -384,7 +386,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 	}
 	if err := call(s, c, "WebSocketOpenRequest", s.Events.OnWebSocketOpenRequest, ev); err != nil {
 		s.reportPanic(c.id, err.(*handlerPanic))
-		return handshake.AppendReject(nil, 500, "", ""), false
+		return s.reject(500, "", ""), false
 	}
 	if ev.StatusCode != 101 {
 		status := ev.StatusCode
@@ -393,7 +395,7 @@ func (s *Server) upgrade(c *Connection, req *handshake.Request, dst []byte) (res
 			status = 500
 		}
 		s.logf(c.id, 1, "Application refused the WebSocket request with status %d", status)
-		return handshake.AppendReject(nil, status, "", ev.ResponseHeaders), false
+		return s.reject(status, "", ev.ResponseHeaders), false
 	}
 	c.protocol = selectProtocol(ev.SubProtocols, up.Protocols)
 	if ev.SubProtocols != up.RawProtocols && ev.SubProtocols != "" && c.protocol == "" {
@@ -462,6 +464,7 @@ func (s *Server) open(c *Connection) {
 	s.mu.Lock()
 	s.conns[c.id] = c
 	s.mu.Unlock()
+	s.stats.accepted.Add(1)
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
 	}
@@ -503,11 +506,7 @@ func (c *Connection) fireOpened() error {
 // finish ends an open connection: it leaves Connections, Disconnected fires,
 // the socket closes, and its MaxConnections slot and wg count are released.
 func (s *Server) finish(c *Connection, code int, reason string) {
-	s.mu.Lock()
-	delete(s.conns, c.id)
-	hooks := s.closeHooks
-	s.mu.Unlock()
-	for _, h := range hooks {
+	for _, h := range s.retire(c, code) {
 		(*h)(c.id)
 	}
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
@@ -552,6 +551,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				w.Header().Set(k, strings.TrimSpace(v))
 			}
 		}
+		s.handshakeFailed(rej.Status)
 		http.Error(w, strconv.Itoa(rej.Status)+" "+http.StatusText(rej.Status)+": "+rej.Reason, rej.Status)
 		return
 	}

@@ -39,6 +39,7 @@ type Server struct {
 	tlsState atomic.Pointer[tlsRuntime] // the TLS configuration in use while listening
 
 	closeHooks []*func(id int) // AddCloseHook's functions, guarded by mu
+	stats      serverStats     // counters for Metrics (metrics.go)
 }
 
 // New returns a Server with the reference's defaults.

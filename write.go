@@ -187,6 +187,7 @@ func (c *Connection) sendCtx(op protocol.Opcode, data []byte, ctx context.Contex
 			end = false
 		}
 	}
+	c.countOut(len(data), begin)
 	compressed := c.deflater != nil && begin && end && len(part) >= c.opts.compressMin
 	if compressed {
 		if want := len(part)/2 + 64; cap(c.zbuf) < want && want > keepLimit {
@@ -360,6 +361,7 @@ func frameBytes(n, maxFrame int) int {
 
 // wouldBlockLocked records a send that found the queue full, and unlocks c.mu.
 func (c *Connection) wouldBlockLocked() error {
+	c.stats.refused++
 	c.bytesSent = 0
 	c.readyToSend = false
 	c.wantReady = true
