@@ -66,7 +66,7 @@ type Connection struct {
 	deflater      *deflate.Compressor // set before the connection opens
 	acceptData    bool
 	readyToSend   bool
-	wantReady     bool // a send failed with ErrWouldBlock
+	wantReady     bool         // a send failed with ErrWouldBlock
 	stats         connCounters // traffic counters (metrics.go); the In ones are the reader's
 }
 
