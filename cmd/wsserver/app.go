@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/wsserver/wsserver"
@@ -49,6 +50,20 @@ type app struct {
 	sessions sync.WaitGroup     // exec mode: goroutines of the programs
 	killNow  chan struct{}      // closed when shutdown runs out of time: SIGKILL the programs
 	killOnce sync.Once
+	stopping atomic.Bool // shutdown has begun: /healthz answers 503
+}
+
+// serveHealth answers GET /healthz for load balancers: 200 while serving,
+// 503 once shutdown has begun, so that no new client is sent here.
+func (a *app) serveHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	status, word := http.StatusOK, "ok"
+	if a.stopping.Load() {
+		status, word = http.StatusServiceUnavailable, "stopping"
+	}
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "{\"status\":%q,\"connections\":%d}\n", word, a.srv.ConnectionCount())
 }
 
 // newApp configures the servers from the options. Its errors are usage
@@ -151,8 +166,8 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		return nil, err
 	}
 	a.monitor = monitor
-	wireLogs(a.srv, log, "/ws")
-	wireLogs(a.mon, log, "/events")
+	wireLogs(a.srv, log, "/ws", "conn")
+	wireLogs(a.mon, log, "/events", "watcher")
 	a.wireMode()
 	a.wireMonitor()
 	a.files = a.fileRoutes()
@@ -171,6 +186,7 @@ func (a *app) fileRoutes() http.Handler {
 	page := http.StripPrefix(strings.TrimSuffix(pagePrefix, "/"), noCache(http.FileServerFS(web)))
 	mux := http.NewServeMux()
 	mux.Handle("/connections", a.guardMonitor(http.HandlerFunc(a.serveConnections)))
+	mux.HandleFunc("/healthz", a.serveHealth)
 	mux.Handle(pagePrefix, page)
 	if a.opts.static != "" {
 		mux.Handle("/", http.FileServer(http.Dir(a.opts.static)))
@@ -269,6 +285,7 @@ func (a *app) serve(ln net.Listener) <-chan error {
 // ends the exec programs, and waits for all of it until ctx is done, when it
 // cuts what remains. Calling it again waits again.
 func (a *app) shutdown(ctx context.Context) error {
+	a.stopping.Store(true)
 	var errs []error
 	for _, srv := range []*wsserver.Server{a.srv, a.mon} {
 		if _, err := srv.Config("DisconnectStatusCode=1001"); err != nil {

@@ -223,7 +223,7 @@ func (s *session) pumpStdout() {
 	if s.waitErr != nil {
 		code, reason = 1011, "program ended: "+exitStatus(s.waitErr)
 	}
-	s.a.log.Info("program exited; closing the connection", "conn", s.p.id, "status", exitStatus(s.waitErr))
+	s.a.log.Info("program exited", "conn", s.p.id, "status", exitStatus(s.waitErr))
 	s.a.srv.DisconnectWithCode(s.p.id, code, truncate(reason, 123))
 }
 

@@ -29,6 +29,7 @@ type options struct {
 	backlog        int    // ConnectionBacklog
 	timeout        int    // DefaultTimeout, seconds
 	logLevel       int    // LogLevel config setting, 0..3
+	logFormat      string // logText or logJSON
 	configs        []string
 	static         string        // directory served at /, "" for the built-in page
 	statsEvery     time.Duration // 0: no periodic stats
@@ -132,6 +133,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.IntVar(&o.backlog, "backlog", o.backlog, "`N` connections the kernel may queue before the server accepts them (ConnectionBacklog)")
 	fs.IntVar(&o.timeout, "timeout", o.timeout, "`SECONDS` a send may block (DefaultTimeout); 0: sends never block")
 	fs.Var(logLevelFlag{&o.logLevel}, "log-level", "`LEVEL`: none, info, verbose or debug (LogLevel 0-3)")
+	fs.StringVar(&o.logFormat, "log-format", o.logFormat, "`FORMAT` of the log on stderr: text (key=value) or json")
 	fs.Var((*configList)(&o.configs), "config", "set a config setting of the reference, repeatable: `Name=Value`")
 	fs.StringVar(&o.static, "static", o.static, "serve the files of `DIR` at / (the built-in page moves to /_wsserver/)")
 	fs.DurationVar(&o.statsEvery, "stats", o.statsEvery, "log connections, messages/s and bytes/s every `INTERVAL`; 0 never")
@@ -161,6 +163,7 @@ func defaultOptions() options {
 		maxConnections: 1000,
 		backlog:        1024,
 		logLevel:       1,
+		logFormat:      logText,
 		statsEvery:     10 * time.Second,
 		shutdownWait:   5 * time.Second,
 		monitor:        monitorLocal,
@@ -221,6 +224,8 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--timeout must not be negative, got %d", o.timeout)
 	case o.statsEvery < 0:
 		return o, usagef("--stats must not be negative, got %v", o.statsEvery)
+	case o.logFormat != logText && o.logFormat != logJSON:
+		return o, usagef("--log-format must be text or json, got %q", o.logFormat)
 	case o.shutdownWait <= 0:
 		return o, usagef("--shutdown-timeout must be positive, got %v", o.shutdownWait)
 	case o.anyOrigin && len(o.origins) > 0:
@@ -261,8 +266,9 @@ ws://127.0.0.1:8080/ws (any path other than /events works too).
 Endpoints:
   /ws           the WebSocket of the mode
   /             the built-in page (or the --static directory)
-  /events       a WebSocket pushing the connection list as JSON
-  /connections  the connection list as JSON
+  /events       a WebSocket pushing the totals and who came and went, as JSON
+  /connections  the connection list as JSON, a page at a time (?offset=&limit=)
+  /healthz      200 while serving, 503 once shutting down (for load balancers)
 
 Origins: a web page may open WebSockets here only when it comes from the
 server's own origin (the built-in page, --static pages), so that other sites

@@ -33,7 +33,7 @@ func startApp(t *testing.T, args ...string) *testApp {
 	}
 	logs := &syncBuffer{}
 	level := new(slog.LevelVar)
-	a, err := newApp(o, newLogger(logs, level), level)
+	a, err := newApp(o, newLogger(logs, level, o.logFormat), level)
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}

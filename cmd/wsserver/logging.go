@@ -8,6 +8,12 @@ import (
 	"github.com/wsserver/wsserver"
 )
 
+// Log formats of --log-format.
+const (
+	logText = "text"
+	logJSON = "json"
+)
+
 // slogLevel maps the reference's LogLevel (0 none, 1 info, 2 verbose,
 // 3 debug) onto the slog level the handler lets through. At 0 only errors
 // and warnings are logged.
@@ -20,21 +26,44 @@ func slogLevel(logLevel int) slog.Level {
 	case 2:
 		return slog.LevelDebug
 	}
-	return slog.LevelDebug - 4
+	return slog.LevelDebug - 8
 }
 
-// newLogger returns the command's logger, writing text lines to w.
-func newLogger(w io.Writer, level *slog.LevelVar) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+// libraryLevel is the slog level of a library Log entry of the given
+// LogLevel: a step below the command's own records, which carry the same
+// facts as attributes (the library's entries are sentences), so that
+// --log-level info shows the command's records and verbose adds the
+// library's.
+func libraryLevel(logLevel int) slog.Level {
+	switch logLevel {
+	case 1:
+		return slog.LevelDebug
+	case 2:
+		return slog.LevelDebug - 4
+	}
+	return slog.LevelDebug - 8
+}
+
+// newLogger returns the command's logger, writing to w in format (logText:
+// logfmt-style key=value lines; logJSON: one JSON object a line).
+func newLogger(w io.Writer, level *slog.LevelVar, format string) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == logJSON {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
 }
 
 // wireLogs routes the Log event of srv into log, tagged with the endpoint
-// the server serves. The Error event needs no handler of its own: the server
-// logs every error it fires at LogLevel 1.
-func wireLogs(srv *wsserver.Server, log *slog.Logger, endpoint string) {
+// the server serves; idKey names the attribute of its ConnectionIDs ("conn"
+// for /ws, "watcher" for /events: the two servers number their connections
+// each from 1, so one key for both would mix them up). Errors are logged at
+// error level; the server logs every error it fires at LogLevel 1, so the
+// Error event needs no handler of its own.
+func wireLogs(srv *wsserver.Server, log *slog.Logger, endpoint, idKey string) {
 	log = log.With("endpoint", endpoint)
 	srv.Events.OnLog = func(e *wsserver.LogEvent) {
-		level := slogLevel(e.LogLevel)
+		level := libraryLevel(e.LogLevel)
 		if e.LogType == "Error" {
 			level = slog.LevelError
 		}
@@ -42,7 +71,7 @@ func wireLogs(srv *wsserver.Server, log *slog.Logger, endpoint string) {
 			return
 		}
 		if e.ConnectionID != 0 {
-			log.Log(context.Background(), level, e.Message, "conn", e.ConnectionID)
+			log.Log(context.Background(), level, e.Message, idKey, e.ConnectionID)
 		} else {
 			log.Log(context.Background(), level, e.Message)
 		}

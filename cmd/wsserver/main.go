@@ -50,7 +50,7 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 		return 2
 	}
 	level := new(slog.LevelVar)
-	log := newLogger(stderr, level)
+	log := newLogger(stderr, level, o.logFormat)
 	a, err := newApp(o, log, level)
 	if err != nil {
 		fmt.Fprintf(stderr, "wsserver: %v (see wsserver --help)\n", err)
@@ -80,7 +80,7 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 	code := 0
 	select {
 	case <-ctx.Done():
-		log.Info("shutting down: closing every client with 1001", "wait", o.shutdownWait)
+		log.Info("shutting down", "close_code", 1001, "wait", o.shutdownWait)
 	case err := <-served:
 		fmt.Fprintf(stderr, "wsserver: serving stopped: %v\n", err)
 		code = 1

@@ -50,6 +50,7 @@ func (a *app) connected(e *wsserver.ConnectedEvent) {
 	}
 	a.peers.add(p)
 	a.feed.connected(p)
+	a.log.Info("open", "conn", p.id, "remote", p.remote, "uri", p.uri)
 }
 
 // disconnected forgets a connection, and in exec mode ends its program.
@@ -59,6 +60,8 @@ func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
 		return
 	}
 	a.feed.disconnected(p.id, e.StatusCode)
+	a.log.Info("close", "conn", p.id, "remote", p.remote, "code", e.StatusCode, "reason", e.Description,
+		"duration", time.Since(p.since).Round(time.Millisecond), "msgs_in", p.msgsIn.Load(), "msgs_out", p.msgsOut.Load())
 	p.drop()
 	if p.exec != nil {
 		p.exec.end()
@@ -121,7 +124,7 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 			continue
 		}
 		if waiting > maxBroadcastBacklog {
-			a.log.Warn("disconnecting a client that does not keep up", "conn", p.id, "waiting_bytes", waiting)
+			a.log.Warn("too slow", "conn", p.id, "waiting_bytes", waiting, "code", 1008)
 			p.drop()
 			a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
 		}
@@ -151,10 +154,10 @@ func (a *app) sendFailed(p *peer, err error) {
 	case errors.Is(err, wsserver.ErrNotConnected), errors.Is(err, wsserver.ErrInvalidConnectionID):
 		return
 	case errors.Is(err, wsserver.ErrTimedOut):
-		a.log.Warn("disconnecting a client that accepted no data for --timeout", "conn", p.id, "err", err)
+		a.log.Warn("send timed out", "conn", p.id, "err", err, "code", 1008)
 		a.srv.DisconnectWithCode(p.id, 1008, "too slow: send timed out")
 	default:
-		a.log.Error("send failed", "conn", p.id, "err", err)
+		a.log.Error("send failed", "conn", p.id, "err", err, "code", 1011)
 		a.srv.DisconnectWithCode(p.id, 1011, "send failed")
 	}
 }

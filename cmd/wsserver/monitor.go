@@ -255,6 +255,7 @@ func (a *app) wireMonitor() {
 		f.mu.Unlock()
 		f.watchers.Add(1)
 		f.signal()
+		a.log.Debug("watcher open", "endpoint", "/events", "watcher", e.ConnectionID)
 	}
 	ev.OnDisconnected = func(e *wsserver.DisconnectedEvent) {
 		f.mu.Lock()
@@ -263,6 +264,7 @@ func (a *app) wireMonitor() {
 		delete(f.missed, e.ConnectionID)
 		f.mu.Unlock()
 		f.watchers.Add(-1)
+		a.log.Debug("watcher close", "endpoint", "/events", "watcher", e.ConnectionID, "code", e.StatusCode)
 	}
 	ev.OnReadyToSend = func(e *wsserver.ReadyToSendEvent) {
 		f.mu.Lock()

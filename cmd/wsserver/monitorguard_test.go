@@ -177,7 +177,7 @@ func TestMonitor_Token(t *testing.T) {
 	level := new(slog.LevelVar)
 	o, err := parseArgs([]string{"--monitor", "everyone"})
 	if err == nil {
-		_, err = newApp(o, newLogger(io.Discard, level), level)
+		_, err = newApp(o, newLogger(io.Discard, level, logText), level)
 	}
 	if err == nil {
 		t.Error("--monitor everyone was accepted")

@@ -123,7 +123,7 @@ func TestOrigin_Flags(t *testing.T) {
 		o, err := parseArgs(bad)
 		if err == nil {
 			level := new(slog.LevelVar)
-			_, err = newApp(o, newLogger(&syncBuffer{}, level), level)
+			_, err = newApp(o, newLogger(&syncBuffer{}, level, logText), level)
 		}
 		if err == nil {
 			t.Errorf("%q was accepted", bad)
