@@ -1,9 +1,12 @@
 package main
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/wsserver/wsserver"
@@ -26,6 +29,7 @@ func (a *app) wireMode() {
 	case modeBroadcast:
 		ev.OnDataIn = a.broadcast
 		ev.OnReadyToSend = a.readyBroadcast
+		ev.OnWebSocketOpenRequest = selectSender
 	case modeExec:
 		ev.OnDataIn = a.execIn
 		ev.OnReadyToSend = a.execReady
@@ -45,6 +49,7 @@ func (a *app) connected(e *wsserver.ConnectedEvent) {
 		uri:    c.RequestURI(),
 		since:  time.Now(),
 	}
+	p.sender = c.SelectedSubProtocol() == senderProtocol
 	if a.opts.mode == modeExec {
 		a.startSession(p) // sets p.exec before other events can see p
 	}
@@ -114,11 +119,19 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 	from.received(len(e.TextB))
 	list := a.peers.borrow()
 	defer a.peers.giveBack(list)
+	var env []byte // the message in its envelope, made on first need
 	for _, p := range *list {
 		if p.id == e.ConnectionID {
 			continue
 		}
-		waiting, err := p.send(a.srv, e.DataFormat, e.TextB)
+		format, data := e.DataFormat, e.TextB
+		if p.sender {
+			if env == nil {
+				env = envelope(from.id, e.DataFormat, e.TextB)
+			}
+			format, data = wsserver.FormatText, env
+		}
+		waiting, err := p.send(a.srv, format, data)
 		if err != nil {
 			a.sendFailed(p, err)
 			continue
@@ -160,4 +173,35 @@ func (a *app) sendFailed(p *peer, err error) {
 		a.log.Error("send failed", "conn", p.id, "err", err, "code", 1011)
 		a.srv.DisconnectWithCode(p.id, 1011, "send failed")
 	}
+}
+
+// senderProtocol is the subprotocol a broadcast client asks for to learn
+// who sent each message: the server then sends it every message as the
+// JSON text {"from": ConnectionID, "type": "text" or "binary", "data":
+// the text, or the bytes in base64}. Other clients get the messages as
+// they came.
+const senderProtocol = "wsserver.sender"
+
+// selectSender selects senderProtocol when the client offers it.
+func selectSender(e *wsserver.WebSocketOpenRequestEvent) {
+	for _, p := range strings.Split(e.SubProtocols, ",") {
+		if strings.TrimSpace(p) == senderProtocol {
+			e.SubProtocols = senderProtocol
+			return
+		}
+	}
+}
+
+// envelope returns a broadcast message as senderProtocol sends it.
+func envelope(from int, format wsserver.DataFormat, data []byte) []byte {
+	env := struct {
+		From int    `json:"from"`
+		Type string `json:"type"`
+		Data string `json:"data"`
+	}{From: from, Type: "text", Data: string(data)}
+	if format == wsserver.FormatBinary {
+		env.Type, env.Data = "binary", base64.StdEncoding.EncodeToString(data)
+	}
+	b, _ := json.Marshal(env) // the type always marshals
+	return b
 }

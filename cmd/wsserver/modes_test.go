@@ -189,3 +189,40 @@ func get(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+// Issue 12: in broadcast mode a client that asks for the wsserver.sender
+// subprotocol learns who sent each message (a JSON envelope); the others
+// get the messages as they came.
+func TestBroadcastSender(t *testing.T) {
+	ta := startApp(t, "broadcast")
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"other", senderProtocol}}
+	watcher, resp, err := d.Dial(ta.ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer watcher.Close()
+	if watcher.Subprotocol() != senderProtocol {
+		t.Fatalf("selected subprotocol %q", watcher.Subprotocol())
+	}
+	plain := dial(t, ta.ws)
+	a := dial(t, ta.ws)
+	eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
+	pg := getPage(t, ta.base+"/connections")
+	fromID := pg.Connections[2].ID
+
+	a.WriteMessage(websocket.TextMessage, []byte("hi"))
+	a.WriteMessage(websocket.BinaryMessage, []byte{0, 1, 2})
+	for i, want := range []string{`{"from":%d,"type":"text","data":"hi"}`, `{"from":%d,"type":"binary","data":"AAEC"}`} {
+		typ, got := read(t, watcher)
+		if typ != websocket.TextMessage || string(got) != fmt.Sprintf(want, fromID) {
+			t.Errorf("envelope %d: type %d %s", i, typ, got)
+		}
+	}
+	if typ, got := read(t, plain); typ != websocket.TextMessage || string(got) != "hi" {
+		t.Errorf("plain client: %d %q", typ, got)
+	}
+	if typ, got := read(t, plain); typ != websocket.BinaryMessage || !bytes.Equal(got, []byte{0, 1, 2}) {
+		t.Errorf("plain client: %d %x", typ, got)
+	}
+}

@@ -26,6 +26,8 @@ type peer struct {
 	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
 	deferred                           atomic.Int64 // messages that waited in the outbox
 
+	sender bool // broadcast: it selected senderProtocol
+
 	out  outbox   // messages its send queue could not take yet
 	exec *session // exec mode: the program serving it
 }
