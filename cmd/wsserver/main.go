@@ -73,6 +73,11 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 	if o.static != "" {
 		fmt.Fprintf(stdout, "  Files:     %s from %s\n", root, o.static)
 	}
+	if a.tls != nil {
+		if fp := certFingerprint(a.srv.SSLCertEncodedB()); fp != "" {
+			fmt.Fprintf(stdout, "  TLS:       certificate SHA-256 %s\n", fp)
+		}
+	}
 	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n")
 	log.Info("listening", "addr", ln.Addr().String(), "mode", o.mode)
 

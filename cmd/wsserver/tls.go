@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -84,6 +85,27 @@ func configureTLS(srv *wsserver.Server, o tlsOptions) (*tls.Config, error) {
 		return nil, fmt.Errorf("TLS: %v", err)
 	}
 	return conf, nil
+}
+
+// certFingerprint returns the SHA-256 fingerprint of the first
+// certificate in a PEM text, as colon-separated upper-case hex (how
+// browsers show it), or "" when there is none.
+func certFingerprint(pemText []byte) string {
+	for {
+		var b *pem.Block
+		b, pemText = pem.Decode(pemText)
+		if b == nil {
+			return ""
+		}
+		if b.Type == "CERTIFICATE" {
+			sum := sha256.Sum256(b.Bytes)
+			parts := make([]string, len(sum))
+			for i, x := range sum {
+				parts[i] = fmt.Sprintf("%02X", x)
+			}
+			return strings.Join(parts, ":")
+		}
+	}
 }
 
 // selfSignedLocalhost makes an ECDSA certificate for localhost, 127.0.0.1

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"io"
 	"net/http"
 	"os"
@@ -46,6 +48,12 @@ func TestTLSSelfSigned(t *testing.T) {
 	}
 	if cs.Version != tls.VersionTLS13 {
 		t.Errorf("negotiated %s, want TLS 1.3", tls.VersionName(cs.Version))
+	}
+	// Issue 12: the banner prints the fingerprint of the certificate the
+	// clients see, so that a user can check what the browser shows.
+	sum := sha256.Sum256(leaf.Raw)
+	if got := certFingerprint(a.srv.SSLCertEncodedB()); strings.ReplaceAll(got, ":", "") != strings.ToUpper(hex.EncodeToString(sum[:])) || len(got) != 32*3-1 {
+		t.Errorf("certFingerprint: %q, want SHA-256 %x", got, sum)
 	}
 	c.WriteMessage(websocket.TextMessage, []byte("over TLS"))
 	if _, msg := read(t, c); string(msg) != "over TLS" {
