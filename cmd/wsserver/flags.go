@@ -269,6 +269,7 @@ Endpoints:
   /events       a WebSocket pushing the totals and who came and went, as JSON
   /connections  the connection list as JSON, a page at a time (?offset=&limit=)
   /healthz      200 while serving, 503 once shutting down (for load balancers)
+  /metrics      the server's metrics in the Prometheus text format
 
 Origins: a web page may open WebSockets here only when it comes from the
 server's own origin (the built-in page, --static pages), so that other sites

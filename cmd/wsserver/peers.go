@@ -267,3 +267,15 @@ func (ps *peers) totals() traffic {
 	}
 	return t
 }
+
+// outboxBytes returns the bytes waiting in every open peer's outbox: O(n),
+// for /metrics.
+func (ps *peers) outboxBytes() int64 {
+	buf := ps.borrow()
+	defer ps.giveBack(buf)
+	var n int64
+	for _, p := range *buf {
+		n += p.out.queued.Load()
+	}
+	return n
+}
