@@ -28,10 +28,15 @@ import (
 	"time"
 )
 
-// Targets, in table order. Peers are every target but tcp and wsserver.
-var allTargets = []string{"tcp", "wsserver", "gorilla", "coder", "gobwas", "gws", "nbio"}
+// Targets, in table order. Peers are every target but tcp, wsserver and
+// command. command is the wsserver command (cmd/wsserver) started as users
+// start it; wsserver is the tuned library server of servers/wsserver.
+var allTargets = []string{"tcp", "wsserver", "command", "gorilla", "coder", "gobwas", "gws", "nbio"}
 
-func isPeer(t string) bool { return t != "tcp" && t != "wsserver" }
+func isPeer(t string) bool { return t != "tcp" && t != "wsserver" && t != "command" }
+
+// commandPkg is the wsserver command, built from the workspace (go.work).
+const commandPkg = "github.com/wsserver/wsserver/cmd/wsserver"
 
 // Metric kinds.
 const (
@@ -277,7 +282,20 @@ func build(dir string, targets []string) []string {
 	}
 	var ok []string
 	for _, t := range targets {
-		if err := gobuild("./servers/" + t); err != nil {
+		pkg := "./servers/" + t
+		if t == "command" {
+			// The command's package is named after its directory: build it
+			// to dir/command.
+			cmd := exec.Command("go", "build", "-o", filepath.Join(dir, "command"), commandPkg)
+			cmd.Dir = mdir
+			if out, err := cmd.CombinedOutput(); err != nil {
+				log.Printf("target command does not build (is go.work in use?), skipped: %v\n%s", err, out)
+				continue
+			}
+			ok = append(ok, t)
+			continue
+		}
+		if err := gobuild(pkg); err != nil {
 			log.Printf("target %s does not build, skipped: %v", t, err)
 			continue
 		}
@@ -323,6 +341,16 @@ func startServer(dir, t string, w workload, logf io.Writer) (*server, error) {
 	if w.deflate {
 		args = append(args, "-deflate")
 	}
+	if t == "command" {
+		// As a user starts it, with the limit lifted and the logs quiet (a
+		// log line per connection would measure the terminal).
+		args = []string{"--host", "127.0.0.1", "--port", fmt.Sprint(port), "--max-connections", "100000",
+			"--stats", "0", "--log-level", "none"}
+		if w.deflate {
+			args = append(args, "--config", "EnablePermessageDeflate=true")
+		}
+		args = append(args, mode)
+	}
 	cmd := pinned("0", filepath.Join(dir, t), args...)
 	cmd.Stderr = logf
 	out, err := cmd.StdoutPipe()
@@ -339,6 +367,10 @@ func startServer(dir, t string, w workload, logf io.Writer) (*server, error) {
 		for sc.Scan() {
 			line := sc.Text()
 			fmt.Fprintln(logf, line)
+			// The command prints "  WebSocket: ws://127.0.0.1:PORT/ws".
+			if u, ok := strings.CutPrefix(strings.TrimSpace(line), "WebSocket: ws://"); ok {
+				line = "listening " + strings.TrimSuffix(u, "/ws")
+			}
 			if a, ok := strings.CutPrefix(line, "listening "); ok {
 				select {
 				case ready <- a:
@@ -435,6 +467,9 @@ func runTrial(dir string, w workload, t string, round int) (tr trial) {
 	}
 	if w.deflate {
 		args = append(args, "-deflate")
+	}
+	if t == "command" && w.mode == "broadcast" {
+		args = append(args, "-bcast-others") // the command's broadcast skips the sender
 	}
 	budget := *flagDuration + 60*time.Second + time.Duration(w.conns)*3*time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
@@ -552,7 +587,14 @@ func rows(wls []workload) []row {
 				row{w: w, metric: "p50 µs", lower: true, value: func(r Result) float64 { return r.LatP50us }},
 				row{w: w, metric: "p99 µs", lower: true, value: func(r Result) float64 { return r.LatP99us }})
 		case mRSS:
-			rs = append(rs, row{w: w, metric: "RSS/conn", lower: true, value: func(r Result) float64 { return r.RSSPerCon }})
+			rs = append(rs, row{w: w, metric: "RSS/conn", lower: true, value: func(r Result) float64 { return r.RSSPerCon }},
+				row{w: w, metric: "conns/s", value: func(r Result) float64 {
+					// How fast the connections opened: the setup's rate.
+					if r.SetupS <= 0 {
+						return 0
+					}
+					return float64(w.conns) / r.SetupS
+				}})
 		case mBcast:
 			rs = append(rs, row{w: w, metric: "ms", lower: true, value: func(r Result) float64 { return r.BcastMs }})
 		default:
@@ -567,6 +609,8 @@ func rows(wls []workload) []row {
 
 func (r row) format(v float64) string {
 	switch r.metric {
+	case "conns/s":
+		return fmt.Sprintf("%.0f", v)
 	case "msgs/s":
 		switch {
 		case v >= 1e6:

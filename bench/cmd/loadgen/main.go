@@ -47,21 +47,22 @@ type Result struct {
 }
 
 var (
-	flagAddr     = flag.String("addr", "127.0.0.1:8080", "server address ip:port")
-	flagProto    = flag.String("proto", "ws", "ws or raw (plain TCP echo)")
-	flagMode     = flag.String("mode", "echo", "echo, idle or broadcast")
-	flagConns    = flag.Int("conns", 1, "connections")
-	flagInflight = flag.Int("inflight", 1, "messages in flight per connection (echo)")
-	flagSize     = flag.Int("size", 16, "payload bytes per message")
-	flagDeflate  = flag.Bool("deflate", false, "negotiate permessage-deflate and send compressed text")
-	flagDuration = flag.Duration("duration", 3*time.Second, "measured time (echo, broadcast)")
-	flagWarmup   = flag.Duration("warmup", 300*time.Millisecond, "unmeasured time before measuring (echo)")
-	flagPID      = flag.Int("pid", 0, "server PID, for RSS and CPU readings")
-	flagSrcAddrs = flag.Int("src-addrs", 4, "spread client sockets over 127.0.0.2 .. 127.0.0.(1+N)")
-	flagHSPar    = flag.Int("handshake-par", 128, "connection setups in progress at once")
-	flagBcastMax = flag.Int("bcast-count", 20, "at most this many broadcasts")
-	flagSettle   = flag.Duration("settle", time.Second, "wait before reading RSS (idle)")
-	flagProfile  = flag.String("cpuprofile", "", "write the generator's CPU profile here")
+	flagAddr        = flag.String("addr", "127.0.0.1:8080", "server address ip:port")
+	flagProto       = flag.String("proto", "ws", "ws or raw (plain TCP echo)")
+	flagMode        = flag.String("mode", "echo", "echo, idle or broadcast")
+	flagConns       = flag.Int("conns", 1, "connections")
+	flagInflight    = flag.Int("inflight", 1, "messages in flight per connection (echo)")
+	flagSize        = flag.Int("size", 16, "payload bytes per message")
+	flagDeflate     = flag.Bool("deflate", false, "negotiate permessage-deflate and send compressed text")
+	flagDuration    = flag.Duration("duration", 3*time.Second, "measured time (echo, broadcast)")
+	flagWarmup      = flag.Duration("warmup", 300*time.Millisecond, "unmeasured time before measuring (echo)")
+	flagPID         = flag.Int("pid", 0, "server PID, for RSS and CPU readings")
+	flagSrcAddrs    = flag.Int("src-addrs", 4, "spread client sockets over 127.0.0.2 .. 127.0.0.(1+N)")
+	flagHSPar       = flag.Int("handshake-par", 128, "connection setups in progress at once")
+	flagBcastMax    = flag.Int("bcast-count", 20, "at most this many broadcasts")
+	flagBcastOthers = flag.Bool("bcast-others", false, "broadcast: the server sends each message to every connection but its sender (the wsserver command's broadcast mode)")
+	flagSettle      = flag.Duration("settle", time.Second, "wait before reading RSS (idle)")
+	flagProfile     = flag.String("cpuprofile", "", "write the generator's CPU profile here")
 )
 
 func main() {
@@ -794,6 +795,9 @@ func (g *gen) broadcast(res *Result) error {
 	for len(times) < *flagBcastMax && (len(times) == 0 || time.Now().Before(end)) {
 		g.bcastWant++
 		g.bcastLeft = g.n
+		if *flagBcastOthers {
+			g.bcastLeft = g.n - 1
+		}
 		start := g.now()
 		sender.outPos, sender.outPending = 0, len(g.frame)
 		g.flush(sender, 0)
