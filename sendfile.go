@@ -119,6 +119,7 @@ func (c *Connection) endStream(op protocol.Opcode, first bool) {
 	if c.state != stateOpen {
 		return
 	}
+	c.countOut(0, first)
 	before := len(c.out)
 	c.out = protocol.AppendMessage(c.out, op, false, nil, 0, first, true)
 	c.account(len(c.out) - before)
@@ -148,6 +149,7 @@ func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bo
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d closed while sending", c.id)
 	}
+	c.countOut(len(p), begin)
 	before := len(c.out)
 	c.out = protocol.AppendMessage(c.out, op, false, p, maxFrame, begin, end)
 	c.account(len(c.out) - before)
