@@ -5,8 +5,6 @@ import (
 	"net/url"
 	"path"
 	"strings"
-
-	"github.com/wsserver/wsserver/internal/handshake"
 )
 
 // The Origin policy (AllowedOrigins) guards against cross-site WebSocket
@@ -210,5 +208,5 @@ func (s *Server) checkOrigin(c *Connection, origin, host string) ([]byte, bool) 
 		return nil, true
 	}
 	s.logf(c.id, 1, "Refused WebSocket request from %s: Origin %q is not allowed for Host %q (AllowedOrigins=%s)", c.remoteHost, origin, host, p.text)
-	return handshake.AppendReject(nil, 403, "cross-origin WebSocket request refused: the server does not allow pages from "+origin+" (AllowedOrigins)", ""), false
+	return s.reject(403, "cross-origin WebSocket request refused: the server does not allow pages from "+origin+" (AllowedOrigins)", ""), false
 }

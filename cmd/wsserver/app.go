@@ -187,7 +187,7 @@ func (a *app) fileRoutes() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/connections", a.guardMonitor(http.HandlerFunc(a.serveConnections)))
 	mux.HandleFunc("/healthz", a.serveHealth)
-	mux.Handle("/metrics", a.metricsHandler())
+	mux.Handle("/metrics", a.guardMonitor(a.metricsHandler()))
 	mux.Handle(pagePrefix, page)
 	if a.opts.static != "" {
 		mux.Handle("/", http.FileServer(http.Dir(a.opts.static)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/wsserver/wsserver"
 )
@@ -33,7 +34,7 @@ func slogLevel(logLevel int) slog.Level {
 // LogLevel: a step below the command's own records, which carry the same
 // facts as attributes (the library's entries are sentences), so that
 // --log-level info shows the command's records and verbose adds the
-// library's.
+// library's. Refusals are the exception: they come at warn level.
 func libraryLevel(logLevel int) slog.Level {
 	switch logLevel {
 	case 1:
@@ -64,8 +65,13 @@ func wireLogs(srv *wsserver.Server, log *slog.Logger, endpoint, idKey string) {
 	log = log.With("endpoint", endpoint)
 	srv.Events.OnLog = func(e *wsserver.LogEvent) {
 		level := libraryLevel(e.LogLevel)
-		if e.LogType == "Error" {
+		switch {
+		case e.LogType == "Error":
 			level = slog.LevelError
+		case e.LogLevel == 1 && strings.HasPrefix(e.Message, "Refused"):
+			// A client turned away (Origin, MaxConnections, a filter, a bad
+			// handshake) is news for the operator: no record of ours says it.
+			level = slog.LevelWarn
 		}
 		if !log.Enabled(context.Background(), level) {
 			return
