@@ -70,7 +70,8 @@ func (c *Connection) wakeReaderLocked() {
 		close(c.resume)
 		c.resume = nil
 	}
-	if p := c.poll.Load(); p != nil && !c.acceptData {
+	if p := c.poll.Load(); p != nil && (!c.acceptData || c.throttled) {
+		c.throttled = false
 		p.setReading(c, true)
 	}
 }
@@ -111,6 +112,8 @@ func (c *Connection) cleanup() {
 		c.deflater.Close()
 	}
 	c.mu.Unlock()
+	c.unwatch()
+	c.unaccount()
 	// After the state: a sender that writes the socket itself (writeThrough)
 	// checks it under c.mu, so it never writes a closed descriptor.
 	c.closeConn()

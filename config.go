@@ -269,6 +269,23 @@ func formatSeconds(d time.Duration) string {
 	return strconv.FormatFloat(d.Seconds(), 'f', -1, 64)
 }
 
+// optionalSecondsSetting is secondsSetting where 0 turns the feature off.
+func optionalSecondsSetting(name, group, doc string, field func(*settings) *time.Duration) setting {
+	st := secondsSetting(name, group, doc, field)
+	parse := st.parse
+	st.parse = func(v string) (change, error) {
+		if f, err := strconv.ParseFloat(v, 64); err == nil && f == 0 {
+			return store(field, time.Duration(0)), nil
+		}
+		apply, err := parse(v)
+		if err != nil {
+			return nil, newError(ErrInvalidValue, "%s takes seconds (0: off, or 0 < n <= 86400), not %q", name, v)
+		}
+		return apply, nil
+	}
+	return st
+}
+
 // Version is the version of wsserver, reported by BuildInfo.
 const Version = "0.1.0"
 
@@ -445,6 +462,24 @@ var settingTable = []setting{
 			}
 			return store(func(c *settings) **originPolicy { return &c.allowedOrigins }, p), nil
 		}},
+
+	// Liveness and limits (liveness.go).
+	optionalSecondsSetting("SlowClientTimeout", "wsserver", "seconds queued output may wait without a byte written before the client is cut off with 1008 (default 60; 0: never; new connections); meanwhile a client whose queue is over its limit is not read",
+		func(c *settings) *time.Duration { return &c.slowClientTimeout }),
+	int64Setting("MemoryBudget", "wsserver", "bytes the server may hold for all its clients' messages and queues; past it the heaviest connections are held back or cut off (1013); 0 (default): MaxConnections x 1 MiB, at least 64 MiB, at most half the machine's memory (Server.MemoryBudget gives the budget in effect; new connections)", 0, 1<<50,
+		func(c *settings) *int64 { return &c.memoryBudget }),
+	optionalSecondsSetting("PingInterval", "wsserver", "heartbeat: seconds without a read from a client after which the server pings it (default 0: no heartbeat; new connections); Connection.PingRTT gives the measured round trip",
+		func(c *settings) *time.Duration { return &c.pingInterval }),
+	secondsSetting("PongTimeout", "wsserver", "heartbeat: seconds a client has to answer a heartbeat ping (with anything) before it is cut off, reported with an Error (10060) and Disconnected 1006 (default 30; new connections)",
+		func(c *settings) *time.Duration { return &c.pongTimeout }),
+	intSetting("MaxConnectionsPerIP", "wsserver", "connections one client (an IPv4 address, or an IPv6 /64) may hold at once; more get HTTP 429 with Retry-After (default 0: no limit)", 0, maxMaxConnections,
+		func(c *settings) *int { return &c.maxConnsPerIP }),
+	intSetting("HandshakesPerMinutePerIP", "wsserver", "connections per minute one client (an IPv4 address, or an IPv6 /64) may open, in bursts of up to one second's worth (at least one); more get HTTP 429 with Retry-After (default 0: no limit)", 0, 1<<30,
+		func(c *settings) *int { return &c.handshakesPerMinute }),
+	intSetting("MaxMessagesPerSecond", "wsserver", "messages (control frames included) per second a connection may send, in bursts of up to one second's worth; a faster client is closed with 1008 (default 0: no limit; new connections)", 0, 1<<30,
+		func(c *settings) *int { return &c.msgRate }),
+	intSetting("MaxRequestHeadSize", "wsserver", "largest opening handshake request head in bytes, on the listener and through ServeHTTP; larger ones get HTTP 431 (default 16384)", 1024, 1<<20,
+		func(c *settings) *int { return &c.maxHeadSize }),
 }
 
 func buildInfo() string {

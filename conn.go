@@ -64,7 +64,9 @@ type Connection struct {
 	bytesSent     int
 	state         connState           // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
 	deflater      *deflate.Compressor // set before the connection opens
+	live          *liveState          // the connection's entry in the server's wheel, once needed
 	acceptData    bool
+	throttled     bool // an event loop stopped reading: the queue is over its limit
 	readyToSend   bool
 	wantReady     bool         // a send failed with ErrWouldBlock
 	stats         connCounters // traffic counters (metrics.go); the In ones are the reader's
@@ -82,6 +84,7 @@ type sendState struct {
 	messageLength    int64     // bytes still to come of a MessageLength message
 	interrupts       uint64    // Interrupt calls, so that waiting sends notice one
 	closeDeadline    time.Time // flushNow's deadline, for a raw socket's twin
+	progressAt       time.Time // when a blocking send's bytes last moved
 	progress         chan struct{}
 	pongWait         chan struct{} // closed when a pong arrives
 	writeErr         error
@@ -90,6 +93,8 @@ type sendState struct {
 	peerCode         int    // the close code the client sent (0: none yet)
 	peerReason       string
 	wt               *writeThroughState // writeThrough's scratch space, once needed
+	outHeld          int64              // queue bytes charged to the memory budget
+	appHeld          int64              // bytes the application charged (ChargeMemory)
 	msgOp            protocol.Opcode
 	msgOpen          bool // a MessageLength message has begun
 	streaming        bool // SendFile/SendStream owns the message stream
@@ -129,6 +134,9 @@ type readState struct {
 	carry        [4]byte // the start of a UTF-8 sequence split between pieces
 	carryN       int
 	scratch      []byte
+	heldMsg      int64   // msgBuf bytes charged to the memory budget
+	rateTokens   float64 // MaxMessagesPerSecond: messages the client may send now
+	rateLast     int64   // when rateTokens was brought up to date (Unix ns)
 }
 
 // reading returns the reader's state, making it on first use. Only the
@@ -149,6 +157,7 @@ func (c *Connection) peerClosed() bool {
 type loopHandshake struct {
 	buf   []byte      // the request so far
 	timer *time.Timer // HandshakeTimeout
+	limit int         // MaxRequestHeadSize
 }
 
 // connState is where a connection is in its life.
@@ -171,6 +180,13 @@ type connOptions struct {
 	codePage       int
 	maxMessageSize int64
 	spin           time.Duration // EventLoopSpin
+
+	slowClientTimeout time.Duration // output without progress this long cuts the client off (0: never)
+	budget            int64         // the server's memory budget (MemoryBudget)
+	share             int64         // a connection's share of it: budget / MaxConnections
+	pingInterval      time.Duration // heartbeat: a ping after this long without a read (0: none)
+	pongTimeout       time.Duration // heartbeat: the time a ping has to be answered
+	msgRate           float64       // MaxMessagesPerSecond (0: no limit)
 }
 
 // ID returns the ConnectionId.
@@ -194,7 +210,7 @@ func (c *Connection) SetAcceptData(accept bool) {
 	}
 	c.acceptData = accept
 	if p := c.poll.Load(); p != nil {
-		p.setReading(c, accept)
+		p.setReading(c, accept && !c.throttled)
 	}
 	if accept {
 		if c.resume != nil {

@@ -159,10 +159,10 @@ func handOff(c *Connection) bool {
 // it. It reports false when it cannot; the caller then serves it on a goroutine.
 func handOffHandshake(c *Connection) bool {
 	c.srv.mu.Lock()
-	timeout := c.srv.cfg.handshakeTimeout
+	timeout, limit := c.srv.cfg.handshakeTimeout, c.srv.cfg.maxHeadSize
 	c.srv.mu.Unlock()
 	// Everything the loop reads is set before handOff publishes c to it.
-	hs := &loopHandshake{buf: bufpool.Get(4 << 10), timer: time.AfterFunc(timeout, c.closeSocket)}
+	hs := &loopHandshake{buf: bufpool.Get(4 << 10), timer: time.AfterFunc(timeout, c.closeSocket), limit: limit}
 	c.hs = hs
 	if !handOff(c) {
 		hs.timer.Stop()
@@ -177,12 +177,15 @@ func handOffHandshake(c *Connection) bool {
 func (p *poller) handshake(c *Connection) {
 	s := c.srv
 	hs := c.hs
+	limit := hs.limit
 	if len(hs.buf) == cap(hs.buf) {
-		if len(hs.buf) >= handshake.MaxRequestSize {
-			p.refuse(c, s.reject(431, "request head larger than 16 KiB", ""))
+		if len(hs.buf) >= limit {
+			rej := handshake.TooLarge(limit)
+			s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
+			p.refuse(c, s.reject(rej.Status, rej.Reason, ""))
 			return
 		}
-		hs.buf = bufpool.Grow(hs.buf, handshake.MaxRequestSize-len(hs.buf))
+		hs.buf = bufpool.Grow(hs.buf, limit-len(hs.buf))
 	}
 	n, err := syscall.Read(c.fd, hs.buf[len(hs.buf):cap(hs.buf)])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
@@ -193,7 +196,7 @@ func (p *poller) handshake(c *Connection) {
 		return
 	}
 	hs.buf = hs.buf[:len(hs.buf)+n]
-	req, used, perr := handshake.Parse(hs.buf)
+	req, used, perr := handshake.ParseLimit(hs.buf, limit)
 	if errors.Is(perr, handshake.ErrIncomplete) {
 		return
 	}
@@ -411,7 +414,7 @@ func (p *poller) serve(c *Connection) {
 			go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
 			return
 		}
-		if !p.handle(c, buf[:n]) || n < len(buf) || !c.AcceptData() {
+		if !p.handle(c, buf[:n]) || n < len(buf) || !c.loopReads() {
 			return
 		}
 	}

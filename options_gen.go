@@ -180,6 +180,63 @@ func WithServerNoContextTakeover(v bool) Option { return boolOption("ServerNoCon
 // same-origin). Default: "same-origin".
 func WithAllowedOrigins(v string) Option { return stringOption("AllowedOrigins", v) }
 
+// WithSlowClientTimeout sets SlowClientTimeout
+// (Config("SlowClientTimeout=...")): seconds queued output may wait without a
+// byte written before the client is cut off with 1008 (default 60; 0: never;
+// new connections); meanwhile a client whose queue is over its limit is not
+// read. Default: 1m0s.
+func WithSlowClientTimeout(v time.Duration) Option {
+	return durationOption("SlowClientTimeout", v, kindSeconds)
+}
+
+// WithMemoryBudget sets MemoryBudget (Config("MemoryBudget=...")): bytes the
+// server may hold for all its clients' messages and queues; past it the
+// heaviest connections are held back or cut off (1013); 0 (default):
+// MaxConnections x 1 MiB, at least 64 MiB, at most half the machine's memory
+// (Server.MemoryBudget gives the budget in effect; new connections). Default:
+// 0.
+func WithMemoryBudget(v int64) Option { return intOption("MemoryBudget", int64(v)) }
+
+// WithPingInterval sets PingInterval (Config("PingInterval=...")): heartbeat:
+// seconds without a read from a client after which the server pings it
+// (default 0: no heartbeat; new connections); Connection.PingRTT gives the
+// measured round trip. Default: 0s.
+func WithPingInterval(v time.Duration) Option { return durationOption("PingInterval", v, kindSeconds) }
+
+// WithPongTimeout sets PongTimeout (Config("PongTimeout=...")): heartbeat:
+// seconds a client has to answer a heartbeat ping (with anything) before it
+// is cut off, reported with an Error (10060) and Disconnected 1006 (default
+// 30; new connections). Default: 30s.
+func WithPongTimeout(v time.Duration) Option { return durationOption("PongTimeout", v, kindSeconds) }
+
+// WithMaxConnectionsPerIP sets MaxConnectionsPerIP
+// (Config("MaxConnectionsPerIP=...")): connections one client (an IPv4
+// address, or an IPv6 /64) may hold at once; more get HTTP 429 with
+// Retry-After (default 0: no limit). Default: 0.
+func WithMaxConnectionsPerIP(v int) Option { return intOption("MaxConnectionsPerIP", int64(v)) }
+
+// WithHandshakesPerMinutePerIP sets HandshakesPerMinutePerIP
+// (Config("HandshakesPerMinutePerIP=...")): connections per minute one client
+// (an IPv4 address, or an IPv6 /64) may open, in bursts of up to one second's
+// worth (at least one); more get HTTP 429 with Retry-After (default 0: no
+// limit). Default: 0.
+func WithHandshakesPerMinutePerIP(v int) Option {
+	return intOption("HandshakesPerMinutePerIP", int64(v))
+}
+
+// WithMaxMessagesPerSecond sets MaxMessagesPerSecond
+// (Config("MaxMessagesPerSecond=...")): messages (control frames included)
+// per second a connection may send, in bursts of up to one second's worth; a
+// faster client is closed with 1008 (default 0: no limit; new connections).
+// Default: 0.
+func WithMaxMessagesPerSecond(v int) Option { return intOption("MaxMessagesPerSecond", int64(v)) }
+
+// WithMaxRequestHeadSize sets MaxRequestHeadSize
+// (Config("MaxRequestHeadSize=...")): largest opening handshake request head
+// in bytes, on the listener and through ServeHTTP; larger ones get HTTP 431
+// (default 16384). Default: 16384.
+func WithMaxRequestHeadSize(v int) Option { return intOption("MaxRequestHeadSize", int64(v)) }
+
 // WithLogSSLPackets sets LogSSLPackets (Config("LogSSLPackets=...")):
 // SSLStatus reports every TLS record sent and received (new connections).
 // Default: false.

@@ -39,6 +39,7 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 			if ferr != nil {
 				return c.failed(ferr)
 			}
+			c.holdWhileOver()
 			if c.rd.Closed() {
 				return c.closedByPeer()
 			}
@@ -92,14 +93,22 @@ func (c *Connection) readChunk() ([]byte, error) {
 	return (*c.rbp)[:c.rn], nil
 }
 
-// maxPrealloc bounds the room made ahead for a frame's announced length: a
-// client announcing a huge frame gets memory as its bytes arrive, not on
-// its word (the buffer then grows by doubling).
-const maxPrealloc = 4 << 20
+// growthRoom returns the room to make ahead in a message buffer holding
+// have bytes, for a frame with rem bytes still to come: what the frame
+// announces, but no more than what has arrived so far (directMin at least),
+// so that the buffer grows with the data, doubling, and a client announcing
+// a huge frame gets memory only as its bytes arrive.
+func growthRoom(rem uint64, have int) int {
+	return int(min(rem, uint64(max(have, directMin))))
+}
 
 // directMin is the smallest frame remainder read straight into the message
 // buffer.
 const directMin = 32 << 10
+
+// directRoomMin is the least free room in the message buffer a direct read
+// uses before the buffer grows.
+const directRoomMin = 4 << 10
 
 // directTarget returns where the rest of a large uncompressed frame can be
 // read straight into: the free end of the BufferMessage buffer, sized to the
@@ -113,11 +122,15 @@ func (c *Connection) directTarget() []byte {
 	if !c.wholeMessages() || rem < directMin || c.rd.MessageCompressed() || c.LineMode() {
 		return nil
 	}
-	need := int(min(rem, maxPrealloc))
-	if cap(c.msgBuf)-len(c.msgBuf) < need {
-		c.msgBuf = bufpool.Grow(c.msgBuf, need)
+	// Grow only when the buffer is (nearly) full: a client that stops
+	// sending leaves no room reserved ahead of its data.
+	if free := cap(c.msgBuf) - len(c.msgBuf); uint64(free) < min(rem, directRoomMin) {
+		if c.growMsg(growthRoom(rem, len(c.msgBuf))) != nil {
+			return nil // the read goes to a read buffer, and OnData fails the message
+		}
 	}
-	return c.msgBuf[len(c.msgBuf) : len(c.msgBuf)+need]
+	n := int(min(rem, uint64(cap(c.msgBuf)-len(c.msgBuf))))
+	return c.msgBuf[len(c.msgBuf) : len(c.msgBuf)+n]
 }
 
 // largeReadSize is the read size inside a large frame: fewer system calls
@@ -205,6 +218,7 @@ func (c *Connection) feed(p []byte) error {
 	c.mu.Lock()
 	c.sending().inBatch = true
 	c.mu.Unlock()
+	c.noteRead()
 	err := c.rd.Feed(p, (*frameHandler)(c))
 	c.endBatch()
 	return err
@@ -217,6 +231,11 @@ type frameHandler Connection
 func (h *frameHandler) OnData(op protocol.Opcode, p []byte, fin bool) error {
 	c := (*Connection)(h)
 	c.countIn(len(p), fin)
+	if fin {
+		if err := c.countMessage(); err != nil {
+			return err
+		}
+	}
 	if c.srv.Events.OnMessage == nil {
 		return c.deliverData(op, p, fin)
 	}
@@ -282,10 +301,9 @@ func (c *Connection) collectMessage(op protocol.Opcode, p []byte, fin, dataIn bo
 		// Read in place by directTarget: the data is already there.
 		c.msgBuf = c.msgBuf[:n+len(p)]
 	} else {
-		if need := len(p) + int(min(c.rd.FrameRemaining(), maxPrealloc)); cap(c.msgBuf)-len(c.msgBuf) < need {
-			// Make room for the rest of the frame at once: one copy of a
-			// large message instead of a doubling series.
-			c.msgBuf = bufpool.Grow(c.msgBuf, need)
+		// The buffer grows with the data, doubling (bufpool's classes).
+		if err := c.growMsg(len(p)); err != nil {
+			return err
 		}
 		c.msgBuf = append(c.msgBuf, p...)
 	}
@@ -293,8 +311,7 @@ func (c *Connection) collectMessage(op protocol.Opcode, p []byte, fin, dataIn bo
 		return nil
 	}
 	err := c.fireWhole(format, c.msgBuf, dataIn)
-	bufpool.Put(c.msgBuf) // a connection between messages holds no buffer
-	c.msgBuf = nil
+	c.releaseMsg() // a connection between messages holds no buffer
 	return err
 }
 
@@ -396,6 +413,9 @@ func (c *Connection) isText(format DataFormat) bool {
 
 func (h *frameHandler) OnPing(p []byte) error {
 	c := (*Connection)(h)
+	if err := c.countMessage(); err != nil {
+		return err
+	}
 	c.queueControl(protocol.OpPong, p)
 	return c.firePing(p, false)
 }
@@ -403,6 +423,9 @@ func (h *frameHandler) OnPing(p []byte) error {
 func (h *frameHandler) OnPong(p []byte) error {
 	c := (*Connection)(h)
 	c.srv.pongRTT(c, p)
+	if err := c.countMessage(); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	if c.sendState != nil && c.pongWait != nil {
 		close(c.pongWait)

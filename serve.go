@@ -138,10 +138,16 @@ func (s *Server) admitFD(fd int, sa syscall.Sockaddr) (*Connection, bool) {
 // refuse has been called with the response to write (nil: none) and has
 // closed the socket. It returns the ConnectionId and the settings to use.
 func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int, *settings, bool) {
+	key := clientKey(host)
 	s.mu.Lock()
 	cfg := s.cfg
 	full := s.active >= cfg.maxConnections
+	var limited string
+	var retry int
 	if !full {
+		limited, retry = s.admitClientLocked(key, &cfg, time.Now())
+	}
+	if !full && limited == "" {
 		s.active++
 		s.started = true
 	}
@@ -152,6 +158,11 @@ func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int
 		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", net.JoinHostPort(host, strconv.Itoa(port)), cfg.maxConnections)
 		s.stats.refusedFull.Add(1)
 		refuse(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
+		return 0, nil, false
+	}
+	if limited != "" {
+		s.logf(id, 1, "Refused %s: %s", net.JoinHostPort(host, strconv.Itoa(port)), limited)
+		refuse(handshake.AppendReject(nil, 429, limited, "Retry-After: "+strconv.Itoa(retry)))
 		return 0, nil, false
 	}
 	names := func() []string {
@@ -170,7 +181,7 @@ func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int
 		s.logf(id, 1, "Refused connection from %s:%d", host, port)
 		s.stats.refusedFilter.Add(1)
 		refuse(nil)
-		s.release()
+		s.release(host)
 		return 0, nil, false
 	}
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
@@ -180,9 +191,11 @@ func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int
 }
 
 // release gives back the MaxConnections slot of an ended connection.
-func (s *Server) release() {
+func (s *Server) release(host string) {
+	key := clientKey(host)
 	s.mu.Lock()
 	s.active--
+	s.releaseClientLocked(key)
 	s.mu.Unlock()
 }
 
@@ -232,6 +245,13 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 			codePage:       cfg.codePage,
 			maxMessageSize: cfg.maxMessageSize,
 			spin:           time.Duration(cfg.eventLoopSpin) * time.Microsecond,
+
+			slowClientTimeout: cfg.slowClientTimeout,
+			budget:            cfg.budget(),
+			share:             cfg.budget() / int64(cfg.maxConnections),
+			pingInterval:      cfg.pingInterval,
+			pongTimeout:       cfg.pongTimeout,
+			msgRate:           float64(cfg.msgRate),
 		}),
 	}
 	if tc, ok := nc.(*net.TCPConn); ok {
@@ -286,19 +306,22 @@ func (s *Server) serveRaw(c *Connection) {
 	n := 0
 	var req *handshake.Request
 	var used int
+	limit := cfg.maxHeadSize
 	for {
 		if n == len(buf) {
-			if n >= handshake.MaxRequestSize {
-				c.writeRaw(s.reject(431, "request head larger than 16 KiB", ""))
+			if n >= limit {
+				rej := handshake.TooLarge(limit)
+				s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
+				c.writeRaw(s.reject(rej.Status, rej.Reason, ""))
 				return
 			}
-			buf = bufpool.Grow(buf[:n], handshake.MaxRequestSize-n)
+			buf = bufpool.Grow(buf[:n], limit-n)
 			buf = buf[:cap(buf)]
 		}
 		m, err := c.conn().Read(buf[n:])
 		n += m
 		var perr error
-		req, used, perr = handshake.Parse(buf[:n])
+		req, used, perr = handshake.ParseLimit(buf[:n], limit)
 		if perr == nil {
 			break
 		}
@@ -465,6 +488,8 @@ func (s *Server) open(c *Connection) {
 	s.conns[c.id] = c
 	s.mu.Unlock()
 	s.stats.accepted.Add(1)
+	s.mem.conns.Add(1)
+	c.startHeartbeat()
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
 	}
@@ -509,6 +534,7 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 	for _, h := range s.retire(c, code) {
 		(*h)(c.id)
 	}
+	s.mem.conns.Add(-1)
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
 	}
@@ -519,14 +545,14 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 		}
 	}
 	c.cleanup()
-	s.release()
+	s.release(c.remoteHost)
 	s.wg.Done()
 }
 
 // abandon gives back what an admitted connection holds when it never opened.
 func (s *Server) abandon(c *Connection) {
 	c.closeConn()
-	s.release()
+	s.release(c.remoteHost)
 	s.wg.Done()
 }
 
@@ -545,7 +571,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			req.Headers = append(req.Headers, handshake.Header{Name: name, Value: v})
 		}
 	}
-	if _, rej := handshake.Check(req); rej != nil {
+	s.mu.Lock()
+	limit := s.cfg.maxHeadSize
+	s.mu.Unlock()
+	_, rej := handshake.Check(req)
+	if size := req.Size(); size > limit {
+		// The http.Server read the head (with its own MaxHeaderBytes, 1 MiB
+		// by default): the same limit as on the raw listener applies here.
+		rej = handshake.TooLarge(limit)
+	}
+	if rej != nil {
+		s.logf(0, 1, "Refused handshake from %s: %v", r.RemoteAddr, rej)
 		for _, l := range strings.Split(rej.Header, "\r\n") {
 			if k, v, ok := strings.Cut(l, ":"); ok {
 				w.Header().Set(k, strings.TrimSpace(v))
@@ -565,6 +601,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
+	nc.SetDeadline(time.Time{}) // the http.Server's ReadTimeout or WriteTimeout must not cut the WebSocket
 	s.wg.Add(1)
 	c, ok := s.admit(nc)
 	if !ok {

@@ -30,7 +30,8 @@ type Server struct {
 	lastOpts  *connOptions        // the options of the last connection made, to share
 	active    int                 // accepted connections not yet ended (for MaxConnections)
 	nextID    int
-	started   bool // StartListening or ServeHTTP ran: MaxConnections is fixed
+	started   bool                // StartListening or ServeHTTP ran: MaxConnections is fixed
+	ips       map[string]*ipState // clients with connections or handshake history (iplimit.go)
 
 	dispatch atomic.Int32   // an EventDispatch
 	wg       sync.WaitGroup // connection goroutines
@@ -40,6 +41,8 @@ type Server struct {
 
 	closeHooks []*func(id int) // AddCloseHook's functions, guarded by mu
 	stats      serverStats     // counters for Metrics (metrics.go)
+	wheel      wheel           // liveness checks (liveness.go)
+	mem        memBudget       // the memory budget's accounting (budget.go)
 }
 
 // New returns a Server with the reference's defaults.

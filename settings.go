@@ -1,6 +1,10 @@
 package wsserver
 
-import "time"
+import (
+	"time"
+
+	"github.com/wsserver/wsserver/internal/handshake"
+)
 
 // settings holds the values of the config settings. Server.mu guards it;
 // connections copy what they need when they open.
@@ -46,6 +50,14 @@ type settings struct {
 	eventLoop               bool          // serve open plaintext connections on epoll loops
 	eventLoopSpin           int           // microseconds a loop polls after serving this server's connections
 	allowedOrigins          *originPolicy // AllowedOrigins, parsed (origin.go)
+	slowClientTimeout       time.Duration
+	memoryBudget            int64 // bytes; 0: derived from MaxConnections and the machine
+	maxHeadSize             int   // bytes of an opening handshake's request head
+	pingInterval            time.Duration
+	pongTimeout             time.Duration
+	maxConnsPerIP           int // 0: no limit
+	handshakesPerMinute     int // per client; 0: no limit
+	msgRate                 int // messages per second per connection; 0: no limit
 
 	// SSL group (see tls.go).
 	ssl sslSettings
@@ -62,6 +74,8 @@ const (
 	defaultHandshakeTimeout = 30 * time.Second
 	defaultCloseTimeout     = 5 * time.Second
 	defaultCodePage         = 65001
+	defaultSlowClient       = 60 * time.Second
+	defaultPongTimeout      = 30 * time.Second
 )
 
 func defaultSettings() settings {
@@ -86,6 +100,9 @@ func defaultSettings() settings {
 		compressionLevel:         1,
 		compressMin:              32,
 		serverNoContextTakeover:  true,
+		slowClientTimeout:        defaultSlowClient,
+		maxHeadSize:              handshake.MaxRequestSize,
+		pongTimeout:              defaultPongTimeout,
 		ssl:                      defaultSSLSettings(),
 	}
 }

@@ -345,9 +345,10 @@ func (c *Connection) growOut(need int) {
 	}
 	if c.flushing {
 		c.out = slices.Grow(c.out, need)
-		return
+	} else {
+		c.out = bufpool.Grow(c.out, need)
 	}
-	c.out = bufpool.Grow(c.out, need)
+	c.accountOutLocked()
 }
 
 // frameBytes returns the bytes n payload bytes take once framed.
@@ -416,9 +417,11 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 				c.mu.Unlock()
 				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
 			}
-			if c.written > before {
-				deadline = c.inactivityDeadline(timeout)
-			} else if c.writeErr == nil && !deadline.IsZero() && !time.Now().Before(deadline) {
+			if c.written > before && !c.progressAt.IsZero() {
+				// Timeout runs from when bytes last moved (noteProgress).
+				deadline = c.progressAt.Add(step)
+			}
+			if c.written < target && c.writeErr == nil && !deadline.IsZero() && !time.Now().Before(deadline) {
 				// A write of step made no progress: the client reads nothing.
 				c.scheduleFlushLocked()
 				c.mu.Unlock()
@@ -502,6 +505,7 @@ func (c *Connection) scheduleFlushLocked() {
 func (c *Connection) endBatch() {
 	c.mu.Lock()
 	c.sending().inBatch = false
+	c.throttleLocked()
 	if c.flushing || len(c.out) == 0 {
 		c.mu.Unlock()
 		return
@@ -614,14 +618,24 @@ func (c *Connection) writeQueued(buf []byte, timeout time.Duration, closing time
 		}
 	}
 	if timeout > 0 {
-		c.conn().SetWriteDeadline(time.Now().Add(timeout))
+		if n > 0 {
+			c.noteProgress()
+		}
+		m, err := c.writeTimed(buf[n:], timeout)
+		return n + m, err
 	}
 	// An Interrupt that came before the write could be woken by a deadline
 	// (before a raw socket had its twin, or before the deadline just set)
 	// is honoured here; one after it finds the deadline to poke.
 	c.mu.Lock()
 	interrupted := c.inlineFlush && c.interruptPending
+	watched := c.live != nil && c.live.stallWatch.Load()
 	c.mu.Unlock()
+	if !watched {
+		// The write may block on a client that does not read: the wheel
+		// watches for progress (SlowClientTimeout).
+		c.watchStall()
+	}
 	if interrupted {
 		if timeout > 0 {
 			c.conn().SetWriteDeadline(time.Time{})
@@ -656,12 +670,16 @@ func (c *Connection) writeFD(buf []byte) (int, error) {
 func (c *Connection) wrote(n int) {
 	c.queued -= n
 	c.written += int64(n)
+	c.unthrottleLocked()
 	if n == len(c.out) {
 		// All written: the buffer goes back to the shared pool, so that a
 		// connection gone quiet holds none (a pooled Get per batch is cheap
 		// next to its write).
 		bufpool.Put(c.out)
 		c.out = nil
+		if c.outHeld != 0 {
+			c.accountOutLocked()
+		}
 	} else {
 		c.out = c.out[:copy(c.out, c.out[n:])]
 	}

@@ -89,6 +89,8 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		"TcpNoDelay=True",
 		"MaxConnections=" + strconv.Itoa(o.maxConnections),
 		"LogLevel=" + strconv.Itoa(o.logLevel),
+		"PingInterval=" + strconv.FormatFloat(o.pingInterval.Seconds(), 'f', -1, 64),
+		"PongTimeout=" + strconv.FormatFloat(o.pongTimeout.Seconds(), 'f', -1, 64),
 	}
 	// EventLoop: open plaintext connections are served from epoll loops, so
 	// an idle one holds no goroutine (about 1 KiB instead of about 9). The
@@ -172,10 +174,12 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	a.wireMonitor()
 	a.files = a.fileRoutes()
 	a.http = &http.Server{
-		Handler:           a,
-		ReadHeaderTimeout: 30 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		Handler:  a,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// HandshakeTimeout, DefaultConnectionTimeout and MaxRequestHeadSize
+	// (--config) bound the request heads and idle keep-alive connections.
+	a.srv.ConfigureHTTPServer(a.http)
 	return a, nil
 }
 

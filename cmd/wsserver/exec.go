@@ -259,6 +259,7 @@ func (s *session) sendLine(line []byte) bool {
 
 // wait waits for the program to exit.
 func (s *session) wait() {
+	waitExit(s.cmd.Process.Pid) // without holding a thread (waitexit_linux.go)
 	err := s.cmd.Wait()
 	s.mu.Lock()
 	s.exited, s.waitErr = true, err

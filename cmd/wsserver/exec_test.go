@@ -184,3 +184,49 @@ func readCloseNoFail(c *websocket.Conn) (int, string) {
 	}
 	return 0, "too many messages"
 }
+
+// threadCount returns the process's OS threads, from /proc.
+func threadCount(t *testing.T) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "Threads:"); ok {
+			n, _ := strconv.Atoi(strings.TrimSpace(v))
+			return n
+		}
+	}
+	t.Skip("no Threads line in /proc/self/status")
+	return 0
+}
+
+// TestExecReleasesThreads_Issue11 plays the row "exec mode, 200 clients
+// come and go: 208 OS threads remain": a program being waited for holds no
+// OS thread (the runtime keeps every thread it makes), so 40 programs
+// running at once add far fewer than 40 threads.
+func TestExecReleasesThreads_Issue11(t *testing.T) {
+	const n = 40
+	ta := startApp(t, "--max-connections", "100", "exec", "sh", "-c", `read line; echo "got $line"`)
+	before := threadCount(t)
+	conns := make([]*websocket.Conn, n)
+	for i := range conns {
+		conns[i] = dial(t, ta.ws)
+	}
+	eventually(t, "every program to run", func() bool { return ta.peers.count() == n })
+	for _, c := range conns {
+		c.WriteMessage(websocket.TextMessage, []byte("x"))
+	}
+	for _, c := range conns {
+		if _, got := read(t, c); string(got) != "got x" {
+			t.Fatalf("got %q", got)
+		}
+		if code, reason := readClose(t, c); code != 1000 {
+			t.Fatalf("close %d %q, want 1000", code, reason)
+		}
+	}
+	if after := threadCount(t); after-before >= n/2 {
+		t.Errorf("%d programs that ran at once left %d more OS threads (%d before, %d after)", n, after-before, before, after)
+	}
+}

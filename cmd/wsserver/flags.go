@@ -34,6 +34,9 @@ type options struct {
 	static         string        // directory served at /, "" for the built-in page
 	statsEvery     time.Duration // 0: no periodic stats
 	shutdownWait   time.Duration // bounded wait for close handshakes on SIGINT/SIGTERM
+	pingInterval   time.Duration // PingInterval: heartbeat pings, 0 none
+	pongTimeout    time.Duration // PongTimeout
+	maxBacklog     int           // broadcast: bytes that may wait for one client
 
 	tls     tlsOptions     // --tls-*: https and wss (tls.go)
 	cluster clusterOptions // --cluster*: several processes as one (cluster.go)
@@ -137,6 +140,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var((*configList)(&o.configs), "config", "set a config setting of the reference, repeatable: `Name=Value`")
 	fs.StringVar(&o.static, "static", o.static, "serve the files of `DIR` at / (the built-in page moves to /_wsserver/)")
 	fs.DurationVar(&o.statsEvery, "stats", o.statsEvery, "log connections, messages/s and bytes/s every `INTERVAL`; 0 never")
+	fs.IntVar(&o.maxBacklog, "max-backlog", o.maxBacklog, "broadcast: disconnect (1008) a client for which more than `BYTES` wait; waiting messages also count against MemoryBudget (1013 past it)")
+	fs.DurationVar(&o.pingInterval, "ping-interval", o.pingInterval, "ping a client after `DURATION` without data from it (PingInterval); 0: no heartbeat")
+	fs.DurationVar(&o.pongTimeout, "pong-timeout", o.pongTimeout, "cut off a client that sends nothing for `DURATION` after a heartbeat ping (PongTimeout)")
 	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", o.shutdownWait, "on SIGINT/SIGTERM, wait up to `DURATION` for clients to answer the 1001 close")
 	fs.StringVar(&o.tls.store, "tls-cert-store", o.tls.store, "serve https and wss with the certificate and key in `FILE` (SSLCertStore): PEM, PFX or JWK")
 	fs.StringVar(&o.tls.storeType, "tls-cert-store-type", o.tls.storeType, "`TYPE` of --tls-cert-store (SSLCertStoreType): auto, pemkeyfile, pfxfile, jwkfile or the reference's number")
@@ -166,6 +172,9 @@ func defaultOptions() options {
 		logFormat:      logText,
 		statsEvery:     10 * time.Second,
 		shutdownWait:   5 * time.Second,
+		pingInterval:   30 * time.Second,
+		pongTimeout:    30 * time.Second,
+		maxBacklog:     32 << 20,
 		monitor:        monitorLocal,
 		tls:            tlsOptions{storeType: "auto", subject: "*"},
 	}
@@ -220,6 +229,10 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--backlog must be at least 1, got %d", o.backlog)
 	case o.maxConnections < 1 || o.maxConnections > 100000:
 		return o, usagef("--max-connections must be 1-100000, got %d", o.maxConnections)
+	case o.maxBacklog < 1:
+		return o, usagef("--max-backlog must be positive, got %d", o.maxBacklog)
+	case o.pingInterval < 0 || o.pongTimeout <= 0:
+		return o, usagef("--ping-interval must not be negative and --pong-timeout must be positive, got %v and %v", o.pingInterval, o.pongTimeout)
 	case o.timeout < 0:
 		return o, usagef("--timeout must not be negative, got %d", o.timeout)
 	case o.statsEvery < 0:

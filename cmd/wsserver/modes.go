@@ -12,10 +12,9 @@ import (
 	"github.com/wsserver/wsserver"
 )
 
-// maxBroadcastBacklog bounds what may wait for one slow client in broadcast
-// mode; past it the client is disconnected with 1008 rather than letting it
-// hold unbounded memory or losing messages silently.
-const maxBroadcastBacklog = 32 << 20
+// errOverBudget is a message that could not wait in an outbox: the server's
+// memory budget (MemoryBudget) had no room for it.
+var errOverBudget = errors.New("the server's memory budget has no room for the messages waiting for this client")
 
 // wireMode sets the mode's event handlers on a.srv.
 func (a *app) wireMode() {
@@ -110,7 +109,8 @@ func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
 
 // broadcast sends each message to every other connection. A receiver whose
 // send queue is full gets the message later, from its outbox, in order; one
-// that lets more than maxBroadcastBacklog bytes pile up is disconnected.
+// that lets more than --max-backlog bytes pile up is disconnected with 1008
+// rather than letting it hold unbounded memory or losing messages silently.
 func (a *app) broadcast(e *wsserver.DataInEvent) {
 	from := a.peers.get(e.ConnectionID)
 	if from == nil {
@@ -136,7 +136,7 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 			a.sendFailed(p, err)
 			continue
 		}
-		if waiting > maxBroadcastBacklog {
+		if waiting > a.opts.maxBacklog {
 			a.log.Warn("too slow", "conn", p.id, "waiting_bytes", waiting, "code", 1008)
 			p.drop()
 			a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
@@ -166,6 +166,10 @@ func (a *app) sendFailed(p *peer, err error) {
 	switch {
 	case errors.Is(err, wsserver.ErrNotConnected), errors.Is(err, wsserver.ErrInvalidConnectionID):
 		return
+	case errors.Is(err, errOverBudget):
+		a.log.Warn("waiting messages do not fit the memory budget", "conn", p.id, "code", 1013)
+		p.drop()
+		a.srv.DisconnectWithCode(p.id, 1013, "server memory budget exhausted: try again later")
 	case errors.Is(err, wsserver.ErrTimedOut):
 		a.log.Warn("send timed out", "conn", p.id, "err", err, "code", 1008)
 		a.srv.DisconnectWithCode(p.id, 1008, "too slow: send timed out")

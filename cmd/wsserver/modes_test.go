@@ -3,12 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -224,5 +227,114 @@ func TestBroadcastSender(t *testing.T) {
 	}
 	if typ, got := read(t, plain); typ != websocket.BinaryMessage || !bytes.Equal(got, []byte{0, 1, 2}) {
 		t.Errorf("plain client: %d %x", typ, got)
+	}
+}
+
+// TestIdleKeepAliveClosed_Issue11 plays the row "HTTP keep-alive connections
+// after one plain GET, then silence": the command's http.Server closes them
+// after HandshakeTimeout (--config), and a slow request head too.
+func TestIdleKeepAliveClosed_Issue11(t *testing.T) {
+	app := startApp(t, "--config", "HandshakeTimeout=0.5")
+	addr := strings.TrimPrefix(app.base, "http://")
+	for _, req := range []string{
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n", // a whole request, then silence
+		"GET / HTTP/1.1\r\nHost: x\r\n",     // a head that never ends
+	} {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		if _, err := io.WriteString(nc, req); err != nil {
+			t.Fatal(err)
+		}
+		nc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.Copy(io.Discard, nc) // the response, if any, then EOF
+		if err != nil {
+			t.Errorf("after %q: the server did not close the connection: %v", req, err)
+		}
+	}
+}
+
+// TestHeartbeatDefaults_Issue11 checks that the command turns heartbeats on
+// by default (--ping-interval 30s, --pong-timeout 30s) and that the flags
+// reach the library's settings.
+func TestHeartbeatDefaults_Issue11(t *testing.T) {
+	for _, tt := range []struct {
+		args           []string
+		interval, pong string
+	}{
+		{nil, "30", "30"},
+		{[]string{"--ping-interval", "5s", "--pong-timeout", "2.5s"}, "5", "2.5"},
+		{[]string{"--ping-interval", "0"}, "0", "30"},
+	} {
+		app := startApp(t, tt.args...)
+		got, _ := app.srv.Config("PingInterval")
+		pong, _ := app.srv.Config("PongTimeout")
+		if got != tt.interval || pong != tt.pong {
+			t.Errorf("%q: PingInterval %s, PongTimeout %s; want %s, %s", tt.args, got, pong, tt.interval, tt.pong)
+		}
+	}
+}
+
+// TestBroadcastNonReaders_Issue11 plays the row "20 broadcast readers + 100
+// clients that never read": a client that reads nothing is cut off once
+// more than --max-backlog waits for it (1008), or once its waiting messages
+// no longer fit the memory budget (1013), while a reader gets every message
+// in order; what waited is given back to the budget.
+func TestBroadcastNonReaders_Issue11(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"max-backlog", []string{"--max-backlog", "262144"}, 1008},
+		{"MemoryBudget", []string{"--max-connections", "4", "--config", "MemoryBudget=1048576"}, 1013},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"--config", "OutBufferSize=65536", "--config", "EnablePermessageDeflate=false"}, tt.args...)
+			ta := startApp(t, append(args, "broadcast")...)
+			sender, reader := dial(t, ta.ws), dial(t, ta.ws)
+			d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, NetDial: func(network, addr string) (net.Conn, error) {
+				nd := net.Dialer{Control: func(network, address string, rc syscall.RawConn) error {
+					rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+					return nil
+				}}
+				return nd.Dial(network, addr)
+			}}
+			silent, _, err := d.Dial(ta.ws, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer silent.Close()
+			eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
+			// The sender waits for the reader's copy of each message, so
+			// that only the client that reads nothing falls behind.
+			const n = 300
+			for i := range n {
+				msg := fmt.Sprintf("%d:%s", i, strings.Repeat("x", 16<<10))
+				if err := sender.WriteMessage(websocket.TextMessage, []byte(msg)); err != nil {
+					t.Fatal(err)
+				}
+				if _, got := read(t, reader); string(got) != msg {
+					t.Fatalf("the reader's message %d starts %q", i, got[:min(10, len(got))])
+				}
+			}
+			silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+			var code int
+			for range 10000 {
+				if _, _, err := silent.ReadMessage(); err != nil {
+					var ce *websocket.CloseError
+					if errors.As(err, &ce) {
+						code = ce.Code
+					}
+					break
+				}
+			}
+			if code != tt.code {
+				t.Errorf("the client that did not read was closed with %d, want %d", code, tt.code)
+			}
+			eventually(t, "the waiting messages to leave the budget", func() bool { return ta.srv.MemoryInUse() < 1<<20 })
+		})
 	}
 }

@@ -95,6 +95,10 @@ func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byt
 			return 0, err
 		}
 	}
+	// Messages waiting here count against the server's memory budget.
+	if !p.conn.ChargeMemory(int64(len(data))) {
+		return o.bytes, errOverBudget
+	}
 	o.pending = append(o.pending, pendingMsg{format, bytes.Clone(data)})
 	o.bytes += len(data)
 	o.queued.Store(int64(o.bytes))
@@ -119,6 +123,7 @@ func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
 			return false, err
 		}
 		p.sent(len(m.data))
+		p.conn.ChargeMemory(-int64(len(m.data)))
 		o.pending[0] = pendingMsg{}
 		o.pending = o.pending[1:]
 		o.bytes -= len(m.data)
@@ -130,6 +135,7 @@ func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
 // drop forgets the waiting messages.
 func (p *peer) drop() {
 	p.out.mu.Lock()
+	p.conn.ChargeMemory(-int64(p.out.bytes))
 	p.out.pending, p.out.bytes = nil, 0
 	p.out.queued.Store(0)
 	p.out.mu.Unlock()

@@ -7,11 +7,12 @@ package handshake
 import (
 	"bytes"
 	"errors"
+	"strconv"
 	"strings"
 )
 
-// MaxRequestSize bounds the size of a request head; a larger one is refused
-// with 431 Request Header Fields Too Large.
+// MaxRequestSize is the default bound of a request head's size; a larger
+// one is refused with 431 Request Header Fields Too Large.
 const MaxRequestSize = 16 << 10
 
 // ErrIncomplete means the request head has not fully arrived yet.
@@ -82,20 +83,25 @@ func (r *Request) Raw() string {
 	return b.String()
 }
 
-// Parse parses the request head at the start of buf. It returns the request
-// and the number of bytes the head used (bytes after it already belong to the
-// WebSocket stream), ErrIncomplete when the head has not ended yet, or a
-// *Rejection saying which HTTP status answers the malformed request.
-func Parse(buf []byte) (*Request, int, error) {
+// Parse parses the request head at the start of buf, of at most
+// MaxRequestSize bytes (see ParseLimit).
+func Parse(buf []byte) (*Request, int, error) { return ParseLimit(buf, MaxRequestSize) }
+
+// ParseLimit parses the request head at the start of buf. It returns the
+// request and the number of bytes the head used (bytes after it already
+// belong to the WebSocket stream), ErrIncomplete when the head has not ended
+// yet, or a *Rejection saying which HTTP status answers the malformed
+// request: 431 for a head of more than limit bytes.
+func ParseLimit(buf []byte, limit int) (*Request, int, error) {
 	end := bytes.Index(buf, []byte("\r\n\r\n"))
 	if end < 0 {
-		if len(buf) >= MaxRequestSize {
-			return nil, 0, reject(431, "request head larger than 16 KiB")
+		if len(buf) >= limit {
+			return nil, 0, TooLarge(limit)
 		}
 		return nil, 0, ErrIncomplete
 	}
-	if end+4 > MaxRequestSize {
-		return nil, 0, reject(431, "request head larger than 16 KiB")
+	if end+4 > limit {
+		return nil, 0, TooLarge(limit)
 	}
 	head := string(buf[:end])
 	line, rest, _ := strings.Cut(head, "\r\n")
@@ -129,6 +135,21 @@ func Parse(buf []byte) (*Request, int, error) {
 		}
 	}
 	return r, end + 4, nil
+}
+
+// TooLarge is the rejection of a request head of more than limit bytes.
+func TooLarge(limit int) *Rejection {
+	return reject(431, "request head larger than "+strconv.Itoa(limit)+" bytes")
+}
+
+// Size returns the bytes the request head takes on the wire: the request
+// line, the header lines and the blank line ending them.
+func (r *Request) Size() int {
+	n := len(r.Method) + len(r.URI) + len(r.Proto) + 4 + 2
+	for _, h := range r.Headers {
+		n += len(h.Name) + 2 + len(h.Value) + 2
+	}
+	return n
 }
 
 func quote(s string) string {

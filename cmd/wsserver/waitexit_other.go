@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// waitExit returns at once where there are no pidfds: the caller's Wait
+// waits.
+func waitExit(pid int) {}

@@ -1,0 +1,97 @@
+package wsserver
+
+import (
+	"os"
+	"syscall"
+	"time"
+)
+
+// A blocking send (Timeout > 0) fails when no byte has moved for Timeout:
+// the deadline runs from the last write that moved bytes, not from the
+// start of a write that may have moved most of its bytes long ago.
+
+// rawWriter is the part of syscall.RawConn a progress write uses.
+type rawWriter interface {
+	Write(f func(fd uintptr) bool) error
+}
+
+// progressWrite writes buf to a socket, waiting for room while the socket
+// is full, with the deadline (set through setDeadline) always timeout after
+// the last write that moved bytes; progress is called after each. stop is
+// checked before each wait: when it reports true, the write gives up with
+// os.ErrDeadlineExceeded. It returns the bytes written and the error that
+// ended the write: os.ErrDeadlineExceeded when timeout passed without
+// progress.
+func progressWrite(rc rawWriter, setDeadline func(time.Time) error, now func() time.Time, buf []byte, timeout time.Duration, stop func() bool, progress func()) (int, error) {
+	done := 0
+	var n int
+	var werr error
+	write := func(fd uintptr) bool {
+		n, werr = syscall.Write(int(fd), buf[done:])
+		return werr != syscall.EAGAIN // EAGAIN: wait until writable, or the deadline
+	}
+	for done < len(buf) {
+		setDeadline(now().Add(timeout))
+		if stop() {
+			return done, os.ErrDeadlineExceeded
+		}
+		n, werr = 0, nil
+		err := rc.Write(write)
+		if n > 0 {
+			done += n
+			progress()
+		}
+		if err != nil {
+			return done, err
+		}
+		if werr != nil && werr != syscall.EINTR {
+			return done, os.NewSyscallError("write", werr)
+		}
+	}
+	return done, nil
+}
+
+// writeTimed writes buf for a blocking send with timeout > 0: from the last
+// progress on a socket, and in TLS records' worth otherwise (a TLS write
+// returns only once its bytes have moved, so each return is progress).
+func (c *Connection) writeTimed(buf []byte, timeout time.Duration) (int, error) {
+	defer c.conn().SetWriteDeadline(time.Time{})
+	if rc := c.rawConn(); rc != nil {
+		return progressWrite(rc, c.conn().SetWriteDeadline, time.Now, buf, timeout, c.interruptRequested, c.noteProgress)
+	}
+	done := 0
+	for done < len(buf) {
+		end := min(len(buf), done+tlsChunk)
+		c.conn().SetWriteDeadline(time.Now().Add(timeout))
+		if c.interruptRequested() {
+			return done, os.ErrDeadlineExceeded
+		}
+		m, err := c.conn().Write(buf[done:end])
+		done += m
+		if m > 0 {
+			c.noteProgress()
+		}
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// tlsChunk is the most a timed TLS write hands to one Write: a TLS record.
+const tlsChunk = 16 << 10
+
+// interruptRequested reports whether an Interrupt asks a blocking send to
+// give up.
+func (c *Connection) interruptRequested() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inlineFlush && c.interruptPending
+}
+
+// noteProgress records that a blocking send's bytes moved.
+func (c *Connection) noteProgress() {
+	c.mu.Lock()
+	c.sending().progressAt = time.Now()
+	c.mu.Unlock()
+}
