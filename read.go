@@ -150,7 +150,7 @@ func (c *Connection) readLarge() ([]byte, error) {
 // socket is readable.
 func (c *Connection) readRaw(fd uintptr) bool {
 	c.rbp = readBufPool.Get().(*[]byte)
-	n, err := syscall.Read(int(fd), *c.rbp)
+	n, err := sysRead(fd, *c.rbp)
 	if err == syscall.EAGAIN {
 		readBufPool.Put(c.rbp)
 		c.rbp = nil

@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
@@ -60,29 +59,6 @@ func (s *Server) accept(nc net.Conn) {
 	}()
 }
 
-// acceptFD starts serving a raw socket the listener accepted (see
-// socket.go); it becomes a net.Conn when its handshake cannot run on a loop.
-func (s *Server) acceptFD(fd int, sa syscall.Sockaddr) {
-	if !s.handshakeOnLoop() {
-		nc, err := fileConn(fd)
-		if err != nil {
-			s.fireError(0, socketError(err, ErrSend))
-			return
-		}
-		s.accept(nc)
-		return
-	}
-	s.wg.Add(1)
-	c, ok := s.admitFD(fd, sa)
-	if !ok {
-		s.wg.Done()
-		return
-	}
-	if !handOffHandshake(c) {
-		go s.serveRaw(c)
-	}
-}
-
 // admit applies MaxConnections, the client filters and the ConnectionRequest
 // event to a new TCP connection, and sets its socket options. When it says
 // no, it has closed nc.
@@ -104,31 +80,6 @@ func (s *Server) admit(nc net.Conn) (*Connection, bool) {
 	c.remoteHost, c.remotePort = host, port
 	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
 		c.localAddr = la.IP.String()
-	}
-	return c, true
-}
-
-// admitFD is admit for a raw socket (see socket.go); sa is the client's address.
-func (s *Server) admitFD(fd int, sa syscall.Sockaddr) (*Connection, bool) {
-	host, port := sockaddrHost(sa)
-	id, cfg, ok := s.admission(host, port, func(resp []byte) {
-		if resp != nil {
-			syscall.Write(fd, resp) // a fresh socket takes a short response whole
-		}
-		syscall.Close(fd)
-	})
-	if !ok {
-		return nil, false
-	}
-	setFDOptions(fd, cfg)
-	c := newConnection(s, id, nil, cfg)
-	c.rawFD, c.fd = true, fd
-	c.remoteHost, c.remotePort = host, port
-	if la, err := syscall.Getsockname(fd); err == nil {
-		c.localAddr, _ = sockaddrHost(la)
-		if i := strings.IndexByte(c.localAddr, '%'); i >= 0 {
-			c.localAddr = c.localAddr[:i] // LocalAddress has no zone, as from a net.Conn
-		}
 	}
 	return c, true
 }
@@ -254,7 +205,7 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 			msgRate:           float64(cfg.msgRate),
 		}),
 	}
-	if tc, ok := nc.(*net.TCPConn); ok {
+	if tc, ok := nc.(*net.TCPConn); ok && rawIO {
 		c.raw, _ = tc.SyscallConn()
 	}
 	return c

@@ -216,11 +216,8 @@ func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 		var nc net.Conn
 		var err error
 		if rc != nil && s.acceptsRaw() {
-			var fd int
-			var sa syscall.Sockaddr
-			if fd, sa, err = acceptRaw(rc); err == nil {
+			if err = s.acceptRawOnce(rc); err == nil {
 				delay = 0
-				s.acceptFD(fd, sa)
 				continue
 			}
 		} else {

@@ -11,7 +11,6 @@ import (
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
-	"golang.org/x/sys/unix"
 )
 
 // maxWriteChunk bounds one socket write in blocking mode, so that the
@@ -290,7 +289,7 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 	}
 	wt.vecs = vecs
 	if c.rawFD {
-		wt.n, wt.err = unix.Writev(c.fd, vecs) // the socket is open: c.mu is held, state open
+		wt.n, wt.err = sysWritev(uintptr(c.fd), vecs) // the socket is open: c.mu is held, state open
 	} else {
 		c.raw.Write(wt.fn)
 	}
@@ -299,7 +298,7 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 	if written < 0 {
 		written = 0
 	}
-	if werr != nil && werr != unix.EAGAIN && werr != unix.EINTR {
+	if werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR {
 		// Leave the failure to the flusher: queue everything.
 		written = 0
 	}
@@ -332,7 +331,7 @@ type writeThroughState struct {
 
 // writev is the RawConn write callback: one attempt, never waiting.
 func (wt *writeThroughState) writev(fd uintptr) bool {
-	wt.n, wt.err = unix.Writev(int(fd), wt.vecs)
+	wt.n, wt.err = sysWritev(fd, wt.vecs)
 	return true
 }
 
@@ -657,7 +656,7 @@ func (c *Connection) writeFD(buf []byte) (int, error) {
 	if c.fdClosed {
 		return 0, net.ErrClosed
 	}
-	n, err := syscall.Write(c.fd, buf)
+	n, err := sysWriteFD(c.fd, buf)
 	switch err {
 	case nil, syscall.EAGAIN, syscall.EINTR: // EAGAIN and EINTR: the caller waits
 		return max(n, 0), err

@@ -44,4 +44,17 @@ go test -count=1 -run NoAllocations ./cluster
 step "go build work (the commands of every module, bench's included)"
 go build -o /dev/null work
 
+step "cross-builds: go vet and go build of every module for other systems"
+# Linux-only code (epoll event loops, raw sockets, TCP_KEEPIDLE...) is behind
+# build tags with portable fallbacks; this keeps it so. Every module of
+# go.work but bench (Linux only: it measures with epoll and taskset).
+for target in darwin/amd64 darwin/arm64 windows/amd64 freebsd/amd64; do
+	for dir in $(go list -m -f '{{.Dir}}'); do
+		[ "$dir" = "$PWD/bench" ] && continue
+		echo "$target: .${dir#"$PWD"}"
+		(cd "$dir" && GOOS=${target%/*} GOARCH=${target#*/} go vet ./... &&
+			GOOS=${target%/*} GOARCH=${target#*/} go build -o /dev/null ./...)
+	done
+done
+
 step "all passed"

@@ -103,7 +103,7 @@ func (s *session) start() error {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, os.Stderr
 	cmd.Env = execEnv(s.p.conn, s.p.id, s.a.tls != nil, s.a.opts.passenv) // clean: see execenv.go
 	// A process group of its own, so that ending it ends what it started.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ownProcessGroup(cmd)
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
@@ -303,7 +303,7 @@ func (s *session) kill(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.exited {
-		syscall.Kill(-s.cmd.Process.Pid, sig)
+		signalGroup(s.cmd.Process, sig)
 	}
 }
 

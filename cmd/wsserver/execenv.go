@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -33,7 +34,12 @@ request, as CGI (RFC 3875) and websocketd name them:
   HTTP_*                     each request header (User-Agent: HTTP_USER_AGENT;
                              values of repeated headers joined with ", "),
                              except Proxy (httpoxy)
+On Windows also SYSTEMROOT, WINDIR, COMSPEC, PATHEXT, TEMP and TMP.
 `
+
+// windowsEnv are passed on Windows too: programs there cannot start or
+// find their files without them.
+var windowsEnv = []string{"SYSTEMROOT", "WINDIR", "COMSPEC", "PATHEXT", "TEMP", "TMP"}
 
 // defaultPath is PATH for programs when the server has none.
 const defaultPath = "/usr/local/bin:/usr/bin:/bin"
@@ -52,6 +58,9 @@ func execEnv(c *wsserver.Connection, id int, isTLS bool, passenv []string) []str
 		path = defaultPath
 	}
 	add("PATH", path)
+	if runtime.GOOS == "windows" {
+		passenv = append(windowsEnv[:len(windowsEnv):len(windowsEnv)], passenv...)
+	}
 	for _, name := range passenv {
 		if name == "PATH" {
 			continue

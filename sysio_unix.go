@@ -1,0 +1,15 @@
+//go:build unix
+
+package wsserver
+
+import "syscall"
+
+// rawIO: reads and writes may go through a socket's syscall.RawConn with
+// read(2) and writev(2), sparing a buffer while a connection waits.
+const rawIO = true
+
+// sysRead reads a socket's descriptor once, without waiting.
+func sysRead(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b) }
+
+// sysWriteFD writes a socket's descriptor once, without waiting.
+func sysWriteFD(fd int, b []byte) (int, error) { return syscall.Write(fd, b) }
