@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -114,6 +115,14 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	}
 	if err := a.srv.SetDefaultTimeout(o.timeout); err != nil {
 		return nil, usagef("--timeout: %v", err)
+	}
+	// An IPv6 address in --host needs UseIPv6 (the reference's default, 0,
+	// is IPv4 only): set it here, so that --host ::1 just works (--config
+	// may still say otherwise).
+	if ip, err := netip.ParseAddr(o.host); err == nil && ip.Is6() && !ip.Is4In6() {
+		if _, err := a.srv.Config("UseIPv6=1"); err != nil {
+			return nil, err
+		}
 	}
 	if v := originSetting(o); v != "" {
 		if _, err := a.srv.Config("AllowedOrigins=" + v); err != nil {

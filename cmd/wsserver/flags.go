@@ -48,6 +48,8 @@ type options struct {
 
 	monitor      string // --monitor: local, on or off (monitorguard.go)
 	monitorToken string // --monitor-token, else $WSSERVER_MONITOR_TOKEN
+
+	version bool // --version: print the version, exit
 }
 
 // errHelp is returned by parseArgs for --help: print usage, exit 0.
@@ -144,6 +146,9 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.pingInterval, "ping-interval", o.pingInterval, "ping a client after `DURATION` without data from it (PingInterval); 0: no heartbeat")
 	fs.DurationVar(&o.pongTimeout, "pong-timeout", o.pongTimeout, "cut off a client that sends nothing for `DURATION` after a heartbeat ping (PongTimeout)")
 	fs.DurationVar(&o.shutdownWait, "shutdown-timeout", o.shutdownWait, "on SIGINT/SIGTERM, wait up to `DURATION` for clients to answer the 1001 close")
+	fs.StringVar(&o.tls.certFile, "tls-cert", o.tls.certFile, "serve https and wss with the PEM certificate (and chain) in `FILE`; --tls-key names its key")
+	fs.StringVar(&o.tls.keyFile, "tls-key", o.tls.keyFile, "the PEM private key of --tls-cert, in `FILE`")
+	fs.BoolVar(&o.version, "version", o.version, "print the version and build, then exit")
 	fs.StringVar(&o.tls.store, "tls-cert-store", o.tls.store, "serve https and wss with the certificate and key in `FILE` (SSLCertStore): PEM, PFX or JWK")
 	fs.StringVar(&o.tls.storeType, "tls-cert-store-type", o.tls.storeType, "`TYPE` of --tls-cert-store (SSLCertStoreType): auto, pemkeyfile, pfxfile, jwkfile or the reference's number")
 	fs.StringVar(&o.tls.password, "tls-cert-password", o.tls.password, "`PASSWORD` of --tls-cert-store (SSLCertStorePassword); other users may see it in ps")
@@ -245,6 +250,10 @@ func parseArgs(args []string) (options, error) {
 		return o, usagef("--any-origin allows every origin: drop --origin, or drop --any-origin to allow only those listed")
 	case o.tls.selfSigned && o.tls.store != "":
 		return o, usagef("--tls-self-signed and --tls-cert-store exclude each other")
+	case (o.tls.certFile == "") != (o.tls.keyFile == ""):
+		return o, usagef("--tls-cert and --tls-key go together: the certificate and its private key")
+	case o.tls.certFile != "" && (o.tls.selfSigned || o.tls.store != ""):
+		return o, usagef("--tls-cert excludes --tls-self-signed and --tls-cert-store: choose one certificate")
 	}
 	if err := o.cluster.check(); err != nil {
 		return o, usagef("%v", err)

@@ -23,6 +23,9 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"strings"
 	"syscall"
 
 	"github.com/wsserver/wsserver"
@@ -48,6 +51,10 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 	if err != nil {
 		fmt.Fprintf(stderr, "wsserver: %v (see wsserver --help)\n", err)
 		return 2
+	}
+	if o.version {
+		fmt.Fprintln(stdout, versionLine())
+		return 0
 	}
 	level := new(slog.LevelVar)
 	log := newLogger(stderr, level, o.logFormat)
@@ -127,4 +134,40 @@ func listenProblem(err error) string {
 		return "no such address on this machine (check --host)"
 	}
 	return err.Error()
+}
+
+// versionLine describes this build: the library's version, the module
+// version and VCS revision Go recorded (runtime/debug.ReadBuildInfo), the
+// Go version and the platform.
+func versionLine() string {
+	line := "wsserver " + wsserver.Version
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return line + " (" + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	}
+	var details []string
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		details = append(details, "module "+v)
+	}
+	var rev, when, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.time":
+			when = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = ", modified"
+			}
+		}
+	}
+	if rev != "" {
+		details = append(details, "revision "+rev+dirty)
+	}
+	if when != "" {
+		details = append(details, "committed "+when)
+	}
+	details = append(details, bi.GoVersion+" "+runtime.GOOS+"/"+runtime.GOARCH)
+	return line + " (" + strings.Join(details, "; ") + ")"
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -27,10 +28,12 @@ type tlsOptions struct {
 	password   string // --tls-cert-password: SSLCertStorePassword
 	subject    string // --tls-cert-subject: SSLCertSubject
 	selfSigned bool   // --tls-self-signed
+	certFile   string // --tls-cert: PEM certificate (chain)
+	keyFile    string // --tls-key: its PEM private key
 }
 
 // enabled reports whether the command serves https and wss.
-func (o tlsOptions) enabled() bool { return o.store != "" || o.selfSigned }
+func (o tlsOptions) enabled() bool { return o.store != "" || o.selfSigned || o.certFile != "" }
 
 // storeTypes are the names --tls-cert-store-type takes for the store types
 // that work with a file.
@@ -65,6 +68,20 @@ func configureTLS(srv *wsserver.Server, o tlsOptions) (*tls.Config, error) {
 		}
 		if err := srv.SetSSLCertEncodedB(blob); err != nil {
 			return nil, fmt.Errorf("--tls-self-signed: %v", err)
+		}
+	} else if o.certFile != "" {
+		// The usual pair of PEM files: one text with both for SSLCertEncoded.
+		cert, err := os.ReadFile(o.certFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert: %v", err)
+		}
+		key, err := os.ReadFile(o.keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-key: %v", err)
+		}
+		blob := append(append(cert, '\n'), key...)
+		if err := srv.SetSSLCertEncodedB(blob); err != nil {
+			return nil, fmt.Errorf("--tls-cert %s --tls-key %s: %v", o.certFile, o.keyFile, err)
 		}
 	} else {
 		t, err := parseStoreType(o.storeType)
