@@ -25,6 +25,13 @@ func (s *Server) Listen() (net.Listener, error) {
 	return listen(host, port, backlog, &cfg)
 }
 
+// useIPv6Hint says, per UseIPv6 value, which value would fit another family.
+var useIPv6Hint = [...]string{
+	0: "UseIPv6=0 is IPv4 only: set UseIPv6=1 for IPv6, 2 for both",
+	1: "UseIPv6=1 is IPv6 only: set UseIPv6=0 for IPv4, 2 for both",
+	2: "UseIPv6=2 takes either family",
+}
+
 // listenAddr resolves LocalHost for the address family UseIPv6 selects.
 func listenAddr(host string, useIPv6 int) (netip.Addr, int, error) {
 	if host == "" {
@@ -55,5 +62,5 @@ func listenAddr(host string, useIPv6 int) (netip.Addr, int, error) {
 		}
 	}
 	return netip.Addr{}, 0, &Error{Code: 10047, Message: socketMessages[10047],
-		Err: errors.New("LocalHost " + host + " has no address of the family UseIPv6 selects")}
+		Err: errors.New("LocalHost " + host + " has no address of the family UseIPv6 selects (" + useIPv6Hint[useIPv6] + ")")}
 }

@@ -79,6 +79,9 @@ func configureTLS(srv *wsserver.Server, o tlsOptions) (*tls.Config, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--tls-key: %v", err)
 		}
+		if _, err := tls.X509KeyPair(cert, key); err != nil {
+			return nil, fmt.Errorf("--tls-cert %s --tls-key %s: %v", o.certFile, o.keyFile, err)
+		}
 		blob := append(append(cert, '\n'), key...)
 		if err := srv.SetSSLCertEncodedB(blob); err != nil {
 			return nil, fmt.Errorf("--tls-cert %s --tls-key %s: %v", o.certFile, o.keyFile, err)
