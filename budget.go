@@ -2,7 +2,6 @@ package wsserver
 
 import (
 	"sync/atomic"
-	"syscall"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -77,11 +76,8 @@ func (st *settings) budget() int64 {
 // defaultBudget is the budget for MemoryBudget 0.
 func defaultBudget(maxConns int) int64 {
 	b := int64(maxConns) << 20
-	var si syscall.Sysinfo_t
-	if syscall.Sysinfo(&si) == nil {
-		if half := int64(si.Totalram) * int64(si.Unit) / 2; half > 0 && b > half {
-			b = half
-		}
+	if half := totalRAM() / 2; half > 0 && b > half {
+		b = half
 	}
 	return max(b, 64<<20)
 }

@@ -27,7 +27,7 @@ func progressWrite(rc rawWriter, setDeadline func(time.Time) error, now func() t
 	var n int
 	var werr error
 	write := func(fd uintptr) bool {
-		n, werr = syscall.Write(int(fd), buf[done:])
+		n, werr = sysWriteFD(int(fd), buf[done:])
 		return werr != syscall.EAGAIN // EAGAIN: wait until writable, or the deadline
 	}
 	for done < len(buf) {
