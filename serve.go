@@ -263,7 +263,7 @@ func (s *Server) serveRaw(c *Connection) {
 			if n >= limit {
 				rej := handshake.TooLarge(limit)
 				s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-				c.writeRaw(s.reject(rej.Status, rej.Reason, ""))
+				c.refuseRaw(s.reject(rej.Status, rej.Reason, ""))
 				return
 			}
 			buf = bufpool.Grow(buf[:n], limit-n)
@@ -279,7 +279,7 @@ func (s *Server) serveRaw(c *Connection) {
 		var rej *handshake.Rejection
 		if errors.As(perr, &rej) {
 			s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-			c.writeRaw(s.reject(rej.Status, rej.Reason, rej.Header))
+			c.refuseRaw(s.reject(rej.Status, rej.Reason, rej.Header))
 			return
 		}
 		if err != nil {
@@ -295,7 +295,11 @@ func (s *Server) serveRaw(c *Connection) {
 	// The request is parsed (into strings of its own): the buffer can take
 	// the response.
 	resp, ok := s.upgrade(c, req, buf[:0])
-	if !c.writeRaw(resp) || !ok {
+	if !ok {
+		c.refuseRaw(resp)
+		return
+	}
+	if !c.writeRaw(resp) {
 		return
 	}
 	bufpool.Put(buf)
@@ -317,6 +321,32 @@ func (c *Connection) writeRaw(b []byte) bool {
 	_, err := c.conn().Write(b)
 	c.conn().SetWriteDeadline(time.Time{})
 	return err == nil
+}
+
+// refuseLinger bounds how long a refused client may go on sending before
+// its socket closes.
+const refuseLinger = time.Second
+
+// refuseRaw writes the refusal of a handshake, then reads and discards what
+// the client still sends (its head may be larger than what was read, say)
+// until it closes or refuseLinger passes: closing a socket with unread bytes
+// resets the connection, and the client, still writing, would never read
+// the answer (as net/http does before closing).
+func (c *Connection) refuseRaw(resp []byte) {
+	if !c.writeRaw(resp) {
+		return
+	}
+	nc := c.conn()
+	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
+	}
+	nc.SetReadDeadline(time.Now().Add(refuseLinger))
+	var scratch [4 << 10]byte
+	for range 256 { // at most 1 MiB
+		if _, err := nc.Read(scratch[:]); err != nil {
+			return
+		}
+	}
 }
 
 // upgrade validates the opening handshake, applies AllowedOrigins, fires
