@@ -23,16 +23,9 @@ import (
 // message was queued for, and the errors of the others joined (each an
 // *Error naming its connection).
 func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, error) {
-	op := protocol.OpBinary
-	switch format {
-	case FormatText:
-		if !validText(data) {
-			return 0, newError(ErrInvalidValue, "text to broadcast is not valid UTF-8")
-		}
-		op = protocol.OpText
-	case FormatBinary, FormatAutomatic:
-	default:
-		return 0, newError(ErrInvalidValue, "Broadcast sends text or binary, not DataFormat %d", format)
+	op, err := broadcastOpcode("Broadcast", format, data)
+	if err != nil {
+		return 0, err
 	}
 	var targets []*Connection
 	if len(ids) == 0 {
@@ -49,6 +42,21 @@ func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, err
 	return s.broadcast(op, format, data, targets)
 }
 
+// broadcastOpcode checks a message to broadcast and returns its frame opcode;
+// method names the caller in the error.
+func broadcastOpcode(method string, format DataFormat, data []byte) (protocol.Opcode, error) {
+	switch format {
+	case FormatText:
+		if !validText(data) {
+			return 0, newError(ErrInvalidValue, "text to broadcast is not valid UTF-8")
+		}
+		return protocol.OpText, nil
+	case FormatBinary, FormatAutomatic:
+		return protocol.OpBinary, nil
+	}
+	return 0, newError(ErrInvalidValue, "%s sends text or binary, not DataFormat %d", method, format)
+}
+
 // BroadcastTo is Broadcast to the given connections of s, framed and
 // compressed once the same way, and never blocking. A connection that has
 // closed since it was looked up is skipped with ErrNotConnected, so a caller
@@ -56,16 +64,9 @@ func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, err
 // without looking each one up again. It makes no allocation of its own when
 // every connection takes the message.
 func (s *Server) BroadcastTo(format DataFormat, data []byte, conns []*Connection) (int, error) {
-	op := protocol.OpBinary
-	switch format {
-	case FormatText:
-		if !validText(data) {
-			return 0, newError(ErrInvalidValue, "text to broadcast is not valid UTF-8")
-		}
-		op = protocol.OpText
-	case FormatBinary, FormatAutomatic:
-	default:
-		return 0, newError(ErrInvalidValue, "BroadcastTo sends text or binary, not DataFormat %d", format)
+	op, err := broadcastOpcode("BroadcastTo", format, data)
+	if err != nil {
+		return 0, err
 	}
 	for _, c := range conns {
 		if c.srv != s {
