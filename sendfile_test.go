@@ -141,6 +141,13 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	if !c.Connected() {
 		t.Fatal("Interrupt closed the connection")
 	}
+	// The client has read the last byte, but the server may not yet have
+	// counted it off the queue; a non-blocking send waits for that.
+	waitUntil(t, "the queue to drain", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.queued == 0
+	})
 	if err := h.s.SendText(id, "still here"); err != nil {
 		t.Fatal(err)
 	}
