@@ -21,8 +21,7 @@ import (
 
 func TestConnected_FiresWhenWebSocketOpens(t *testing.T) {
 	ev := newEvents()
-	var h *harness
-	h = newHarness(t, func(s *Server) {
+	h := newHarness(t, func(s *Server) {
 		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.add("Open %d", e.ConnectionID) }
 		s.Events.OnConnected = func(e *ConnectedEvent) {
 			// The connection is in Connections and usable from the event.
@@ -523,8 +522,7 @@ func TestPing_EventForPingsAndPongs(t *testing.T) {
 
 func TestReadyToSend_FiresRightAfterConnect(t *testing.T) {
 	ev := newEvents()
-	var h *harness
-	h = newHarness(t, func(s *Server) {
+	h := newHarness(t, func(s *Server) {
 		s.Events.OnConnected = func(e *ConnectedEvent) { ev.add("Connected %d", e.ConnectionID) }
 		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.add("ReadyToSend %d", e.ConnectionID) }
 		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("DataIn %d", e.ConnectionID) }

@@ -45,7 +45,6 @@ type liveState struct {
 	// is counted by the reader; the rest is the wheel goroutine's own.
 	hb       bool
 	activity atomic.Uint32 // reads so far
-	rtt      atomic.Int64  // the last heartbeat's round trip, in nanoseconds
 	lastAct  uint32        // activity at the last visit
 	actTick  int64         // the tick activity was last seen at
 	pingOut  bool          // a heartbeat ping waits for an answer
@@ -79,14 +78,6 @@ func (w *wheel) currentLocked() int64 {
 // ticks returns d in wheel ticks, at least one.
 func ticks(d time.Duration) int64 {
 	return max(1, int64((d+wheelTick-1)/wheelTick))
-}
-
-// schedule links l to be visited at tick at (moving it if linked), and
-// starts the wheel's goroutine if it is not running.
-func (w *wheel) schedule(l *liveState, at int64) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.linkLocked(l, at)
 }
 
 func (w *wheel) linkLocked(l *liveState, at int64) {
@@ -201,13 +192,6 @@ func (c *Connection) watchStall() {
 	}
 	w.mu.Unlock()
 	c.mu.Unlock()
-}
-
-// stallWatched reports whether c's output is watched already (the cheap
-// check before watchStall).
-func (c *Connection) stallWatched() bool {
-	l := c.live
-	return l != nil && l.stallWatch.Load()
 }
 
 // liveCheck is the wheel's visit of c at tick now: it cuts off a client

@@ -258,8 +258,7 @@ func TestWSConnection_AcceptData_PauseFromDataIn(t *testing.T) {
 	// A handler that pauses on a message gets no further DataIn, even for
 	// messages that arrived in the same read, until data is accepted again.
 	ev := newEvents()
-	var h *harness
-	h = newHarness(t, func(s *Server) {
+	h := newHarness(t, func(s *Server) {
 		s.Events.OnDataIn = func(e *DataInEvent) {
 			ev.add("DataIn %s", e.Text())
 			if e.Text() == "pause" {

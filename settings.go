@@ -36,7 +36,6 @@ type settings struct {
 	// Base group.
 	codePage      int
 	maskSensitive bool
-	useInternal   bool
 	logLevel      int
 
 	// Our own settings.

@@ -148,7 +148,7 @@ func TestSSLCertStoreType_JWKWithCertificateChain(t *testing.T) {
 	b64url := func(n *big.Int) string { return base64.RawURLEncoding.EncodeToString(n.FillBytes(make([]byte, 32))) }
 	jwk, err := json.Marshal(map[string]any{
 		"kty": "EC", "crv": "P-256",
-		"x": b64url(k.X), "y": b64url(k.Y), "d": b64url(k.D),
+		"x": b64url(k.X), "y": b64url(k.Y), "d": base64.RawURLEncoding.EncodeToString(mustECBytes(t, k)),
 		"x5c": []string{base64.StdEncoding.EncodeToString(env.leaf.Cert.Raw), base64.StdEncoding.EncodeToString(env.ca.Cert.Raw)},
 	})
 	if err != nil {
@@ -409,4 +409,14 @@ func TestCertStoreConstants_AreTheReferenceNumbers(t *testing.T) {
 			t.Errorf("constant %d is %s in certstore, want %s", c, got, want)
 		}
 	}
+}
+
+// mustECBytes is k's private scalar in its fixed-length encoding.
+func mustECBytes(t *testing.T, k *ecdsa.PrivateKey) []byte {
+	t.Helper()
+	b, err := k.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

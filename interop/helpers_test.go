@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -90,8 +89,10 @@ func binary(t *testing.T) string {
 			return
 		}
 		build.path = filepath.Join(dir, "wsserver")
-		goTool := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(goTool); err != nil {
+		// go test exports GOROOT to the test binary; the go tool of that
+		// root builds the command with the same toolchain.
+		goTool := filepath.Join(os.Getenv("GOROOT"), "bin", "go")
+		if _, err := os.Stat(goTool); os.Getenv("GOROOT") == "" || err != nil {
 			goTool = "go"
 		}
 		out, err := exec.Command(goTool, "build", "-o", build.path, "../cmd/wsserver").CombinedOutput()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command (the README's; .ci/run runs it with
 # CI=true): installs the real clients the interop tests need when missing,
-# checks gofmt, then runs go vet, go test -race and go build over every
+# checks gofmt, then runs go vet, staticcheck, go test -race and go build over every
 # module of the workspace (go.work: the library, cmd/wsserver, bench, ...).
 # `./...` in workspace mode stays inside the module of the current directory,
 # so the workspace's modules are named with the `work` pattern (all packages
@@ -31,6 +31,10 @@ go list -m -f '{{.Path}} ({{.Dir}})'
 
 step "go vet work"
 go vet work
+
+step "staticcheck work"
+# Pinned, fetched from the module proxy; its findings fail the suite as vet's do.
+go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 work
 
 step "go test -race work"
 go test -race -timeout 9m work

@@ -58,8 +58,6 @@ type workload struct {
 	vsTCP    bool // also report msgs/s relative to raw TCP
 }
 
-func (w workload) lowerBetter() bool { return w.metric != mMsgs }
-
 func workloads(idleConns, bcastConns int) []workload {
 	return []workload{
 		{key: "latency", title: "latency: 1 conn, 16 B, 1 in flight", mode: "echo", conns: 1, inflight: 1, size: 16, metric: mLat},

@@ -175,7 +175,6 @@ type conn struct {
 	// starting at outPos within one frame.
 	outPending int
 	outPos     int
-	inflight   int
 	sentAt     int64 // monotonic ns of the last send (latency mode)
 	written    int64 // bytes written so far
 	msgs       int64 // complete, verified echoes received

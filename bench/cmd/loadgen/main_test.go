@@ -47,7 +47,7 @@ func feedAll(t *testing.T, g *gen, c *conn, stream []byte, step int) error {
 
 func TestParserFragmentsAndSplits(t *testing.T) {
 	for _, size := range []int{1, 125, 126, 300, 70000} {
-		g, c := testGen(t, false, size)
+		g, _ := testGen(t, false, size)
 		p := g.payload
 		var stream []byte
 		// whole frame, a ping, then the message in three fragments with a pong between
@@ -59,7 +59,7 @@ func TestParserFragmentsAndSplits(t *testing.T) {
 		stream = append(stream, serverFrame(wire.OpContinuation, false, false, p[a:b])...)
 		stream = append(stream, serverFrame(wire.OpContinuation, true, false, p[b:])...)
 		for _, step := range []int{1, 2, 3, 7, 13, 64, 1 << 20} {
-			g, c = testGen(t, false, size)
+			g, c := testGen(t, false, size)
 			if err := feedAll(t, g, c, stream, step); err != nil {
 				t.Fatalf("size %d step %d: %v", size, step, err)
 			}
