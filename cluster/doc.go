@@ -11,7 +11,8 @@
 // Engines: the in-memory engine here (NewMemory, the default: a single
 // node, nothing carried; NewHub joins several in one process), and in their
 // own modules cluster/nats (external NATS, or embedded nats-servers joined
-// by routes) and cluster/redis (Redis pub/sub).
+// by routes) and cluster/redis (Redis pub/sub, or a Redis Cluster's
+// sharded pub/sub).
 //
 // Each message crosses the broker once per node with interest (one engine
 // subscription per topic per node, reference-counted over its

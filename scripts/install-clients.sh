@@ -3,8 +3,10 @@
 # and python3-websockets (for /usr/bin/python3), Node.js and npm, and the npm
 # packages of interop/node (ws and playwright-core, pinned by
 # package-lock.json; playwright-core drives /usr/bin/chromium and downloads no
-# browser). Also Debian's redis-server, which the Redis engine's tests
-# (cluster/redis) start themselves on a free loopback port and stop. Needs
+# browser). Also Debian's redis-server (7.0 or later), which the Redis
+# engine's tests (cluster/redis) start themselves on free loopback ports and
+# stop: one server, and a Redis Cluster of three masters in cluster mode
+# formed with CLUSTER MEET from Go (redis-cli is not needed). Needs
 # root or sudo for apt-get.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

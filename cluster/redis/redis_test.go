@@ -3,20 +3,20 @@ package redis
 import (
 	"io"
 	"net"
-	"os"
-	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
+	goredis "github.com/redis/go-redis/v9"
 	"github.com/wsserver/wsserver/cluster"
 	"github.com/wsserver/wsserver/cluster/clustertest"
+	"github.com/wsserver/wsserver/cluster/redis/redistest"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	goredis.SetLogger(cutLogger{})
 	goleak.VerifyTestMain(m,
 		// The event loops live as long as the process (eventloop.go).
 		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),
@@ -132,53 +132,8 @@ func TestMiniredis(t *testing.T) {
 // on a free loopback port with no persistence and stopped at the end.
 // Without redis-server the test skips, and fails under CI=true.
 func TestRedisServer(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-clients.sh installs it)")
-		}
-		t.Skip("redis-server is not installed (apt-get install redis-server)")
-	}
+	bin := redistest.ServerBin(t)
 	clustertest.Run(t, setup(func(t *testing.T) string {
-		return startRedis(t, bin)
+		return redistest.Start(t, bin)
 	}))
-}
-
-// startRedis starts redis-server on 127.0.0.1 and a free port and stops it
-// when the test ends.
-func startRedis(t *testing.T, bin string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	dir := t.TempDir()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes")
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	clustertest.WaitFor(t, "redis-server to accept connections", func() bool {
-		select {
-		case <-done:
-			t.Fatalf("redis-server exited: %v", cmd.ProcessState)
-		default:
-		}
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-	return addr
 }

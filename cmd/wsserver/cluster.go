@@ -15,7 +15,7 @@ import (
 // clusterOptions are the --cluster flags: join other wsserver processes
 // through NATS (external, or embedded with routes) or Redis.
 type clusterOptions struct {
-	url    string // --cluster: nats://HOST:PORT or redis://HOST:PORT
+	url    string // --cluster: nats://HOST:PORT, redis://HOST:PORT or redis+cluster://HOST:PORT,...
 	listen string // --cluster-listen: run an embedded NATS, routes on ADDR
 	routes string // --cluster-routes: the other embedded servers' route URLs
 	nodeID string // --node-id
@@ -36,10 +36,10 @@ func (c clusterOptions) check() error {
 	if c.url != "" {
 		u, err := url.Parse(c.url)
 		if err != nil || u.Host == "" {
-			return fmt.Errorf("--cluster %q: want nats://HOST:PORT or redis://HOST:PORT", c.url)
+			return fmt.Errorf("--cluster %q: want nats://HOST:PORT, redis://HOST:PORT or redis+cluster://HOST:PORT,HOST:PORT", c.url)
 		}
 		if !engineSchemes[u.Scheme] {
-			return fmt.Errorf("--cluster %q: unknown scheme %q (nats, tls, redis, rediss)", c.url, u.Scheme)
+			return fmt.Errorf("--cluster %q: unknown scheme %q (nats, tls, redis, rediss, redis+cluster, rediss+cluster)", c.url, u.Scheme)
 		}
 	}
 	if c.listen != "" {
@@ -51,7 +51,7 @@ func (c clusterOptions) check() error {
 }
 
 // engineSchemes are the --cluster URL schemes an engine is built in for.
-var engineSchemes = map[string]bool{"nats": true, "tls": true, "redis": true, "rediss": true}
+var engineSchemes = map[string]bool{"nats": true, "tls": true, "redis": true, "rediss": true, "redis+cluster": true, "rediss+cluster": true}
 
 // newEngine makes the engine the flags ask for.
 func (c clusterOptions) newEngine() (cluster.Engine, error) {
@@ -65,7 +65,7 @@ func (c clusterOptions) newEngine() (cluster.Engine, error) {
 		return natsengine.Embedded(natsengine.ServerConfig{Name: c.nodeID, ClusterListen: c.listen, Routes: routes})
 	}
 	u, _ := url.Parse(c.url)
-	if u.Scheme == "redis" || u.Scheme == "rediss" {
+	if strings.HasPrefix(u.Scheme, "redis") { // redis, rediss, and their +cluster forms
 		return redisengine.Connect(c.url)
 	}
 	return natsengine.New(natsengine.Options{URL: c.url, Name: "wsserver " + c.nodeID})

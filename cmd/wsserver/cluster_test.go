@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/cluster/redis/redistest"
 )
 
 // runAsCommand in the environment makes the test binary run main: the
@@ -209,27 +210,21 @@ func TestCluster_ThreeProcessesChat(t *testing.T) {
 // processes on a redis-server started here (loopback, a free port, no
 // persistence), a client on each, a chat across them.
 func TestCluster_RedisChat(t *testing.T) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("redis-server is not installed (scripts/install-clients.sh installs it)")
-		}
-		t.Skip("redis-server is not installed")
-	}
-	port := freePorts(t, 1)[0]
-	redis := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := redis.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { redis.Process.Kill(); redis.Wait() })
-	url := "redis://127.0.0.1:" + strconv.Itoa(port)
-	waitUntil(t, "redis-server", func() bool {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-		}
-		return err == nil
-	})
+	bin := redistest.ServerBin(t)
+	redisChat(t, "redis://"+redistest.Start(t, bin))
+}
+
+// TestCluster_RedisClusterChat: the same on a Redis Cluster of three
+// masters started here, joined with `--cluster redis+cluster://...` (sharded
+// pub/sub, issue 13).
+func TestCluster_RedisClusterChat(t *testing.T) {
+	bin := redistest.ServerBin(t)
+	redisChat(t, "redis+cluster://"+strings.Join(redistest.StartCluster(t, bin, 3), ","))
+}
+
+// redisChat runs two broadcast processes joined through the Redis at url
+// and checks that a message of each client reaches the other.
+func redisChat(t *testing.T, url string) {
 	a := startProc(t, "--node-id", "ra", "--cluster", url, "broadcast")
 	b := startProc(t, "--node-id", "rb", "--cluster", url, "broadcast")
 	for _, p := range []*proc{a, b} {
@@ -245,6 +240,12 @@ func TestCluster_RedisChat(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cb.Close()
+	for _, p := range []*proc{a, b} { // each has its client registered, and has heard of the other's
+		waitUntil(t, "the cluster count of 2 on "+p.base, func() bool {
+			v := p.view(t)
+			return v.Cluster.Connections == 2 && len(v.Connections) == 1
+		})
+	}
 	for _, x := range []struct {
 		from, to *websocket.Conn
 		text     string
@@ -274,7 +275,9 @@ func TestCluster_FlagErrors(t *testing.T) {
 			t.Errorf("parseArgs(%q) succeeded", args)
 		}
 	}
-	if _, err := parseArgs([]string{"--cluster", "redis://127.0.0.1:6379", "--node-id", "n1", "broadcast"}); err != nil {
-		t.Errorf("redis URL refused: %v", err)
+	for _, url := range []string{"redis://127.0.0.1:6379", "redis+cluster://127.0.0.1:7000,127.0.0.1:7001", "rediss+cluster://h:7000"} {
+		if _, err := parseArgs([]string{"--cluster", url, "--node-id", "n1", "broadcast"}); err != nil {
+			t.Errorf("%s refused: %v", url, err)
+		}
 	}
 }

@@ -159,7 +159,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.StringVar(&o.monitor, "monitor", o.monitor, "who may read /connections and /events (client addresses, request URIs, traffic): `MODE` local (clients on this machine), on (everyone) or off")
 	fs.StringVar(&o.monitorToken, "monitor-token", o.monitorToken, "/connections and /events also need `TOKEN` (Authorization: Bearer TOKEN, or ?token=TOKEN; the page passes its own ?token= on); $"+monitorTokenEnv+" keeps it out of ps")
 	fs.BoolVar(&o.tls.selfSigned, "tls-self-signed", o.tls.selfSigned, "serve https and wss with a self-signed certificate for localhost made at startup (for local use)")
-	fs.StringVar(&o.cluster.url, "cluster", o.cluster.url, "join other wsserver processes through the broker at `URL`: nats://HOST:4222 or redis://HOST:6379")
+	fs.StringVar(&o.cluster.url, "cluster", o.cluster.url, "join other wsserver processes through the broker at `URL`: nats://HOST:4222, redis://HOST:6379, or redis+cluster://HOST:PORT,HOST:PORT (Redis Cluster, sharded pub/sub)")
 	fs.StringVar(&o.cluster.listen, "cluster-listen", o.cluster.listen, "run an embedded NATS server whose routes listen on `ADDR` (HOST:PORT) and join the others through it")
 	fs.StringVar(&o.cluster.routes, "cluster-routes", o.cluster.routes, "route `URLS` of the other processes' --cluster-listen, comma-separated: nats-route://HOST:PORT,...")
 	fs.StringVar(&o.cluster.nodeID, "node-id", o.cluster.nodeID, "this process's `ID` in the cluster (letters, digits, - and _); default random")

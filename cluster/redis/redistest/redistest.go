@@ -1,0 +1,167 @@
+// Package redistest starts real redis-server processes for tests and
+// benchmarks: one server, or a Redis Cluster of several masters, on
+// 127.0.0.1 and ports the OS had free, with temporary directories and no
+// persistence. Each process is stopped, by its PID, when the test ends.
+// It needs redis-server 7 or later (Debian's redis-server package, which
+// scripts/install-clients.sh installs).
+package redistest
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+)
+
+// Wait bounds every wait of the package.
+const Wait = 30 * time.Second
+
+// ServerBin returns redis-server's path. Without it the test is skipped,
+// or fails under CI=true (where scripts/install-clients.sh installs it).
+func ServerBin(tb testing.TB) string {
+	tb.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatal("redis-server is not installed (scripts/install-clients.sh installs it)")
+		}
+		tb.Skip("redis-server is not installed (apt-get install redis-server)")
+	}
+	return bin
+}
+
+// freePort returns a loopback port the OS had free a moment ago.
+func freePort(tb testing.TB) int {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// waitFor polls cond every 10 ms until it holds, failing after Wait.
+func waitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(Wait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out after %v waiting for %s", Wait, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// start runs redis-server bin with args on 127.0.0.1:port, stops it when
+// the test ends, and waits until it answers PING.
+func start(tb testing.TB, bin string, port int, args ...string) *goredis.Client {
+	tb.Helper()
+	dir := tb.TempDir()
+	args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"}, args...)
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	tb.Cleanup(func() {
+		cmd.Process.Kill()
+		<-done
+	})
+	addr := "127.0.0.1:" + strconv.Itoa(port)
+	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
+	tb.Cleanup(func() { c.Close() })
+	waitFor(tb, "redis-server "+addr+" to answer", func() bool {
+		select {
+		case <-done:
+			tb.Fatalf("redis-server on %s exited: %v", addr, cmd.ProcessState)
+		default:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		return c.Ping(ctx).Err() == nil
+	})
+	return c
+}
+
+// Start starts one redis-server and returns its address, host:port.
+func Start(tb testing.TB, bin string) string {
+	tb.Helper()
+	port := freePort(tb)
+	start(tb, bin, port)
+	return "127.0.0.1:" + strconv.Itoa(port)
+}
+
+// StartCluster starts masters redis-servers in cluster mode (each with a
+// client port and a cluster bus port the OS had free), gives each an equal
+// share of the 16384 slots in order (the first master the lowest), joins
+// them with CLUSTER MEET and waits until every one reports
+// cluster_state:ok, knows every other and every slot's owner. It returns
+// the masters' addresses, host:port, in slot order.
+func StartCluster(tb testing.TB, bin string, masters int) []string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	var addrs []string
+	var buses []int
+	var clients []*goredis.Client
+	for range masters {
+		port, bus := freePort(tb), freePort(tb)
+		c := start(tb, bin, port, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
+			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
+		buses = append(buses, bus)
+		clients = append(clients, c)
+	}
+	for i, c := range clients {
+		lo, hi := i*16384/masters, (i+1)*16384/masters-1
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			tb.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, addrs[i], err)
+		}
+	}
+	for i := 1; i < masters; i++ {
+		_, port, _ := net.SplitHostPort(addrs[i])
+		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", port, buses[i]).Err(); err != nil {
+			tb.Fatalf("CLUSTER MEET %s: %v", addrs[i], err)
+		}
+	}
+	waitFor(tb, "the Redis Cluster to form (cluster_state:ok on every node)", func() bool {
+		for _, c := range clients {
+			info, err := c.ClusterInfo(ctx).Result()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") ||
+				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(masters)+"\r") {
+				return false
+			}
+			shards, err := c.ClusterShards(ctx).Result()
+			if err != nil || len(shards) != masters {
+				return false
+			}
+			for _, sh := range shards {
+				if len(sh.Slots) == 0 {
+					return false
+				}
+			}
+		}
+		return true
+	})
+	return addrs
+}
+
+// Owner returns which of addrs, as StartCluster returned them, owns slot.
+func Owner(addrs []string, slot int) string {
+	m := len(addrs)
+	for i := range m {
+		if slot <= (i+1)*16384/m-1 {
+			return addrs[i]
+		}
+	}
+	return ""
+}
