@@ -206,6 +206,9 @@ func (p *poller) handshake(c *Connection) {
 		p.refuse(c, s.reject(rej.Status, rej.Reason, rej.Header))
 		return
 	}
+	if p.handOffHTTP(c, req) {
+		return
+	}
 	hs.timer.Stop()
 	leftover := bytes.Clone(hs.buf[used:])
 	resp, ok := s.upgrade(c, req, hs.buf[:0])

@@ -3,7 +3,6 @@ package wsserver
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
 	"errors"
 	"io"
 	"maps"
@@ -288,6 +287,10 @@ func (s *Server) serveRaw(c *Connection) {
 			}
 			return
 		}
+	}
+	if s.handOffHTTP(c, req, buf[:n]) {
+		opened = true // the HTTP listener has it now
+		return
 	}
 	c.conn().SetReadDeadline(time.Time{})
 	// Bytes after the request head already belong to the WebSocket stream.
@@ -589,9 +592,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.wg.Done()
 		return
 	}
-	if tc, ok := nc.(*tls.Conn); ok {
-		c.tc = tc
-	}
+	c.tc = tlsConnOf(nc)
 	var leftover []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		leftover, _ = brw.Reader.Peek(n)

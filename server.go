@@ -43,6 +43,8 @@ type Server struct {
 	stats      serverStats     // counters for Metrics (metrics.go)
 	wheel      wheel           // liveness checks (liveness.go)
 	mem        memBudget       // the memory budget's accounting (budget.go)
+
+	httpHandoff atomic.Pointer[httpListener] // HTTPListener's (httphandoff.go)
 }
 
 // New returns a Server with the reference's defaults.

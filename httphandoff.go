@@ -1,0 +1,197 @@
+package wsserver
+
+import (
+	"bytes"
+	"crypto/tls"
+	"net"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/handshake"
+)
+
+// The HTTP hand-off lets one listening socket serve WebSockets and plain
+// HTTP: the server's own listener (StartListening, with the goroutine or
+// the EventLoop transport, with or without TLS) reads each request head
+// itself, upgrades the WebSocket requests it takes, and hands the others,
+// with the bytes already read, to a net/http server through the listener
+// HTTPListener returns. WebSocket connections then never pass through
+// net/http: they keep the memory and accept cost of StartListening's path.
+
+// HTTPListener makes the server hand the requests on its listener that it
+// does not upgrade to the returned net.Listener, and returns it: serve it
+// with an http.Server (configured with ConfigureHTTPServer, so that its
+// limits match the server's), which then serves those connections with
+// keep-alive, bodies, HEAD and everything net/http does.
+//
+// A request is handed off when it does not ask for a WebSocket (no
+// "Upgrade: websocket" header), or when upgrades is not nil and returns
+// false for its path: a WebSocket endpoint of another Server, say, whose
+// ServeHTTP the http.Server's handler then calls. Every other request is an
+// opening handshake of this server, as without the hand-off.
+//
+// The connection carries the whole request head (at most
+// MaxRequestHeadSize: a larger one is refused with 431 first) and what
+// followed it; once handed off it is the http.Server's, and no longer
+// counts against MaxConnections or the per-client limits (bound idle
+// keep-alive connections with the http.Server's IdleTimeout, which
+// ConfigureHTTPServer sets). Over TLS the server has done the TLS handshake:
+// the http.Server sees a plain net.Conn and leaves Request.TLS nil, but a
+// Server's ServeHTTP that takes the connection over still knows it is TLS.
+//
+// Calling HTTPListener again closes the previous listener. Once the
+// listener is closed (http.Server.Shutdown closes it), requests to hand off
+// get 503 Service Unavailable, as they do when nothing accepts them within
+// HandshakeTimeout.
+func (s *Server) HTTPListener(upgrades func(path string) bool) net.Listener {
+	l := &httpListener{
+		srv:      s,
+		upgrades: upgrades,
+		conns:    make(chan net.Conn),
+		done:     make(chan struct{}),
+	}
+	if old := s.httpHandoff.Swap(l); old != nil {
+		old.Close()
+	}
+	return l
+}
+
+// httpListener is the net.Listener of HTTPListener.
+type httpListener struct {
+	srv      *Server
+	upgrades func(path string) bool
+	conns    chan net.Conn
+	done     chan struct{} // closed by Close
+	once     sync.Once
+}
+
+// Accept waits for the next handed-off connection.
+func (l *httpListener) Accept() (net.Conn, error) {
+	select {
+	case nc := <-l.conns:
+		return nc, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Close stops the hand-off: requests to hand off get 503 from then on.
+func (l *httpListener) Close() error {
+	l.once.Do(func() { close(l.done) })
+	return nil
+}
+
+// Addr names the hand-off; the connections carry their own addresses.
+func (l *httpListener) Addr() net.Addr { return handoffAddr{} }
+
+type handoffAddr struct{}
+
+func (handoffAddr) Network() string { return "wsserver" }
+func (handoffAddr) String() string  { return "wsserver-http-handoff" }
+
+// handoffFor returns the listener to hand req to, or nil when req is this
+// server's opening handshake (or no hand-off is set).
+func (s *Server) handoffFor(req *handshake.Request) *httpListener {
+	l := s.httpHandoff.Load()
+	if l == nil {
+		return nil
+	}
+	if !handshake.HasToken(req.Values("Upgrade"), "websocket") {
+		return l
+	}
+	if l.upgrades == nil {
+		return nil
+	}
+	path := req.URI
+	if u, err := url.ParseRequestURI(req.URI); err == nil {
+		path = u.Path
+	}
+	if l.upgrades(path) {
+		return nil
+	}
+	return l
+}
+
+// handOffHTTP hands an admitted connection whose request head (with what
+// followed it) is head to the HTTP listener, when req is not this server's
+// WebSocket; it reports whether it did. The connection is then no longer
+// this server's: its MaxConnections slot and wg count are given back, and
+// the caller must not touch it. Both handshake paths, serveRaw's and the
+// event loop's, call it (or its loop form) right after parsing the head.
+func (s *Server) handOffHTTP(c *Connection, req *handshake.Request, head []byte) bool {
+	l := s.handoffFor(req)
+	if l == nil {
+		return false
+	}
+	s.serveHTTPConn(c, l, req, bytes.Clone(head))
+	return true
+}
+
+// serveHTTPConn turns c into a net.Conn that reads head first, gives back
+// what c holds of the server, and delivers it to l.
+func (s *Server) serveHTTPConn(c *Connection, l *httpListener, req *handshake.Request, head []byte) {
+	defer s.wg.Done()
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "%s %s %s: handed to the HTTP listener", req.Method, req.URI, req.Proto)
+	}
+	nc, err := detachConn(c)
+	s.release(c.remoteHost)
+	if err != nil {
+		s.fireError(c.id, socketError(err, ErrSend))
+		return
+	}
+	nc.SetDeadline(time.Time{})
+	hc := &handedConn{Conn: nc, head: head, tc: c.tc}
+	s.mu.Lock()
+	wait := s.cfg.handshakeTimeout
+	s.mu.Unlock()
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case l.conns <- hc:
+		return
+	case <-l.done:
+	case <-t.C:
+	}
+	// Nothing serves the listener: say so, as a server that cannot take
+	// the request now.
+	nc.SetWriteDeadline(time.Now().Add(time.Second))
+	nc.Write(handshake.AppendReject(nil, 503, "the HTTP server is not serving", "Retry-After: 1"))
+	nc.Close()
+}
+
+// handedConn is a handed-off connection: it reads the bytes the server
+// read before the hand-off first, then from the socket.
+type handedConn struct {
+	net.Conn
+	head []byte
+	tc   *tls.Conn // the TLS connection under Conn, if any
+}
+
+// Read reads what the server read before the hand-off, then the socket.
+// Like any net.Conn it takes one reader at a time.
+func (h *handedConn) Read(p []byte) (int, error) {
+	if len(h.head) > 0 {
+		n := copy(p, h.head)
+		h.head = h.head[n:]
+		if len(h.head) == 0 {
+			h.head = nil
+		}
+		return n, nil
+	}
+	return h.Conn.Read(p)
+}
+
+// tlsConnOf returns the TLS connection of nc, a net.Conn a net/http server
+// passed to ServeHTTP: nc itself, or the one under a handed-off connection;
+// nil for plaintext.
+func tlsConnOf(nc net.Conn) *tls.Conn {
+	switch nc := nc.(type) {
+	case *tls.Conn:
+		return nc
+	case *handedConn:
+		return nc.tc
+	}
+	return nil
+}
