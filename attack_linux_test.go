@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // The attack tests of issue 11 ("Liveness and limits"): each row of the
@@ -49,17 +50,17 @@ type attackEnv struct {
 	addr    string // host:port
 	path    string // the WebSocket path
 	tlsConf *tls.Config
-	ev      *events     // "disconnected <id> <code>", "error <id> <code> <message>"
-	ids     chan int    // ConnectionIDs as Connected fires
-	mu      sync.Mutex  // guards echoed
-	echoed  map[int]int // messages echoed per connection
+	ev      *wiretest.Recorder // "disconnected <id> <code>", "error <id> <code> <message>"
+	ids     chan int           // ConnectionIDs as Connected fires
+	mu      sync.Mutex         // guards echoed
+	echoed  map[int]int        // messages echoed per connection
 }
 
 // startAttackEnv starts an echo server (BufferMessage) on tr, with setup's
 // settings, recording Disconnected and Error events.
 func startAttackEnv(t *testing.T, tr attackTransport, setup func(s *Server)) *attackEnv {
 	t.Helper()
-	env := &attackEnv{ev: newEvents(), ids: make(chan int, 100), echoed: make(map[int]int), path: "/"}
+	env := &attackEnv{ev: wiretest.NewRecorder(), ids: make(chan int, 100), echoed: make(map[int]int), path: "/"}
 	configure := func(s *Server) {
 		setConfig(t, s, "BufferMessage=True", "LogLevel=0")
 		if tr.loop {
@@ -73,10 +74,10 @@ func startAttackEnv(t *testing.T, tr attackTransport, setup func(s *Server)) *at
 			}
 		}
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			env.ev.add("disconnected %d %d", e.ConnectionID, e.StatusCode)
+			env.ev.Add("disconnected %d %d", e.ConnectionID, e.StatusCode)
 		}
 		s.Events.OnError = func(e *ErrorEvent) {
-			env.ev.add("error %d %d %s", e.ConnectionID, e.ErrorCode, e.Description)
+			env.ev.Add("error %d %d %s", e.ConnectionID, e.ErrorCode, e.Description)
 		}
 		s.Events.OnConnected = func(e *ConnectedEvent) {
 			select {
@@ -255,18 +256,18 @@ func TestAttack_PongFlood_Issue11(t *testing.T) {
 
 			var chunk []byte
 			for range 64 {
-				chunk = append(chunk, clientFrame(true, opPing, make([]byte, 125))...)
+				chunk = append(chunk, wiretest.Client(true, opPing, make([]byte, 125)).Bytes()...)
 			}
 			cut := make(chan bool, 1)
 			go func() { cut <- bad.flood(chunk, 3*waitLimit) }()
 			roundTrips(t, good, 50, "during the flood")
 
 			wantEvent := fmt.Sprintf("disconnected %d %d", badID, 1008)
-			env.ev.waitFor(t, wantEvent)
+			env.ev.WaitFor(t, wantEvent)
 			if !receive(t, cut, "the attacker's writes to fail") {
 				t.Errorf("the attacker's socket was not closed by the server")
 			}
-			msg := env.ev.waitPrefix(t, fmt.Sprintf("error %d 1008 ", badID))
+			msg := env.ev.WaitPrefix(t, fmt.Sprintf("error %d 1008 ", badID))
 			m := bytesWaited.FindStringSubmatch(msg)
 			if m == nil {
 				t.Fatalf("Error event %q does not say how much waited", msg)
@@ -277,7 +278,7 @@ func TestAttack_PongFlood_Issue11(t *testing.T) {
 				t.Errorf("the attacker held %d bytes of pongs, more than the limit %d and one read", n, queueLimit)
 			}
 			roundTrips(t, good, 10, "after the flood")
-			for _, e := range env.ev.snapshot() {
+			for _, e := range env.ev.Snapshot() {
 				if strings.HasPrefix(e, fmt.Sprintf("disconnected %d ", goodID)) {
 					t.Errorf("the well-behaved client was disconnected: %s", e)
 				}
@@ -314,7 +315,7 @@ func TestAttack_DeflateBomb_Issue11(t *testing.T) {
 	const budget = 32 << 20
 	const bombers = 3
 	bomb := deflateBomb(t, 63<<20)
-	frame := clientFrame(true, opBinary|0x40, bomb) // RSV1: compressed
+	frame := wiretest.Client(true, opBinary|0x40, bomb).Bytes() // RSV1: compressed
 	for _, tr := range attackTransports {
 		t.Run(tr.name, func(t *testing.T) {
 			env := startAttackEnv(t, tr, func(s *Server) {
@@ -336,7 +337,7 @@ func TestAttack_DeflateBomb_Issue11(t *testing.T) {
 			}
 			roundTrips(t, good, 20, "beside the bombs")
 			for _, id := range ids {
-				env.ev.waitFor(t, fmt.Sprintf("disconnected %d %d", id, 1013))
+				env.ev.WaitFor(t, fmt.Sprintf("disconnected %d %d", id, 1013))
 			}
 			roundTrips(t, good, 5, "after the bombs")
 			if peak := env.s.mem.peak.Load(); peak > budget {
@@ -345,7 +346,7 @@ func TestAttack_DeflateBomb_Issue11(t *testing.T) {
 			// Disconnected fires before the connection's cleanup gives its
 			// bytes back: wait for the last one.
 			waitUntil(t, "the bombers' bytes to be given back (MemoryInUse 0)", func() bool { return env.s.MemoryInUse() == 0 })
-			for _, e := range env.ev.snapshot() {
+			for _, e := range env.ev.Snapshot() {
 				if strings.HasPrefix(e, fmt.Sprintf("disconnected %d ", goodID)) {
 					t.Errorf("the well-behaved client was disconnected: %s", e)
 				}
@@ -483,15 +484,15 @@ func TestHeartbeat_ClientStopsAnsweringPings_Issue11(t *testing.T) {
 			silent := env.attackDial(t, false, "")
 			silentID := env.nextID(t)
 
-			msg := env.ev.waitPrefix(t, fmt.Sprintf("error %d 10060 ", silentID))
+			msg := env.ev.WaitPrefix(t, fmt.Sprintf("error %d 10060 ", silentID))
 			if !strings.Contains(msg, "PongTimeout") {
 				t.Errorf("the Error event %q does not name PongTimeout", msg)
 			}
-			env.ev.waitFor(t, fmt.Sprintf("disconnected %d 1006", silentID))
+			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", silentID))
 			// The silent client was pinged before it was cut off.
-			f, err := (&rawConn{nc: silent.Conn, br: silent.br}).readFrame()
-			if err != nil || f.op != opPing || len(f.payload) < 19 {
-				t.Errorf("the silent client's first frame: op %d, %d bytes, %v; want a heartbeat ping", f.op, len(f.payload), err)
+			f, err := (&rawConn{NC: silent.Conn, BR: silent.br}).ReadFrame()
+			if err != nil || f.Op != opPing || len(f.Payload) < 19 {
+				t.Errorf("the silent client's first frame: op %d, %d bytes, %v; want a heartbeat ping", f.Op, len(f.Payload), err)
 			}
 			c, err := env.s.Connection(goodID)
 			if err != nil {
@@ -526,7 +527,7 @@ func TestAttack_PerClientLimits_Issue11(t *testing.T) {
 				t.Fatalf("a third connection from one address: %s, Retry-After %q; want 429 with Retry-After", refused.resp.Status, refused.resp.Header.Get("Retry-After"))
 			}
 			a.Close()
-			env.ev.waitFor(t, fmt.Sprintf("disconnected %d 1006", aID))
+			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", aID))
 			// The place is given back after Disconnected has fired.
 			waitUntil(t, "the ended connection's place to be given back", func() bool {
 				env.s.mu.Lock()
@@ -579,11 +580,11 @@ func TestAttack_MessageRate_Issue11(t *testing.T) {
 			badID := env.nextID(t)
 			var burst []byte
 			for range 200 {
-				burst = append(burst, clientFrame(true, opText, []byte("x"))...)
+				burst = append(burst, wiretest.Client(true, opText, []byte("x")).Bytes()...)
 			}
 			bad.SetWriteDeadline(time.Now().Add(waitLimit))
 			bad.Write(burst)
-			env.ev.waitFor(t, fmt.Sprintf("disconnected %d 1008", badID))
+			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1008", badID))
 			roundTrips(t, good, 5, "beside the fast sender")
 			if _, err := env.s.Connection(goodID); err != nil {
 				t.Errorf("the client within the rate was disconnected: %v", err)

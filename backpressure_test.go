@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of sending to a client slower than the server: Timeout 0 (the
@@ -50,12 +51,12 @@ func fillQueue(t *testing.T, h *harness, id int) []byte {
 }
 
 func TestSend_TimeoutZero_WouldBlock10035(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h, conn, id := slowHarness(t, func(s *Server) {
-		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.add("ReadyToSend %d", e.ConnectionID) }
+		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.Add("ReadyToSend %d", e.ConnectionID) }
 	})
 	ready := "ReadyToSend " + strconv.Itoa(id)
-	ev.waitFor(t, ready) // the one right after connecting
+	ev.WaitFor(t, ready) // the one right after connecting
 	c := h.conn(t, id)
 	if c.Timeout() != 0 {
 		t.Fatalf("Timeout %d, want 0 (asynchronous)", c.Timeout())
@@ -85,7 +86,7 @@ func TestSend_TimeoutZero_WouldBlock10035(t *testing.T) {
 	} {
 		wantCode(t, name+" to a full queue", send(), ErrWouldBlock)
 	}
-	if n := ev.count(ready); n != 1 {
+	if n := ev.Count(ready); n != 1 {
 		t.Fatalf("ReadyToSend fired %d times before the queue drained", n)
 	}
 
@@ -94,7 +95,7 @@ func TestSend_TimeoutZero_WouldBlock10035(t *testing.T) {
 	if _, p := readMessage(t, conn); !bytes.Equal(p, first) {
 		t.Fatalf("client got %d bytes, want the %d accepted", len(p), len(first))
 	}
-	ev.waitMatch(t, "the second ReadyToSend", func(string) bool { return ev.count(ready) == 2 })
+	ev.WaitMatch(t, "the second ReadyToSend", func(string) bool { return ev.Count(ready) == 2 })
 	if !c.ReadyToSend() {
 		t.Fatal("ReadyToSend property is false after the ReadyToSend event")
 	}
@@ -109,13 +110,13 @@ func TestSend_TimeoutZero_WouldBlock10035(t *testing.T) {
 func TestReadyToSend_NotFiredWhenSendsSucceed(t *testing.T) {
 	// Reference: ReadyToSend fires "after a failed DataToSend" (and on
 	// connect), not after sends that succeed.
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.add("ReadyToSend %d", e.ConnectionID) }
+		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.Add("ReadyToSend %d", e.ConnectionID) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	ready := "ReadyToSend " + strconv.Itoa(id)
-	ev.waitFor(t, ready) // the connect's, fired after Connected on the server's goroutine
+	ev.WaitFor(t, ready) // the connect's, fired after Connected on the server's goroutine
 	for i := range 50 {
 		if err := h.s.SendText(id, "m"+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
@@ -126,7 +127,7 @@ func TestReadyToSend_NotFiredWhenSendsSucceed(t *testing.T) {
 	}
 	// Every send succeeded, so none left the connection waiting for a
 	// ReadyToSend: the only one is still the connect's.
-	if n := ev.count(ready); n != 1 {
+	if n := ev.Count(ready); n != 1 {
 		t.Fatalf("ReadyToSend fired %d times; want once, on connect", n)
 	}
 }
@@ -210,7 +211,7 @@ func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
 		s.Config("OutBufferSize=16384")
 		s.Config("CloseTimeout=0.5")
 	})
-	rc, id := h.rawOpen(t, rawOpts{small: true})
+	rc, id := h.rawOpen(t, wiretest.Options{Control: smallRcvBuf})
 	c := h.conn(t, id)
 	c.SetTimeout(2)
 	first := make(chan error, 1)
@@ -227,8 +228,8 @@ func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
 	buf := make([]byte, 64<<10)
 	for total := 0; total < 2<<20; total += len(buf) {
 		time.Sleep(100 * time.Millisecond)
-		rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
-		if _, err := io.ReadFull(rc.br, buf); err != nil {
+		rc.NC.SetReadDeadline(time.Now().Add(waitLimit))
+		if _, err := io.ReadFull(rc.BR, buf); err != nil {
 			t.Fatalf("read after %d bytes: %v", total, err)
 		}
 	}

@@ -1,7 +1,6 @@
 package wsserver
 
 import (
-	"bufio"
 	"bytes"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of Config and of each config setting of the reference
@@ -281,7 +281,7 @@ func TestConfig_MaxFrameSize_Fragmentation(t *testing.T) {
 	// separate messages describes a limitation this server does not have:
 	// the fragments always form one message, with either Timeout.
 	for _, timeout := range []int{0, 5} {
-		rc, id := h.rawOpen(t, rawOpts{})
+		rc, id := h.rawOpen(t, wiretest.Options{})
 		h.conn(t, id).SetTimeout(timeout)
 		if err := h.s.SendText(id, msg); err != nil {
 			t.Fatal(err)
@@ -292,11 +292,11 @@ func TestConfig_MaxFrameSize_Fragmentation(t *testing.T) {
 			fin bool
 			n   int
 		}{{opText, false, 1000}, {opCont, false, 1000}, {opCont, true, 500}} {
-			f := rc.frame(t)
-			if f.op != want.op || f.fin != want.fin || len(f.payload) != want.n {
-				t.Fatalf("Timeout %d: frame %d: op %d fin %v %d bytes; want op %d fin %v %d bytes", timeout, i, f.op, f.fin, len(f.payload), want.op, want.fin, want.n)
+			f := rc.Frame(t)
+			if f.Op != want.op || f.Fin != want.fin || len(f.Payload) != want.n {
+				t.Fatalf("Timeout %d: frame %d: op %d fin %v %d bytes; want op %d fin %v %d bytes", timeout, i, f.Op, f.Fin, len(f.Payload), want.op, want.fin, want.n)
 			}
-			got = append(got, f.payload...)
+			got = append(got, f.Payload...)
 		}
 		if string(got) != msg {
 			t.Fatal("fragments do not add up to the message")
@@ -315,16 +315,16 @@ func TestConfig_MaxFrameSize_Fragmentation(t *testing.T) {
 		t.Fatalf("gorilla read %d bytes, %v", buf.Len(), err)
 	}
 	// Messages up to MaxFrameSize go in one frame.
-	rc, id2 := h.rawOpen(t, rawOpts{})
+	rc, id2 := h.rawOpen(t, wiretest.Options{})
 	h.s.SendText(id2, msg[:1000])
-	if f := rc.frame(t); !f.fin || f.op != opText || len(f.payload) != 1000 {
-		t.Fatalf("a message of MaxFrameSize bytes: op %d fin %v %d bytes", f.op, f.fin, len(f.payload))
+	if f := rc.Frame(t); !f.Fin || f.Op != opText || len(f.Payload) != 1000 {
+		t.Fatalf("a message of MaxFrameSize bytes: op %d fin %v %d bytes", f.Op, f.Fin, len(f.Payload))
 	}
 }
 
 func TestConfig_MessageLength_OneMessageAcrossSends(t *testing.T) {
 	h := newHarness(t, nil)
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	cid := "[" + strconv.Itoa(id) + "]"
 	if got, _ := h.s.Config("MessageLength" + cid); got != "0" {
 		t.Fatalf("MessageLength default %q", got)
@@ -349,9 +349,9 @@ func TestConfig_MessageLength_OneMessageAcrossSends(t *testing.T) {
 		fin  bool
 		data string
 	}{{opText, false, "abc"}, {opCont, false, "defg"}, {opCont, true, "hij"}, {opText, true, "next"}} {
-		f := rc.frame(t)
-		if f.op != want.op || f.fin != want.fin || string(f.payload) != want.data {
-			t.Fatalf("frame %d: op %d fin %v %q; want op %d fin %v %q", i, f.op, f.fin, f.payload, want.op, want.fin, want.data)
+		f := rc.Frame(t)
+		if f.Op != want.op || f.Fin != want.fin || string(f.Payload) != want.data {
+			t.Fatalf("frame %d: op %d fin %v %q; want op %d fin %v %q", i, f.Op, f.Fin, f.Payload, want.op, want.fin, want.data)
 		}
 	}
 	// A send past the end: the message ends where MessageLength says and
@@ -363,8 +363,8 @@ func TestConfig_MessageLength_OneMessageAcrossSends(t *testing.T) {
 		fin  bool
 		data string
 	}{{opText, true, "abcde"}, {opText, true, "fgh"}} {
-		if f := rc.frame(t); f.op != want.op || f.fin != want.fin || string(f.payload) != want.data {
-			t.Fatalf("frame %d: op %d fin %v %q; want op %d fin %v %q", i, f.op, f.fin, f.payload, want.op, want.fin, want.data)
+		if f := rc.Frame(t); f.Op != want.op || f.Fin != want.fin || string(f.Payload) != want.data {
+			t.Fatalf("frame %d: op %d fin %v %q; want op %d fin %v %q", i, f.Op, f.Fin, f.Payload, want.op, want.fin, want.data)
 		}
 	}
 	// A gorilla client sees one message made of several sends.
@@ -470,34 +470,34 @@ func TestConfig_CodePage1252(t *testing.T) {
 }
 
 func TestConfig_MaxMessageSize1009(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("MaxMessageSize=1000")
 		// After failing a connection the server waits for the client to
 		// close the socket; gorilla waits for the server to (RFC 6455 7.1.1).
 		s.Config("CloseTimeout=0.2")
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d %d", e.ConnectionID, e.ErrorCode) }
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("DataIn %d", len(e.TextB)) }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d %d", e.ConnectionID, e.ErrorCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("DataIn %d", len(e.TextB)) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	conn.WriteMessage(websocket.BinaryMessage, make([]byte, 1000)) // at the limit
-	ev.waitFor(t, "DataIn 1000")
+	ev.WaitFor(t, "DataIn 1000")
 	conn.WriteMessage(websocket.BinaryMessage, make([]byte, 1001))
 	if code, _ := readClose(t, conn); code != 1009 {
 		t.Fatalf("close code %d, want 1009", code)
 	}
-	ev.waitFor(t, "Error "+strconv.Itoa(id)+" 1009")
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 1009")
+	ev.WaitFor(t, "Error "+strconv.Itoa(id)+" 1009")
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 1009")
 
 	// Fragments count together, and the limit holds after decompression.
-	rc, id2 := h.rawOpen(t, rawOpts{})
-	rc.write(t, false, opBinary, make([]byte, 600))
-	rc.write(t, true, opCont, make([]byte, 600))
-	if code, _ := rc.closeFrame(t); code != 1009 {
+	rc, id2 := h.rawOpen(t, wiretest.Options{})
+	rc.Write(t, false, opBinary, make([]byte, 600))
+	rc.Write(t, true, opCont, make([]byte, 600))
+	if code, _ := rc.CloseFrame(t); code != 1009 {
 		t.Fatalf("fragmented: close code %d", code)
 	}
-	ev.waitFor(t, "Error "+strconv.Itoa(id2)+" 1009")
+	ev.WaitFor(t, "Error "+strconv.Itoa(id2)+" 1009")
 	d := websocket.Dialer{HandshakeTimeout: waitLimit, EnableCompression: true}
 	zc, _, err := d.Dial(h.url, nil)
 	if err != nil {
@@ -509,7 +509,7 @@ func TestConfig_MaxMessageSize1009(t *testing.T) {
 	if code, _ := readClose(t, zc); code != 1009 {
 		t.Fatalf("compressed: close code %d", code)
 	}
-	ev.waitFor(t, "Error "+strconv.Itoa(id3)+" 1009")
+	ev.WaitFor(t, "Error "+strconv.Itoa(id3)+" 1009")
 }
 
 func TestConfig_BuildInfoAndLicenseInfo(t *testing.T) {
@@ -528,14 +528,14 @@ func TestConfig_BuildInfoAndLicenseInfo(t *testing.T) {
 func TestConfig_MaskSensitive(t *testing.T) {
 	for _, mask := range []bool{true, false} {
 		t.Run(strconv.FormatBool(mask), func(t *testing.T) {
-			l := logged{newEvents()}
+			l := logged{wiretest.NewRecorder()}
 			h := newHarness(t, func(s *Server) {
 				s.Config("LogLevel=2")
 				s.Config("MaskSensitive=" + strconv.FormatBool(mask))
 				s.Events.OnLog = l.handler
 			})
-			h.rawOpen(t, rawOpts{headers: []string{"Authorization: Basic c2VjcmV0", "Cookie: id=secret"}})
-			entry := l.waitPrefix(t, "2 Verbose")
+			h.rawOpen(t, wiretest.Options{Headers: []string{"Authorization: Basic c2VjcmV0", "Cookie: id=secret"}})
+			entry := l.WaitPrefix(t, "2 Verbose")
 			if strings.Contains(entry, "c2VjcmV0") == mask || strings.Contains(entry, "id=secret") == mask {
 				t.Fatalf("MaskSensitive=%v: logged %q", mask, entry)
 			}
@@ -551,9 +551,7 @@ func TestConfig_HandshakeTimeout(t *testing.T) {
 	}
 	defer nc.Close()
 	// The client never sends its request: the server closes the socket.
-	rc := &rawConn{nc: nc}
-	rc.br = bufio.NewReader(nc)
-	rc.readEOF(t)
+	wiretest.Wrap(nc, 0).ReadEOF(t)
 }
 
 func TestConfig_CompressionThresholdAndServerNoContextTakeover(t *testing.T) {
@@ -562,18 +560,18 @@ func TestConfig_CompressionThresholdAndServerNoContextTakeover(t *testing.T) {
 			s.Config("CompressionThreshold=100")
 			s.Config("ServerNoContextTakeover=" + strconv.FormatBool(noTakeover))
 		})
-		rc, id := h.rawOpen(t, rawOpts{headers: []string{"Sec-WebSocket-Extensions: permessage-deflate"}})
-		ext := rc.resp.Header.Get("Sec-WebSocket-Extensions")
+		rc, id := h.rawOpen(t, wiretest.Options{Headers: []string{"Sec-WebSocket-Extensions: permessage-deflate"}})
+		ext := rc.Resp.Header.Get("Sec-WebSocket-Extensions")
 		if !strings.Contains(ext, "permessage-deflate") || strings.Contains(ext, "server_no_context_takeover") != noTakeover {
 			t.Fatalf("ServerNoContextTakeover=%v: extensions %q", noTakeover, ext)
 		}
 		h.s.SendText(id, strings.Repeat("a", 99))
 		h.s.SendText(id, strings.Repeat("a", 100))
-		if f := rc.frame(t); f.rsv1 || len(f.payload) != 99 {
-			t.Fatalf("a message under CompressionThreshold: rsv1 %v, %d bytes", f.rsv1, len(f.payload))
+		if f := rc.Frame(t); (f.RSV&wiretest.RSV1 != 0) || len(f.Payload) != 99 {
+			t.Fatalf("a message under CompressionThreshold: rsv1 %v, %d bytes", (f.RSV&wiretest.RSV1 != 0), len(f.Payload))
 		}
-		if f := rc.frame(t); !f.rsv1 || len(f.payload) >= 100 {
-			t.Fatalf("a message at CompressionThreshold: rsv1 %v, %d bytes", f.rsv1, len(f.payload))
+		if f := rc.Frame(t); !(f.RSV&wiretest.RSV1 != 0) || len(f.Payload) >= 100 {
+			t.Fatalf("a message at CompressionThreshold: rsv1 %v, %d bytes", (f.RSV&wiretest.RSV1 != 0), len(f.Payload))
 		}
 	}
 }

@@ -12,8 +12,6 @@ import (
 	"bytes"
 	stdflate "compress/flate"
 	"context"
-	"crypto/sha1"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,6 +26,7 @@ import (
 	"unicode/utf8"
 
 	kflate "github.com/klauspost/compress/flate"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // abTimeout bounds every wait for the server: generous, so that a busy
@@ -170,7 +169,6 @@ type abClient struct {
 	t         *testing.T
 	nc        net.Conn
 	br        *bufio.Reader
-	rng       *rand.Rand
 	pmd       *abDeflate // nil unless permessage-deflate was negotiated
 	closeSent bool
 	// A fragmented message from the server in progress.
@@ -178,35 +176,6 @@ type abClient struct {
 	msgZ   bool
 	msgBuf []byte
 	inMsg  bool
-}
-
-// abFrame is a frame the server sent.
-type abFrame struct {
-	fin     bool
-	rsv     byte
-	op      byte
-	payload []byte
-}
-
-// abKey returns a random Sec-WebSocket-Key.
-func abKey(rng *rand.Rand) string {
-	var k [16]byte
-	for i := range k {
-		k[i] = byte(rng.IntN(256))
-	}
-	return base64.StdEncoding.EncodeToString(k[:])
-}
-
-// abRequest is an opening handshake for key, with extra header lines.
-func abRequest(addr, key string, extra ...string) string {
-	var b strings.Builder
-	b.WriteString("GET /autobahn HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n")
-	b.WriteString("Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n")
-	for _, l := range extra {
-		b.WriteString(l + "\r\n")
-	}
-	b.WriteString("\r\n")
-	return b.String()
 }
 
 // abDial opens a WebSocket connection, offering extensions when not empty.
@@ -225,7 +194,7 @@ func abConnect(t *testing.T, addr string) *abClient {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { nc.Close() })
-	return &abClient{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10), rng: rand.New(rand.NewPCG(rand.Uint64(), 1))}
+	return &abClient{t: t, nc: nc, br: bufio.NewReaderSize(nc, 64<<10)}
 }
 
 // handshake sends the opening handshake, offering extensions when not empty
@@ -234,12 +203,12 @@ func abConnect(t *testing.T, addr string) *abClient {
 func (c *abClient) handshake(addr, extensions string, early []byte, chop int) {
 	t := c.t
 	t.Helper()
-	key := abKey(c.rng)
+	key := wiretest.NewKey()
 	var extra []string
 	if extensions != "" {
 		extra = append(extra, "Sec-WebSocket-Extensions: "+extensions)
 	}
-	req := append([]byte(abRequest(addr, key, extra...)), early...)
+	req := append(wiretest.Request("/autobahn", addr, key, extra...), early...)
 	if chop > 0 {
 		c.writeChopped(req, chop)
 	} else {
@@ -250,8 +219,7 @@ func (c *abClient) handshake(addr, extensions string, early []byte, chop int) {
 	if err != nil {
 		t.Fatalf("reading the handshake response: %v", err)
 	}
-	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
-	accept := base64.StdEncoding.EncodeToString(h[:])
+	accept := wiretest.Accept(key)
 	if resp.StatusCode != 101 || !strings.EqualFold(resp.Header.Get("Upgrade"), "websocket") ||
 		!strings.EqualFold(resp.Header.Get("Connection"), "Upgrade") || resp.Header.Get("Sec-WebSocket-Accept") != accept {
 		t.Fatalf("handshake response %d %v", resp.StatusCode, resp.Header)
@@ -282,45 +250,10 @@ func (c *abClient) writeChopped(b []byte, n int) {
 	}
 }
 
-// encode returns a masked client frame; rsv holds the RSV bits as in the
-// first byte (0x40, 0x20, 0x10).
+// encode returns a client frame masked with a random key; rsv holds the
+// RSV bits as in the first byte (0x40, 0x20, 0x10).
 func (c *abClient) encode(fin bool, rsv, op byte, payload []byte) []byte {
-	b0 := op | rsv
-	if fin {
-		b0 |= 0x80
-	}
-	n := len(payload)
-	out := make([]byte, 0, 14+n)
-	switch {
-	case n <= 125:
-		out = append(out, b0, 0x80|byte(n))
-	case n <= 0xFFFF:
-		out = append(out, b0, 0x80|126)
-		out = binary.BigEndian.AppendUint16(out, uint16(n))
-	default:
-		out = append(out, b0, 0x80|127)
-		out = binary.BigEndian.AppendUint64(out, uint64(n))
-	}
-	var key [4]byte
-	binary.LittleEndian.PutUint32(key[:], c.rng.Uint32())
-	out = append(out, key[:]...)
-	start := len(out)
-	out = append(out, payload...)
-	abMask(key, out[start:])
-	return out
-}
-
-// abMask masks b with key (RFC 6455 section 5.3), eight bytes at a time.
-func abMask(key [4]byte, b []byte) {
-	k := uint64(binary.LittleEndian.Uint32(key[:]))
-	k |= k << 32
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		binary.LittleEndian.PutUint64(b[i:], binary.LittleEndian.Uint64(b[i:])^k)
-	}
-	for ; i < len(b); i++ {
-		b[i] ^= key[i%4]
-	}
+	return wiretest.Frame{Fin: fin, RSV: rsv, Op: op, Payload: payload, Key: wiretest.RandomKey()}.Bytes()
 }
 
 // send writes one frame.
@@ -334,42 +267,23 @@ func (c *abClient) sendPing(p []byte)        { c.send(true, abPing, p) }
 func (c *abClient) sendClose(payload []byte) { c.send(true, abClose, payload); c.closeSent = true }
 
 // readFrame reads one server frame. Server frames are never masked (RFC 6455
-// section 5.1) and never carry RSV2 or RSV3.
-func (c *abClient) readFrame() (abFrame, error) {
+// section 5.1), never carry RSV2 or RSV3, and give their length in the
+// shortest form (section 5.2).
+func (c *abClient) readFrame() (wiretest.Frame, error) {
 	c.nc.SetReadDeadline(time.Now().Add(abTimeout))
-	var hdr [10]byte
-	if _, err := io.ReadFull(c.br, hdr[:2]); err != nil {
-		return abFrame{}, err
+	f, err := wiretest.ReadFrame(c.br, 1<<40)
+	if err != nil {
+		return f, err
 	}
-	f := abFrame{fin: hdr[0]&0x80 != 0, rsv: hdr[0] & 0x70, op: hdr[0] & 0x0F}
-	if hdr[1]&0x80 != 0 {
-		c.t.Fatalf("the server sent a masked frame: % x", hdr[:2])
-	}
-	if f.rsv&0x30 != 0 {
-		c.t.Fatalf("the server set RSV2/RSV3: % x", hdr[:2])
-	}
-	n := uint64(hdr[1] & 0x7F)
-	switch n {
-	case 126:
-		if _, err := io.ReadFull(c.br, hdr[2:4]); err != nil {
-			return abFrame{}, err
-		}
-		n = uint64(binary.BigEndian.Uint16(hdr[2:4]))
-		if n < 126 {
-			c.t.Fatalf("the server sent length %d in 16 bits", n)
-		}
-	case 127:
-		if _, err := io.ReadFull(c.br, hdr[2:10]); err != nil {
-			return abFrame{}, err
-		}
-		n = binary.BigEndian.Uint64(hdr[2:10])
-		if n <= 0xFFFF || n > 1<<40 {
-			c.t.Fatalf("the server sent length %d in 64 bits", n)
-		}
-	}
-	f.payload = make([]byte, n)
-	if _, err := io.ReadFull(c.br, f.payload); err != nil {
-		return abFrame{}, err
+	switch n := len(f.Payload); {
+	case !f.Unmasked:
+		c.t.Fatalf("the server sent a masked frame (op %#x)", f.Op)
+	case f.RSV&(wiretest.RSV2|wiretest.RSV3) != 0:
+		c.t.Fatalf("the server set RSV2/RSV3 (op %#x)", f.Op)
+	case f.LenForm == 2 && n < 126:
+		c.t.Fatalf("the server sent length %d in 16 bits", n)
+	case f.LenForm == 8 && n <= 0xFFFF:
+		c.t.Fatalf("the server sent length %d in 64 bits", n)
 	}
 	return f, nil
 }
@@ -398,29 +312,29 @@ func (c *abClient) next() abEvent {
 		if err != nil {
 			c.t.Fatalf("reading from the server: %v", err)
 		}
-		if f.op >= 0x8 {
-			if !f.fin || len(f.payload) > 125 || f.rsv != 0 {
-				c.t.Fatalf("the server sent a bad control frame: fin %v rsv %#x len %d", f.fin, f.rsv, len(f.payload))
+		if f.Op >= 0x8 {
+			if !f.Fin || len(f.Payload) > 125 || f.RSV != 0 {
+				c.t.Fatalf("the server sent a bad control frame: fin %v rsv %#x len %d", f.Fin, f.RSV, len(f.Payload))
 			}
-			return abEvent{f.op, f.payload}
+			return abEvent{f.Op, f.Payload}
 		}
 		switch {
-		case f.op == abCont && !c.inMsg:
+		case f.Op == abCont && !c.inMsg:
 			c.t.Fatal("the server sent a continuation frame outside a message")
-		case f.op != abCont && c.inMsg:
+		case f.Op != abCont && c.inMsg:
 			c.t.Fatal("the server began a message inside another")
-		case f.op != abCont && f.op != abText && f.op != abBinary:
-			c.t.Fatalf("the server sent opcode %#x", f.op)
-		case f.op == abCont && f.rsv != 0:
+		case f.Op != abCont && f.Op != abText && f.Op != abBinary:
+			c.t.Fatalf("the server sent opcode %#x", f.Op)
+		case f.Op == abCont && f.RSV != 0:
 			c.t.Fatal("the server set RSV1 on a continuation frame")
-		case f.rsv != 0 && c.pmd == nil:
+		case f.RSV != 0 && c.pmd == nil:
 			c.t.Fatal("the server set RSV1 without permessage-deflate")
 		}
-		if f.op != abCont {
-			c.inMsg, c.msgOp, c.msgZ, c.msgBuf = true, f.op, f.rsv != 0, c.msgBuf[:0]
+		if f.Op != abCont {
+			c.inMsg, c.msgOp, c.msgZ, c.msgBuf = true, f.Op, f.RSV != 0, c.msgBuf[:0]
 		}
-		c.msgBuf = append(c.msgBuf, f.payload...)
-		if !f.fin {
+		c.msgBuf = append(c.msgBuf, f.Payload...)
+		if !f.Fin {
 			continue
 		}
 		c.inMsg = false
@@ -495,11 +409,6 @@ func (c *abClient) expectEOF() {
 	}
 }
 
-// closeCode returns a close payload with code and reason.
-func closeCode(code int, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
-}
-
 // fill returns n bytes of a repeating pattern.
 func fill(n int, pattern string) []byte {
 	return bytes.Repeat([]byte(pattern), n/len(pattern)+1)[:n]
@@ -515,14 +424,14 @@ func TestAutobahn1_Framing_RFC6455_5_2(t *testing.T) {
 				msg := string(fill(n, "*"))
 				c.sendText(msg)
 				c.expectText(msg)
-				c.sendClose(closeCode(1000, ""))
+				c.sendClose(wiretest.ClosePayload(1000, ""))
 				c.expectClose(1000)
 			}},
 			abCase{fmt.Sprintf("1.2 binary %d bytes", n), func(t *testing.T, c *abClient) {
 				msg := fill(n, "\xfe")
 				c.sendBinary(msg)
 				c.expectBinary(msg)
-				c.sendClose(closeCode(1000, ""))
+				c.sendClose(wiretest.ClosePayload(1000, ""))
 				c.expectClose(1000)
 			}},
 		)
@@ -580,7 +489,7 @@ func TestAutobahn2_PingPong_RFC6455_5_5_2(t *testing.T) {
 			c.send(true, abPong, []byte("unsolicited"))
 			c.sendPing([]byte("solicited"))
 			c.expectPong([]byte("solicited"))
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.expectClose(1000)
 		}},
 		{"2.10 ten pings", func(t *testing.T, c *abClient) {
@@ -627,7 +536,7 @@ func TestAutobahn3_ReservedBits_RFC6455_5_2(t *testing.T) {
 				c.expectClose(1002)
 			}},
 			abCase{fmt.Sprintf("3.%d close with RSV=%d", rsv, rsv), func(t *testing.T, c *abClient) {
-				c.writeRaw(c.encode(true, bits, abClose, closeCode(1000, "")))
+				c.writeRaw(c.encode(true, bits, abClose, wiretest.ClosePayload(1000, "")))
 				c.expectClose(1002)
 			}},
 		)
@@ -672,7 +581,7 @@ func TestAutobahn5_Fragmentation_RFC6455_5_4(t *testing.T) {
 			c.expectClose(1002)
 		}},
 		{"5.2 close without FIN", func(t *testing.T, c *abClient) {
-			c.send(false, abClose, closeCode(1000, ""))
+			c.send(false, abClose, wiretest.ClosePayload(1000, ""))
 			c.expectClose(1002)
 		}},
 		{"5.3 text in two fragments", func(t *testing.T, c *abClient) {
@@ -772,7 +681,7 @@ func TestAutobahn5_Fragmentation_RFC6455_5_4(t *testing.T) {
 		}},
 		{"5.x fragmented close frame during a message", func(t *testing.T, c *abClient) {
 			c.send(false, abText, []byte("fragment1"))
-			c.send(false, abClose, closeCode(1000, ""))
+			c.send(false, abClose, wiretest.ClosePayload(1000, ""))
 			c.expectClose(1002)
 		}},
 	})
@@ -907,39 +816,39 @@ func TestAutobahn7_Close_RFC6455_7(t *testing.T) {
 		{"7.1.1 text, then close", func(t *testing.T, c *abClient) {
 			c.sendText("Hello World!")
 			c.expectText("Hello World!")
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.expectClose(1000)
 		}},
 		{"7.1.2 close twice", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, ""))
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.expectClose(1000)
 		}},
 		{"7.1.3 ping after close", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.sendPing([]byte("Hello World!"))
 			c.expectClose(1000)
 		}},
 		{"7.1.4 text after close", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.sendText("Hello World!")
 			c.expectClose(1000)
 		}},
 		{"7.1.5 close inside a fragmented message", func(t *testing.T, c *abClient) {
 			c.send(false, abText, []byte("fragment1"))
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.send(true, abCont, []byte("fragment2"))
 			c.expectClose(1000)
 		}},
 		{"7.1.6 large message, then close", func(t *testing.T, c *abClient) {
 			msg := fill(256<<10, "BAsd7&jh23")
 			c.sendText(string(msg))
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.expectText(string(msg))
 			c.expectClose(1000)
 		}},
 		{"7.1 garbage after close", func(t *testing.T, c *abClient) {
-			c.writeRaw(append(c.encode(true, 0, abClose, closeCode(1000, "")), 0xff, 0xff, 0xff, 0xff))
+			c.writeRaw(append(c.encode(true, 0, abClose, wiretest.ClosePayload(1000, "")), 0xff, 0xff, 0xff, 0xff))
 			c.closeSent = true
 			c.expectClose(1000)
 		}},
@@ -952,35 +861,35 @@ func TestAutobahn7_Close_RFC6455_7(t *testing.T) {
 			c.expectClose(1002)
 		}},
 		{"7.3.3 close with code only", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, ""))
+			c.sendClose(wiretest.ClosePayload(1000, ""))
 			c.expectClose(1000)
 		}},
 		{"7.3.4 close with code and reason", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, "Hello World!"))
+			c.sendClose(wiretest.ClosePayload(1000, "Hello World!"))
 			c.expectClose(1000)
 		}},
 		{"7.3.5 close with 123-byte reason", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, string(fill(123, "*"))))
+			c.sendClose(wiretest.ClosePayload(1000, string(fill(123, "*"))))
 			c.expectClose(1000)
 		}},
 		{"7.3.6 close with 124-byte reason", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, string(fill(124, "*"))))
+			c.sendClose(wiretest.ClosePayload(1000, string(fill(124, "*"))))
 			c.expectClose(1002)
 		}},
 		{"7.5.1 close reason not UTF-8", func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"))
+			c.sendClose(wiretest.ClosePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64"))
 			c.expectClose(1007)
 		}},
 	}
 	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 3000, 3999, 4000, 4999} {
 		cases = append(cases, abCase{fmt.Sprintf("7.7 valid code %d", code), func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(code, ""))
+			c.sendClose(wiretest.ClosePayload(code, ""))
 			c.expectClose(code)
 		}})
 	}
 	for _, code := range []int{0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
 		cases = append(cases, abCase{fmt.Sprintf("7.9 invalid code %d", code), func(t *testing.T, c *abClient) {
-			c.sendClose(closeCode(code, ""))
+			c.sendClose(wiretest.ClosePayload(code, ""))
 			c.expectClose(1002)
 		}})
 	}
@@ -1276,7 +1185,7 @@ func TestAutobahn12_13_PermessageDeflate_RFC7692(t *testing.T) {
 							c.sendText(string(textOf(n)[:0]) + "plain")
 							c.expectText("plain")
 						}
-						c.sendClose(closeCode(1000, ""))
+						c.sendClose(wiretest.ClosePayload(1000, ""))
 						c.expectClose(1000)
 					})
 				}
@@ -1392,7 +1301,7 @@ func TestConformance_ClientVanishes_RFC6455_7_1_5(t *testing.T) {
 		}
 		t.Run("after a close frame, Disconnected has the client's code", func(t *testing.T) {
 			c := abDial(t, srv.addr, "")
-			c.sendClose(closeCode(4001, "bye"))
+			c.sendClose(wiretest.ClosePayload(4001, "bye"))
 			c.expectClose(4001)
 			select {
 			case e := <-srv.disconnected:
@@ -1421,7 +1330,7 @@ func TestConformance_FramesWithHandshake_RFC6455_4_2(t *testing.T) {
 		})
 		t.Run("close with the request", func(t *testing.T) {
 			c := abConnect(t, srv.addr)
-			c.handshake(srv.addr, "", c.encode(true, 0, abClose, closeCode(1001, "")), 0)
+			c.handshake(srv.addr, "", c.encode(true, 0, abClose, wiretest.ClosePayload(1001, "")), 0)
 			c.closeSent = true
 			c.expectClose(1001)
 		})
@@ -1453,7 +1362,7 @@ func TestConformance_FramesWithHandshake_RFC6455_4_2(t *testing.T) {
 func TestConformance_BadHandshakes_RFC6455_4_2_1(t *testing.T) {
 	abEachTransport(t, func(t *testing.T, tr abTransport, srv *abServer) {
 		key := "dGhlIHNhbXBsZSBub25jZQ=="
-		good := abRequest(srv.addr, key)
+		good := string(wiretest.Request("/autobahn", srv.addr, key))
 		for _, cs := range []struct {
 			name    string
 			request string

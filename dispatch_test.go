@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of DoEvents and of where event handlers run (SetEventDispatch).
@@ -51,7 +52,7 @@ func doEventsLoop(t *testing.T, s *Server) uint64 {
 
 func TestDoEvents_DispatchQueued_EventsRunInDoEvents(t *testing.T) {
 	checkGoroutines(t)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	s := New()
 	if s.EventDispatch() != DispatchInline {
 		t.Fatal("EventDispatch default is not DispatchInline")
@@ -63,10 +64,10 @@ func TestDoEvents_DispatchQueued_EventsRunInDoEvents(t *testing.T) {
 	var loop atomic.Uint64
 	record := func(name string) {
 		if g := goid(); g != loop.Load() {
-			ev.add("%s outside DoEvents (goroutine %d)", name, g)
+			ev.Add("%s outside DoEvents (goroutine %d)", name, g)
 			return
 		}
-		ev.add("%s", name)
+		ev.Add("%s", name)
 	}
 	s.Events.OnConnectionRequest = func(*ConnectionRequestEvent) { record("ConnectionRequest") }
 	s.Events.OnWebSocketOpenRequest = func(*WebSocketOpenRequestEvent) { record("WebSocketOpenRequest") }
@@ -92,7 +93,7 @@ func TestDoEvents_DispatchQueued_EventsRunInDoEvents(t *testing.T) {
 		t.Fatalf("client got %q", p)
 	}
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
-	got := ev.waitFor(t, "Disconnected 1000")
+	got := ev.WaitFor(t, "Disconnected 1000")
 	want := []string{"ConnectionRequest", "WebSocketOpenRequest", "Connected", "ReadyToSend", "Ping", "DataIn hi", "Disconnected 1000"}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %q, want %q, all on the DoEvents goroutine", got, want)
@@ -184,9 +185,9 @@ func TestEvents_DispatchInline_SerializedPerConnection(t *testing.T) {
 			}
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	for i := range 20 {
-		rc.write(t, true, opText, []byte("m"+strconv.Itoa(i)))
+		rc.Write(t, true, opText, []byte("m"+strconv.Itoa(i)))
 		if i%5 == 0 {
 			h.s.Ping(id) // pongs and sends from this goroutine meanwhile
 		}

@@ -14,24 +14,25 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the reference's events. The SSL events belong to the TLS tests;
 // a handler that panics is in panic_test.go.
 
 func TestConnected_FiresWhenWebSocketOpens(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.add("Open %d", e.ConnectionID) }
+		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.Add("Open %d", e.ConnectionID) }
 		s.Events.OnConnected = func(e *ConnectedEvent) {
 			// The connection is in Connections and usable from the event.
 			c, err := s.Connection(e.ConnectionID)
-			ev.add("Connected %d %v %v", e.ConnectionID, err == nil, c != nil && c.Connected())
+			ev.Add("Connected %d %v %v", e.ConnectionID, err == nil, c != nil && c.Connected())
 			s.SendText(e.ConnectionID, "welcome")
 		}
 	})
 	conn, id := h.dial(t, "/", nil)
-	list := ev.waitFor(t, fmt.Sprintf("Connected %d true true", id))
+	list := ev.WaitFor(t, fmt.Sprintf("Connected %d true true", id))
 	if list[0] != fmt.Sprintf("Open %d", id) {
 		t.Fatalf("events %q: WebSocketOpenRequest must come first, for the same ConnectionId", list)
 	}
@@ -41,27 +42,27 @@ func TestConnected_FiresWhenWebSocketOpens(t *testing.T) {
 }
 
 func TestConnectionRequest_AddressAndPort(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) {
-			ev.add("ConnectionRequest %s %d %v", e.Address, e.Port, e.Accept)
+			ev.Add("ConnectionRequest %s %d %v", e.Address, e.Port, e.Accept)
 		}
-		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.add("Open") }
+		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.Add("Open") }
 	})
 	conn, _ := h.dial(t, "/", nil)
 	port := portOf(t, conn.LocalAddr().String())
-	list := ev.waitFor(t, "Open")
+	list := ev.WaitFor(t, "Open")
 	if want := fmt.Sprintf("ConnectionRequest 127.0.0.1 %d true", port); list[0] != want {
 		t.Fatalf("events %q, want %q first", list, want)
 	}
 }
 
 func TestConnectionRequest_AcceptFalseRefuses(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { e.Accept = false }
-		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.add("Open") }
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected") }
+		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.Add("Open") }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected") }
 	})
 	d := websocket.Dialer{HandshakeTimeout: waitLimit}
 	if conn, _, err := d.Dial(h.url, nil); err == nil {
@@ -71,16 +72,16 @@ func TestConnectionRequest_AcceptFalseRefuses(t *testing.T) {
 	if n := h.s.ConnectionCount(); n != 0 {
 		t.Fatalf("%d connections after a refusal", n)
 	}
-	if list := ev.snapshot(); len(list) != 0 {
+	if list := ev.Snapshot(); len(list) != 0 {
 		t.Fatalf("events after a refusal in ConnectionRequest: %q", list)
 	}
 }
 
 // acceptedWith opens a client and reports whether it was accepted, and the
 // Accept value ConnectionRequest started with (read from ev).
-func acceptedWith(t *testing.T, h *harness, ev *events) (opened, initial bool) {
+func acceptedWith(t *testing.T, h *harness, ev *wiretest.Recorder) (opened, initial bool) {
 	t.Helper()
-	before := len(ev.snapshot())
+	before := len(ev.Snapshot())
 	d := websocket.Dialer{HandshakeTimeout: waitLimit}
 	conn, _, err := d.Dial(h.url, nil)
 	if err == nil {
@@ -88,8 +89,8 @@ func acceptedWith(t *testing.T, h *harness, ev *events) (opened, initial bool) {
 		h.nextID(t)
 	}
 	var last string
-	ev.waitMatch(t, "ConnectionRequest", func(string) bool {
-		list := ev.snapshot()
+	ev.WaitMatch(t, "ConnectionRequest", func(string) bool {
+		list := ev.Snapshot()
 		if len(list) > before {
 			last = list[before]
 			return true
@@ -100,11 +101,11 @@ func acceptedWith(t *testing.T, h *harness, ev *events) (opened, initial bool) {
 }
 
 func TestConnectionRequest_AllowedClientsSetsAccept(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	var override atomic.Bool
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) {
-			ev.add("Accept=%v", e.Accept)
+			ev.Add("Accept=%v", e.Accept)
 			if override.Load() {
 				e.Accept = true
 			}
@@ -147,9 +148,9 @@ func TestConnectionRequest_AllowedClientsSetsAccept(t *testing.T) {
 }
 
 func TestConnectionRequest_BlockedClientsSetsAccept(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.add("Accept=%v", e.Accept) }
+		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.Add("Accept=%v", e.Accept) }
 	})
 	if v, _ := h.s.Config("BlockedClients"); v != "" {
 		t.Fatalf("BlockedClients default = %q, want empty", v)
@@ -191,9 +192,9 @@ func TestConnectionRequest_AllowedClientsHostNames(t *testing.T) {
 	if name == "" {
 		t.Skip("127.0.0.1 has no host name here (no PTR or /etc/hosts entry)")
 	}
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.add("Accept=%v", e.Accept) }
+		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.Add("Accept=%v", e.Accept) }
 	})
 	h.s.Config("AllowedClients=" + strings.ToUpper(name[:1]) + name[1:]) // host names match without case
 	if opened, initial := acceptedWith(t, h, ev); !initial || !opened {
@@ -211,21 +212,21 @@ func dataIn(e *DataInEvent) string {
 }
 
 func TestDataIn_DataFormatAndEOMPerFragment(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("%s", dataIn(e)) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("%s", dataIn(e)) }
 	})
-	rc, _ := h.rawOpen(t, rawOpts{})
+	rc, _ := h.rawOpen(t, wiretest.Options{})
 	// A text message in three fragments, with a control frame between them,
 	// then a binary message in two, then an unfragmented text message.
-	rc.write(t, false, opText, []byte("Hel"))
-	rc.write(t, false, opCont, []byte("lo "))
-	rc.write(t, true, opPing, []byte("between"))
-	rc.write(t, true, opCont, []byte("World"))
-	rc.write(t, false, opBinary, []byte{1, 2})
-	rc.write(t, true, opCont, []byte{3})
-	rc.write(t, true, opText, []byte("whole"))
-	got := ev.waitFor(t, `1 "whole" eom=true eol=false`)
+	rc.Write(t, false, opText, []byte("Hel"))
+	rc.Write(t, false, opCont, []byte("lo "))
+	rc.Write(t, true, opPing, []byte("between"))
+	rc.Write(t, true, opCont, []byte("World"))
+	rc.Write(t, false, opBinary, []byte{1, 2})
+	rc.Write(t, true, opCont, []byte{3})
+	rc.Write(t, true, opText, []byte("whole"))
+	got := ev.WaitFor(t, `1 "whole" eom=true eol=false`)
 	want := []string{
 		// Reference: DataFormat 1 is UTF-8, 2 binary, 0 "a continuation packet".
 		`1 "Hel" eom=false eol=false`,
@@ -238,22 +239,22 @@ func TestDataIn_DataFormatAndEOMPerFragment(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("DataIn events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if f := rc.frame(t); f.op != opPong || string(f.payload) != "between" {
-		t.Fatalf("got frame op %d %q, want the pong", f.op, f.payload)
+	if f := rc.Frame(t); f.Op != opPong || string(f.Payload) != "between" {
+		t.Fatalf("got frame op %d %q, want the pong", f.Op, f.Payload)
 	}
 }
 
 func TestDataIn_TextPiecesAreWholeUTF8(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("%s", dataIn(e)) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("%s", dataIn(e)) }
 	})
-	rc, _ := h.rawOpen(t, rawOpts{})
+	rc, _ := h.rawOpen(t, wiretest.Options{})
 	// "é" is C3 A9: split between two fragments it is delivered whole, in
 	// the second piece, so that Text is always a valid string.
-	rc.write(t, false, opText, []byte("caf\xc3"))
-	rc.write(t, true, opCont, []byte("\xa9!"))
-	got := ev.waitFor(t, `0 "é!" eom=true eol=false`)
+	rc.Write(t, false, opText, []byte("caf\xc3"))
+	rc.Write(t, true, opCont, []byte("\xa9!"))
+	got := ev.WaitFor(t, `0 "é!" eom=true eol=false`)
 	if got[0] != `1 "caf" eom=false eol=false` {
 		t.Fatalf("DataIn events %q", got)
 	}
@@ -297,33 +298,33 @@ func TestDataIn_LargeMessageInPieces(t *testing.T) {
 }
 
 func TestDataIn_BufferMessage(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		if _, err := s.Config("BufferMessage=True"); err != nil {
 			t.Fatal(err)
 		}
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("%s", dataIn(e)) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("%s", dataIn(e)) }
 	})
 	if v, _ := New().Config("BufferMessage"); v != "False" {
 		t.Fatalf("BufferMessage default = %q, want False", v)
 	}
-	rc, _ := h.rawOpen(t, rawOpts{})
-	rc.write(t, false, opText, []byte("Hel"))
-	rc.write(t, false, opCont, []byte("lo "))
-	rc.write(t, true, opCont, []byte("World"))
-	rc.write(t, false, opBinary, []byte{1, 2})
-	rc.write(t, true, opCont, []byte{3})
-	got := ev.waitFor(t, `2 "\x01\x02\x03" eom=true eol=false`)
+	rc, _ := h.rawOpen(t, wiretest.Options{})
+	rc.Write(t, false, opText, []byte("Hel"))
+	rc.Write(t, false, opCont, []byte("lo "))
+	rc.Write(t, true, opCont, []byte("World"))
+	rc.Write(t, false, opBinary, []byte{1, 2})
+	rc.Write(t, true, opCont, []byte{3})
+	got := ev.WaitFor(t, `2 "\x01\x02\x03" eom=true eol=false`)
 	if len(got) != 2 || got[0] != `1 "Hello World" eom=true eol=false` {
 		t.Fatalf("DataIn events with BufferMessage: %q", got)
 	}
 }
 
 func TestDisconnected_ClientCloseStatusAndDescription(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
 	for _, tc := range []struct {
@@ -336,113 +337,113 @@ func TestDisconnected_ClientCloseStatusAndDescription(t *testing.T) {
 		if code, _ := readClose(t, conn); code != tc.code {
 			t.Fatalf("server answered close %d with %d", tc.code, code)
 		}
-		ev.waitFor(t, fmt.Sprintf("Disconnected %d %d %q", id, tc.code, tc.reason))
+		ev.WaitFor(t, fmt.Sprintf("Disconnected %d %d %q", id, tc.code, tc.reason))
 	}
 	// A close frame without a code ends the connection with 1005.
-	rc, id := h.rawOpen(t, rawOpts{})
-	rc.write(t, true, opClose, nil)
-	rc.closeFrame(t)
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1005 %q", id, ""))
+	rc, id := h.rawOpen(t, wiretest.Options{})
+	rc.Write(t, true, opClose, nil)
+	rc.CloseFrame(t)
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1005 %q", id, ""))
 }
 
 func TestDisconnected_ServerClose(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=0.2")
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
 	// The client answers: the connection ends with the client's code.
 	conn, id := h.dial(t, "/", nil)
 	h.s.DisconnectWithCode(id, 4005, "server says bye")
 	readClose(t, conn)
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 4005 %q", id, ""))
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 4005 %q", id, ""))
 	// The client does not answer: it ends with the server's code and reason.
-	rc, id2 := h.rawOpen(t, rawOpts{})
+	rc, id2 := h.rawOpen(t, wiretest.Options{})
 	h.s.DisconnectWithCode(id2, 4006, "no answer")
-	rc.closeFrame(t)
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 4006 %q", id2, "no answer"))
+	rc.CloseFrame(t)
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 4006 %q", id2, "no answer"))
 }
 
 func TestDisconnected_AbnormalDrop1006(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
-	rc.nc.Close() // no close frame
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1006", id))
+	rc, id := h.rawOpen(t, wiretest.Options{})
+	rc.NC.Close() // no close frame
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1006", id))
 	// Also in the middle of a message.
-	rc2, id2 := h.rawOpen(t, rawOpts{})
-	rc2.writeBytes(t, clientFrame(true, opBinary, make([]byte, 1000))[:500])
-	rc2.nc.Close()
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1006", id2))
+	rc2, id2 := h.rawOpen(t, wiretest.Options{})
+	rc2.WriteBytes(t, wiretest.Client(true, opBinary, make([]byte, 1000)).Bytes()[:500])
+	rc2.NC.Close()
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1006", id2))
 }
 
 func TestDisconnected_NotFiredForRefusedHandshake(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) {
 			if e.RequestURI == "/refuse" {
 				e.StatusCode = 403
 			}
 		}
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected") }
-		s.Events.OnConnected = func(e *ConnectedEvent) { ev.add("Connected") }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected") }
+		s.Events.OnConnected = func(e *ConnectedEvent) { ev.Add("Connected") }
 	})
-	rc := rawDial(t, h.addr, rawOpts{path: "/refuse"})
-	if rc.resp.StatusCode != 403 {
-		t.Fatalf("status %d", rc.resp.StatusCode)
+	rc := rawDial(t, h.addr, wiretest.Options{Path: "/refuse"})
+	if rc.Resp.StatusCode != 403 {
+		t.Fatalf("status %d", rc.Resp.StatusCode)
 	}
-	rc.readEOF(t)
+	rc.ReadEOF(t)
 	// A connection that opens after it proves the first one's events are done.
 	h.dial(t, "/", nil)
-	if got := ev.snapshot(); len(got) != 1 || got[0] != "Connected" {
+	if got := ev.Snapshot(); len(got) != 1 || got[0] != "Connected" {
 		t.Fatalf("events %q, want only the second client's Connected", got)
 	}
 }
 
 func TestError_ProtocolError1002(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d %d", e.ConnectionID, e.ErrorCode) }
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d %d", e.ConnectionID, e.ErrorCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
-	rc.writeBytes(t, appendFrame(nil, true, opText, []byte("unmasked"), false)) // RFC 6455 5.1: clients mask
-	if code, _ := rc.closeFrame(t); code != 1002 {
+	rc, id := h.rawOpen(t, wiretest.Options{})
+	rc.WriteBytes(t, wiretest.Server(true, opText, []byte("unmasked")).Bytes()) // RFC 6455 5.1: clients mask
+	if code, _ := rc.CloseFrame(t); code != 1002 {
 		t.Fatalf("server closed with %d, want 1002", code)
 	}
-	ev.waitFor(t, fmt.Sprintf("Error %d 1002", id))
-	rc.nc.Close()
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1002", id))
+	ev.WaitFor(t, fmt.Sprintf("Error %d 1002", id))
+	rc.NC.Close()
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1002", id))
 }
 
 func TestError_InvalidUTF8_1007(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d %d %v", e.ConnectionID, e.ErrorCode, e.Description != "") }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d %d %v", e.ConnectionID, e.ErrorCode, e.Description != "") }
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
-	rc.write(t, true, opText, []byte("bad \xff text"))
-	if code, _ := rc.closeFrame(t); code != 1007 {
+	rc, id := h.rawOpen(t, wiretest.Options{})
+	rc.Write(t, true, opText, []byte("bad \xff text"))
+	if code, _ := rc.CloseFrame(t); code != 1007 {
 		t.Fatalf("server closed with %d, want 1007", code)
 	}
-	ev.waitFor(t, fmt.Sprintf("Error %d 1007 true", id))
+	ev.WaitFor(t, fmt.Sprintf("Error %d 1007 true", id))
 }
 
 // logged records Log events as "level type: message".
-type logged struct{ *events }
+type logged struct{ *wiretest.Recorder }
 
 func (l logged) handler(e *LogEvent) {
-	l.add("%d %s %d: %s", e.LogLevel, e.LogType, e.ConnectionID, e.Message)
+	l.Add("%d %s %d: %s", e.LogLevel, e.LogType, e.ConnectionID, e.Message)
 }
 
 func TestLog_LogLevels(t *testing.T) {
 	for level := 0; level <= 3; level++ {
 		t.Run("LogLevel="+strconv.Itoa(level), func(t *testing.T) {
-			l := logged{newEvents()}
+			l := logged{wiretest.NewRecorder()}
 			h := newHarness(t, func(s *Server) {
 				if _, err := s.Config("LogLevel=" + strconv.Itoa(level)); err != nil {
 					t.Fatal(err)
@@ -461,19 +462,19 @@ func TestLog_LogLevels(t *testing.T) {
 			waitUntil(t, "the connection to end", func() bool { return h.s.ConnectionCount() == 0 })
 			if level == 0 {
 				time.Sleep(100 * time.Millisecond)
-				if got := l.snapshot(); len(got) != 0 {
+				if got := l.Snapshot(); len(got) != 0 {
 					t.Fatalf("LogLevel 0 logged %q", got)
 				}
 				return
 			}
-			l.waitPrefix(t, "1 Info "+strconv.Itoa(id)+": Accepted connection")
+			l.WaitPrefix(t, "1 Info "+strconv.Itoa(id)+": Accepted connection")
 			if level >= 2 {
-				l.waitPrefix(t, "2 Verbose "+strconv.Itoa(id)+": Request headers")
+				l.WaitPrefix(t, "2 Verbose "+strconv.Itoa(id)+": Request headers")
 			}
 			if level >= 3 {
-				l.waitPrefix(t, "3 Debug "+strconv.Itoa(id)+": goroutine")
+				l.WaitPrefix(t, "3 Debug "+strconv.Itoa(id)+": goroutine")
 			}
-			for _, e := range l.snapshot() {
+			for _, e := range l.Snapshot() {
 				lv, _ := strconv.Atoi(e[:1])
 				if lv < 1 || lv > level {
 					t.Fatalf("LogLevel %d logged an entry of level %d: %s", level, lv, e)
@@ -489,49 +490,49 @@ func TestLog_LogLevels(t *testing.T) {
 
 func TestLog_LogTypeError(t *testing.T) {
 	// Reference: LogType is one of "Info", "Error", "Verbose", "Debug".
-	l := logged{newEvents()}
+	l := logged{wiretest.NewRecorder()}
 	h := newHarness(t, func(s *Server) { s.Events.OnLog = l.handler })
-	rc, id := h.rawOpen(t, rawOpts{})
-	rc.write(t, true, opText, []byte("bad \xff text"))
-	rc.closeFrame(t)
-	l.waitPrefix(t, "1 Error "+strconv.Itoa(id)+":")
+	rc, id := h.rawOpen(t, wiretest.Options{})
+	rc.Write(t, true, opText, []byte("bad \xff text"))
+	rc.CloseFrame(t)
+	l.WaitPrefix(t, "1 Error "+strconv.Itoa(id)+":")
 }
 
 func TestPing_EventForPingsAndPongs(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnPing = func(e *PingEvent) {
-			ev.add("Ping %d %q response=%v", e.ConnectionID, e.Payload(), e.Response)
+			ev.Add("Ping %d %q response=%v", e.ConnectionID, e.Payload(), e.Response)
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	// A ping from the client: the event with Response false, and the
 	// automatic pong with the same payload.
-	rc.write(t, true, opPing, []byte("are you there"))
-	ev.waitFor(t, fmt.Sprintf("Ping %d %q response=false", id, "are you there"))
-	if f := rc.frame(t); f.op != opPong || string(f.payload) != "are you there" {
-		t.Fatalf("got frame op %d %q, want the pong", f.op, f.payload)
+	rc.Write(t, true, opPing, []byte("are you there"))
+	ev.WaitFor(t, fmt.Sprintf("Ping %d %q response=false", id, "are you there"))
+	if f := rc.Frame(t); f.Op != opPong || string(f.Payload) != "are you there" {
+		t.Fatalf("got frame op %d %q, want the pong", f.Op, f.Payload)
 	}
 	// An unsolicited pong: Response true.
-	rc.write(t, true, opPong, []byte("heartbeat"))
-	ev.waitFor(t, fmt.Sprintf("Ping %d %q response=true", id, "heartbeat"))
+	rc.Write(t, true, opPong, []byte("heartbeat"))
+	ev.WaitFor(t, fmt.Sprintf("Ping %d %q response=true", id, "heartbeat"))
 	// An empty ping.
-	rc.write(t, true, opPing, nil)
-	ev.waitFor(t, fmt.Sprintf("Ping %d %q response=false", id, ""))
+	rc.Write(t, true, opPing, nil)
+	ev.WaitFor(t, fmt.Sprintf("Ping %d %q response=false", id, ""))
 }
 
 func TestReadyToSend_FiresRightAfterConnect(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnConnected = func(e *ConnectedEvent) { ev.add("Connected %d", e.ConnectionID) }
-		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.add("ReadyToSend %d", e.ConnectionID) }
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("DataIn %d", e.ConnectionID) }
+		s.Events.OnConnected = func(e *ConnectedEvent) { ev.Add("Connected %d", e.ConnectionID) }
+		s.Events.OnReadyToSend = func(e *ReadyToSendEvent) { ev.Add("ReadyToSend %d", e.ConnectionID) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("DataIn %d", e.ConnectionID) }
 	})
 	// The client sends a message with its handshake: still, ReadyToSend
 	// comes right after Connected, before any DataIn.
-	rc, id := h.rawOpen(t, rawOpts{extra: clientFrame(true, opText, []byte("early"))})
+	rc, id := h.rawOpen(t, wiretest.Options{Extra: wiretest.Client(true, opText, []byte("early")).Bytes()})
 	_ = rc
-	got := ev.waitFor(t, fmt.Sprintf("DataIn %d", id))
+	got := ev.WaitFor(t, fmt.Sprintf("DataIn %d", id))
 	want := []string{fmt.Sprintf("Connected %d", id), fmt.Sprintf("ReadyToSend %d", id), fmt.Sprintf("DataIn %d", id)}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("events %q, want %q", got, want)
@@ -543,10 +544,10 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { got <- *e }
 	})
-	_, id := h.rawOpen(t, rawOpts{
-		path: "/socket?token=abc",
-		host: "ws.example.test",
-		headers: []string{
+	_, id := h.rawOpen(t, wiretest.Options{
+		Path: "/socket?token=abc",
+		Host: "ws.example.test",
+		Headers: []string{
 			"Origin: https://ws.example.test",
 			"Sec-WebSocket-Protocol: v2.chat, v1.chat",
 			"Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits",
@@ -583,11 +584,11 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 }
 
 func TestWebSocketOpenRequest_SubProtocolsSelection(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	choice := make(chan func(*WebSocketOpenRequestEvent), 1)
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { (<-choice)(e) }
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d", e.ErrorCode) }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d", e.ErrorCode) }
 	})
 	for _, tc := range []struct {
 		name    string
@@ -625,11 +626,11 @@ func TestWebSocketOpenRequest_SubProtocolsSelection(t *testing.T) {
 		conn.Close()
 	}
 	// Choosing a subprotocol the client did not offer is reported.
-	ev.waitFor(t, "Error 301")
+	ev.WaitFor(t, "Error 301")
 }
 
 func TestWebSocketOpenRequest_StatusCode401WithResponseHeaders(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) {
 			if !strings.Contains(e.RequestHeaders, "Authorization: Basic") {
@@ -637,7 +638,7 @@ func TestWebSocketOpenRequest_StatusCode401WithResponseHeaders(t *testing.T) {
 				e.ResponseHeaders = `WWW-Authenticate: Basic realm="Secure Realm"`
 			}
 		}
-		s.Events.OnConnected = func(e *ConnectedEvent) { ev.add("Connected") }
+		s.Events.OnConnected = func(e *ConnectedEvent) { ev.Add("Connected") }
 	})
 	d := websocket.Dialer{HandshakeTimeout: waitLimit}
 	conn, resp, err := d.Dial(h.url, nil)
@@ -654,7 +655,7 @@ func TestWebSocketOpenRequest_StatusCode401WithResponseHeaders(t *testing.T) {
 	if got := resp.Header.Get("WWW-Authenticate"); got != `Basic realm="Secure Realm"` {
 		t.Fatalf("WWW-Authenticate %q", got)
 	}
-	if got := ev.snapshot(); len(got) != 0 {
+	if got := ev.Snapshot(); len(got) != 0 {
 		t.Fatalf("events after a 401: %q", got)
 	}
 	// With credentials the same handler accepts.

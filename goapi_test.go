@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 	"github.com/wsserver/wsserver/wstest"
 )
 
@@ -362,7 +363,7 @@ func TestSendContext_HonoursCancellation(t *testing.T) {
 				s.Config("EventLoop=" + loop)
 				s.Config("SendQueueSize=65536")
 			})
-			r, id := h.rawOpen(t, rawOpts{small: true}) // a client that reads nothing
+			r, id := h.rawOpen(t, wiretest.Options{Control: smallRcvBuf}) // a client that reads nothing
 			_ = r
 			cancelled, cancel := context.WithCancel(context.Background())
 			cancel()
@@ -440,7 +441,7 @@ func TestSendContext_NetHTTP(t *testing.T) {
 		s.ShutdownContext(context.Background())
 		hs.Close()
 	})
-	rawDial(t, strings.TrimPrefix(hs.URL, "http://"), rawOpts{small: true}) // reads nothing
+	rawDial(t, strings.TrimPrefix(hs.URL, "http://"), wiretest.Options{Control: smallRcvBuf}) // reads nothing
 	waitUntil(t, "the connection opens", func() bool { return s.ConnectionCount() == 1 })
 	id := s.Connections()[0].ID()
 	chunk := make([]byte, 256<<10)

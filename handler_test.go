@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the Server as an http.Handler (ServeHTTP) in a net/http server:
@@ -89,18 +90,18 @@ func httpGet(t *testing.T, url string) (int, string) {
 }
 
 func TestServeHTTP_UpgradeEventsAndEcho(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHTTPHarness(t, func(s *Server) {
 		s.Config("BufferMessage=true")
-		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.add("ConnectionRequest %s", e.Address) }
-		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.add("Open %s", e.RequestURI) }
+		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.Add("ConnectionRequest %s", e.Address) }
+		s.Events.OnWebSocketOpenRequest = func(e *WebSocketOpenRequestEvent) { ev.Add("Open %s", e.RequestURI) }
 		s.Events.OnDataIn = func(e *DataInEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB) }
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
 	conn, id := h.dial(t, "?room=1")
-	list := ev.waitFor(t, "Open /ws?room=1")
+	list := ev.WaitFor(t, "Open /ws?room=1")
 	if list[0] != "ConnectionRequest 127.0.0.1" {
 		t.Fatalf("events %q", list)
 	}
@@ -122,7 +123,7 @@ func TestServeHTTP_UpgradeEventsAndEcho(t *testing.T) {
 	}
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "done"))
 	readClose(t, conn)
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 4000 done", id))
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 4000 done", id))
 	// The rest of the mux is untouched.
 	if code, body := httpGet(t, "http://"+h.addr+"/other"); code != 200 || body != "plain" {
 		t.Fatalf("other path: %d %q", code, body)
@@ -130,15 +131,15 @@ func TestServeHTTP_UpgradeEventsAndEcho(t *testing.T) {
 }
 
 func TestServeHTTP_NotAnUpgradeRequest(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHTTPHarness(t, func(s *Server) {
-		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.add("ConnectionRequest") }
+		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) { ev.Add("ConnectionRequest") }
 	})
 	code, body := httpGet(t, "http://"+h.addr+"/ws")
 	if code != http.StatusBadRequest || !strings.Contains(body, "Upgrade") {
 		t.Fatalf("plain GET of the WebSocket path: %d %q, want 400 naming the Upgrade header", code, body)
 	}
-	if got := ev.snapshot(); len(got) != 0 {
+	if got := ev.Snapshot(); len(got) != 0 {
 		t.Fatalf("events for a plain GET: %q", got)
 	}
 }
@@ -168,9 +169,9 @@ func TestServeHTTP_BytesAfterTheRequestHead(t *testing.T) {
 	})
 	// The first frame arrives in the same write as the request: net/http
 	// has buffered it, and the connection must still see it.
-	rc := rawDial(t, h.addr, rawOpts{path: "/ws", extra: clientFrame(true, opText, []byte("early"))})
-	if rc.resp.StatusCode != 101 {
-		t.Fatalf("status %d", rc.resp.StatusCode)
+	rc := rawDial(t, h.addr, wiretest.Options{Path: "/ws", Extra: wiretest.Client(true, opText, []byte("early")).Bytes()})
+	if rc.Resp.StatusCode != 101 {
+		t.Fatalf("status %d", rc.Resp.StatusCode)
 	}
 	h.nextID(t)
 	if s := receive(t, got, "DataIn"); s != "early" {

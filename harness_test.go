@@ -1,24 +1,17 @@
 package wsserver
 
 import (
-	"bufio"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/binary"
 	"errors"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // The helpers of the reference tests (properties_test.go, methods_test.go,
@@ -209,298 +202,37 @@ func wantCode(t *testing.T, what string, err error, want *Error) {
 	}
 }
 
-// rawConn is a WebSocket client on a bare TCP socket: it sends any frame,
-// masked or not, and sees every frame the server sends as it is on the wire.
-type rawConn struct {
-	nc   net.Conn
-	br   *bufio.Reader
-	resp *http.Response
-}
-
-// rawOpts shape the opening handshake of a raw client.
-type rawOpts struct {
-	path    string   // request target; "/" when empty
-	host    string   // Host header; the address when empty
-	headers []string // extra "Name: Value" lines
-	small   bool     // a 4 KiB receive buffer (see smallRcvBuf)
-	extra   []byte   // bytes sent right after the request head, in the same write
-}
+// rawConn is the raw client of the shared test package: any frame, masked
+// or not, out; every frame the server sends, as it is on the wire, in.
+type rawConn = wiretest.Conn
 
 // rawDial connects to addr, sends an opening handshake and reads the
 // response, whatever its status. The socket is closed when the test ends.
-func rawDial(t *testing.T, addr string, o rawOpts) *rawConn {
+func rawDial(t *testing.T, addr string, o wiretest.Options) *rawConn {
 	t.Helper()
-	nd := net.Dialer{Timeout: waitLimit}
-	if o.small {
-		nd.Control = smallRcvBuf
-	}
-	nc, err := nd.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	if o.path == "" {
-		o.path = "/"
-	}
-	if o.host == "" {
-		o.host = addr
-	}
-	var key [16]byte
-	rand.Read(key[:])
-	var b strings.Builder
-	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n", o.path, o.host)
-	fmt.Fprintf(&b, "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", base64.StdEncoding.EncodeToString(key[:]))
-	for _, hl := range o.headers {
-		b.WriteString(hl + "\r\n")
-	}
-	b.WriteString("\r\n")
-	nc.SetDeadline(time.Now().Add(waitLimit))
-	if _, err := nc.Write(append([]byte(b.String()), o.extra...)); err != nil {
-		t.Fatal(err)
-	}
-	br := bufio.NewReader(nc)
-	resp, err := http.ReadResponse(br, nil)
-	if err != nil {
-		t.Fatalf("reading the handshake response: %v", err)
-	}
-	nc.SetDeadline(time.Time{})
-	return &rawConn{nc: nc, br: br, resp: resp}
+	return wiretest.Dial(t, addr, o)
 }
 
 // rawOpen opens a raw client that must be accepted (101) and returns it with
 // its ConnectionID.
-func (h *harness) rawOpen(t *testing.T, o rawOpts) (*rawConn, int) {
+func (h *harness) rawOpen(t *testing.T, o wiretest.Options) (*rawConn, int) {
 	t.Helper()
 	rc := rawDial(t, h.addr, o)
-	if rc.resp.StatusCode != http.StatusSwitchingProtocols {
-		t.Fatalf("handshake answered %s", rc.resp.Status)
+	if rc.Resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("handshake answered %s", rc.Resp.Status)
 	}
 	return rc, h.nextID(t)
 }
 
 // The opcodes of RFC 6455 section 5.2.
 const (
-	opCont   = 0x0
-	opText   = 0x1
-	opBinary = 0x2
-	opClose  = 0x8
-	opPing   = 0x9
-	opPong   = 0xA
+	opCont   = wiretest.OpCont
+	opText   = wiretest.OpText
+	opBinary = wiretest.OpBinary
+	opClose  = wiretest.OpClose
+	opPing   = wiretest.OpPing
+	opPong   = wiretest.OpPong
 )
-
-// clientFrame returns a masked frame as a client sends it.
-func clientFrame(fin bool, op byte, payload []byte) []byte {
-	return appendFrame(nil, fin, op, payload, true)
-}
-
-// appendFrame appends a frame, masked with a random key when mask is set.
-func appendFrame(dst []byte, fin bool, op byte, payload []byte, mask bool) []byte {
-	b0 := op
-	if fin {
-		b0 |= 0x80
-	}
-	var m byte
-	if mask {
-		m = 0x80
-	}
-	dst = append(dst, b0)
-	switch n := len(payload); {
-	case n < 126:
-		dst = append(dst, m|byte(n))
-	case n <= 0xFFFF:
-		dst = append(dst, m|126)
-		dst = binary.BigEndian.AppendUint16(dst, uint16(n))
-	default:
-		dst = append(dst, m|127)
-		dst = binary.BigEndian.AppendUint64(dst, uint64(n))
-	}
-	if !mask {
-		return append(dst, payload...)
-	}
-	var key [4]byte
-	rand.Read(key[:])
-	dst = append(dst, key[:]...)
-	for i, c := range payload {
-		dst = append(dst, c^key[i%4])
-	}
-	return dst
-}
-
-// closePayload returns the payload of a close frame.
-func closePayload(code int, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
-}
-
-// write sends a masked frame.
-func (r *rawConn) write(t *testing.T, fin bool, op byte, payload []byte) {
-	t.Helper()
-	r.writeBytes(t, clientFrame(fin, op, payload))
-}
-
-// writeBytes sends bytes as they are.
-func (r *rawConn) writeBytes(t *testing.T, b []byte) {
-	t.Helper()
-	r.nc.SetWriteDeadline(time.Now().Add(waitLimit))
-	if _, err := r.nc.Write(b); err != nil {
-		t.Fatalf("write: %v", err)
-	}
-}
-
-// wireFrame is a frame as the server sent it.
-type wireFrame struct {
-	fin, rsv1 bool
-	op        byte
-	masked    bool
-	payload   []byte
-}
-
-// readFrame reads the next frame the server sent, failing after waitLimit.
-func (r *rawConn) readFrame() (wireFrame, error) {
-	r.nc.SetReadDeadline(time.Now().Add(waitLimit))
-	var f wireFrame
-	var hdr [2]byte
-	if _, err := io.ReadFull(r.br, hdr[:]); err != nil {
-		return f, err
-	}
-	f.fin, f.rsv1, f.op = hdr[0]&0x80 != 0, hdr[0]&0x40 != 0, hdr[0]&0x0F
-	f.masked = hdr[1]&0x80 != 0
-	n := uint64(hdr[1] & 0x7F)
-	switch n {
-	case 126:
-		var ext [2]byte
-		if _, err := io.ReadFull(r.br, ext[:]); err != nil {
-			return f, err
-		}
-		n = uint64(binary.BigEndian.Uint16(ext[:]))
-	case 127:
-		var ext [8]byte
-		if _, err := io.ReadFull(r.br, ext[:]); err != nil {
-			return f, err
-		}
-		n = binary.BigEndian.Uint64(ext[:])
-	}
-	if n > 1<<30 {
-		return f, fmt.Errorf("frame of %d bytes", n)
-	}
-	f.payload = make([]byte, n)
-	_, err := io.ReadFull(r.br, f.payload)
-	return f, err
-}
-
-// frame reads the next frame, failing the test on error.
-func (r *rawConn) frame(t *testing.T) wireFrame {
-	t.Helper()
-	f, err := r.readFrame()
-	if err != nil {
-		t.Fatalf("reading a frame: %v", err)
-	}
-	return f
-}
-
-// closeFrame reads frames until the server's close frame and returns its
-// code (1005 for an empty payload) and reason.
-func (r *rawConn) closeFrame(t *testing.T) (int, string) {
-	t.Helper()
-	for range 100000 {
-		f := r.frame(t)
-		if f.op != opClose {
-			continue
-		}
-		if len(f.payload) < 2 {
-			return 1005, ""
-		}
-		return int(binary.BigEndian.Uint16(f.payload)), string(f.payload[2:])
-	}
-	t.Fatal("no close frame")
-	return 0, ""
-}
-
-// readEOF waits until the server closes the socket; it fails the test when
-// the socket stays open for waitLimit.
-func (r *rawConn) readEOF(t *testing.T) {
-	t.Helper()
-	r.nc.SetReadDeadline(time.Now().Add(waitLimit))
-	_, err := io.Copy(io.Discard, r.br)
-	if err != nil && !errors.Is(err, syscall.ECONNRESET) {
-		t.Fatalf("waiting for the server to close the socket: %v", err)
-	}
-}
-
-// events records the events of a test as strings, safe for concurrent use.
-type events struct {
-	mu   sync.Mutex
-	list []string
-	ch   chan struct{} // signalled on each add
-}
-
-func newEvents() *events { return &events{ch: make(chan struct{}, 1)} }
-
-func (e *events) add(format string, args ...any) {
-	e.mu.Lock()
-	e.list = append(e.list, fmt.Sprintf(format, args...))
-	e.mu.Unlock()
-	select {
-	case e.ch <- struct{}{}:
-	default:
-	}
-}
-
-func (e *events) snapshot() []string {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return append([]string(nil), e.list...)
-}
-
-// waitFor waits until ev has been recorded and returns every event so far.
-func (e *events) waitFor(t *testing.T, ev string) []string {
-	t.Helper()
-	return e.waitMatch(t, ev, func(s string) bool { return s == ev })
-}
-
-// waitPrefix waits for an event starting with prefix and returns it.
-func (e *events) waitPrefix(t *testing.T, prefix string) string {
-	t.Helper()
-	var found string
-	e.waitMatch(t, prefix+"...", func(s string) bool {
-		if strings.HasPrefix(s, prefix) {
-			found = s
-			return true
-		}
-		return false
-	})
-	return found
-}
-
-// waitMatch waits until an event satisfies match.
-func (e *events) waitMatch(t *testing.T, what string, match func(string) bool) []string {
-	t.Helper()
-	timer := time.NewTimer(waitLimit)
-	defer timer.Stop()
-	for {
-		list := e.snapshot()
-		for _, s := range list {
-			if match(s) {
-				return list
-			}
-		}
-		select {
-		case <-e.ch:
-		case <-timer.C:
-			t.Fatalf("timed out waiting for event %q; got %q", what, list)
-		}
-	}
-}
-
-// count returns how many recorded events equal ev.
-func (e *events) count(ev string) int {
-	n := 0
-	for _, s := range e.snapshot() {
-		if s == ev {
-			n++
-		}
-	}
-	return n
-}
 
 // portOf returns the port of a host:port address.
 func portOf(t *testing.T, addr string) int {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Interop tests with the github.com/coder/websocket client: messages of
@@ -104,9 +105,9 @@ func TestCoder_TextAndBinary(t *testing.T) {
 }
 
 func TestCoder_FragmentedWriter(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("%s", dataIn(e)) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("%s", dataIn(e)) }
 	})
 	c, id := dialCoder(t, h, nil)
 	ctx := ctxLimit(t)
@@ -122,7 +123,7 @@ func TestCoder_FragmentedWriter(t *testing.T) {
 	if err := w.Close(); err != nil { // the final, empty frame
 		t.Fatal(err)
 	}
-	got := ev.waitMatch(t, "the last piece", func(s string) bool { return strings.HasSuffix(s, "eom=true eol=false") })
+	got := ev.WaitMatch(t, "the last piece", func(s string) bool { return strings.HasSuffix(s, "eom=true eol=false") })
 	var text strings.Builder
 	for i, e := range got {
 		var format int
@@ -194,9 +195,9 @@ func TestCoder_Compression(t *testing.T) {
 }
 
 func TestCoder_PingPong(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnPing = func(e *PingEvent) { ev.add("Ping response=%v", e.Response) }
+		s.Events.OnPing = func(e *PingEvent) { ev.Add("Ping response=%v", e.Response) }
 	})
 	c, id := dialCoder(t, h, nil)
 	ctx := c.CloseRead(ctxLimit(t)) // a reader, which coder needs to see pongs and answer pings
@@ -204,20 +205,20 @@ func TestCoder_PingPong(t *testing.T) {
 	if err := c.Ping(ctx); err != nil {
 		t.Fatalf("coder Ping: %v", err)
 	}
-	ev.waitFor(t, "Ping response=false")
+	ev.WaitFor(t, "Ping response=false")
 	// The server pings, waiting for the pong (Timeout > 0).
 	h.conn(t, id).SetTimeout(5)
 	if err := h.s.Ping(id); err != nil {
 		t.Fatalf("server Ping: %v", err)
 	}
-	ev.waitFor(t, "Ping response=true")
+	ev.WaitFor(t, "Ping response=true")
 }
 
 func TestCoder_ClientCloses(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %q", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
 	for _, tc := range []struct {
@@ -235,12 +236,12 @@ func TestCoder_ClientCloses(t *testing.T) {
 		if err := c.Close(tc.code, tc.reason); err != nil {
 			t.Fatalf("close %d: %v", tc.code, err)
 		}
-		ev.waitFor(t, fmt.Sprintf("Disconnected %d %d %q", id, tc.code, tc.reason))
+		ev.WaitFor(t, fmt.Sprintf("Disconnected %d %d %q", id, tc.code, tc.reason))
 	}
 	// Dropping the connection without a close frame: 1006.
 	c, id := dialCoder(t, h, nil)
 	c.CloseNow()
-	ev.waitPrefix(t, fmt.Sprintf("Disconnected %d 1006 ", id))
+	ev.WaitPrefix(t, fmt.Sprintf("Disconnected %d 1006 ", id))
 }
 
 // coderCloseStatus reads until the connection fails and returns the close
@@ -294,10 +295,10 @@ func TestCoder_ShutdownDefaultCode(t *testing.T) {
 }
 
 func TestCoder_ProtocolError1002(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=0.3")
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	c, id := dialCoder(t, h, nil)
 	// A frame with a reserved opcode, written under coder.
@@ -305,11 +306,11 @@ func TestCoder_ProtocolError1002(t *testing.T) {
 	nc := c.nc
 	c.mu.Unlock()
 	nc.SetWriteDeadline(time.Now().Add(waitLimit))
-	if _, err := nc.Write(clientFrame(true, 0x3, []byte("reserved"))); err != nil {
+	if _, err := nc.Write(wiretest.Client(true, 0x3, []byte("reserved")).Bytes()); err != nil {
 		t.Fatal(err)
 	}
 	if ce := coderCloseStatus(t, c); ce.Code != websocket.StatusProtocolError {
 		t.Fatalf("coder got close %d %q, want 1002", ce.Code, ce.Reason)
 	}
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1002", id))
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1002", id))
 }

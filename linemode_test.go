@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of ChangeLineMode and of MaxLineLength[ConnectionId]: DataIn per line
@@ -12,17 +14,17 @@ import (
 
 // lineHarness starts a server recording DataIn and Ping events, and opens a
 // raw client in LineMode.
-func lineHarness(t *testing.T, setup func(*Server)) (*harness, *rawConn, int, *events) {
+func lineHarness(t *testing.T, setup func(*Server)) (*harness, *rawConn, int, *wiretest.Recorder) {
 	t.Helper()
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("%s", dataIn(e)) }
-		s.Events.OnPing = func(e *PingEvent) { ev.add("Ping %s", e.Payload()) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("%s", dataIn(e)) }
+		s.Events.OnPing = func(e *PingEvent) { ev.Add("Ping %s", e.Payload()) }
 		if setup != nil {
 			setup(s)
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	if err := h.s.ChangeLineMode(id, true); err != nil {
 		t.Fatal(err)
 	}
@@ -31,20 +33,20 @@ func lineHarness(t *testing.T, setup func(*Server)) (*harness, *rawConn, int, *e
 
 // sync sends a ping and waits for its event: every DataIn of data sent
 // before it has fired.
-func syncPing(t *testing.T, rc *rawConn, ev *events, tag string) []string {
+func syncPing(t *testing.T, rc *rawConn, ev *wiretest.Recorder, tag string) []string {
 	t.Helper()
-	rc.write(t, true, opPing, []byte(tag))
-	list := ev.waitFor(t, "Ping "+tag)
-	rc.frame(t) // the pong
+	rc.Write(t, true, opPing, []byte(tag))
+	list := ev.WaitFor(t, "Ping "+tag)
+	rc.Frame(t) // the pong
 	return list[:len(list)-1]
 }
 
 func TestChangeLineMode_DataInPerLine(t *testing.T) {
 	_, rc, _, ev := lineHarness(t, nil)
-	rc.write(t, true, opText, []byte("line one\nline two\r\npartial"))
-	rc.write(t, true, opText, []byte(" continued\n"))
-	rc.write(t, false, opBinary, []byte("a\nb"))
-	rc.write(t, true, opCont, []byte("c\n"))
+	rc.Write(t, true, opText, []byte("line one\nline two\r\npartial"))
+	rc.Write(t, true, opText, []byte(" continued\n"))
+	rc.Write(t, false, opBinary, []byte("a\nb"))
+	rc.Write(t, true, opCont, []byte("c\n"))
 	got := syncPing(t, rc, ev, "1")
 	// Reference: DataFormat "If LineMode is enabled the value will always be
 	// 0"; EOL "True if the DataIn event fired because an EOL was received".
@@ -64,12 +66,12 @@ func TestChangeLineMode_DataInPerLine(t *testing.T) {
 
 func TestChangeLineMode_BackToMessages(t *testing.T) {
 	h, rc, id, ev := lineHarness(t, nil)
-	rc.write(t, true, opText, []byte("one\n"))
+	rc.Write(t, true, opText, []byte("one\n"))
 	syncPing(t, rc, ev, "1")
 	if err := h.s.ChangeLineMode(id, false); err != nil {
 		t.Fatal(err)
 	}
-	rc.write(t, true, opText, []byte("two\nthree\n"))
+	rc.Write(t, true, opText, []byte("two\nthree\n"))
 	got := syncPing(t, rc, ev, "2")
 	if last := got[len(got)-1]; last != `1 "two\nthree\n" eom=true eol=false` {
 		t.Fatalf("DataIn after ChangeLineMode(false): %q", last)
@@ -88,7 +90,7 @@ func TestMaxLineLength_EOLFalseWhenReached(t *testing.T) {
 	if got := h.conn(t, id).MaxLineLength(); got != 5 {
 		t.Fatalf("MaxLineLength() = %d", got)
 	}
-	rc.write(t, true, opText, []byte("abcdefghijkl\nxyz\n"))
+	rc.Write(t, true, opText, []byte("abcdefghijkl\nxyz\n"))
 	got := syncPing(t, rc, ev, "1")
 	// Reference: "the EOL parameter will be False if this setting caused the
 	// event to fire and True if an EOL caused the event to fire."
@@ -102,7 +104,7 @@ func TestMaxLineLength_EOLFalseWhenReached(t *testing.T) {
 		t.Fatalf("DataIn with MaxLineLength 5:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// A line of exactly MaxLineLength bytes ends with its line break.
-	rc.write(t, true, opText, []byte("12345\n"))
+	rc.Write(t, true, opText, []byte("12345\n"))
 	got = syncPing(t, rc, ev, "2")
 	if last := got[len(got)-1]; last != `0 "12345" eom=true eol=true` {
 		t.Fatalf("a line of MaxLineLength bytes: %s", last)
@@ -115,7 +117,7 @@ func TestMaxLineLength_DefaultForNewConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	_, id := h.rawOpen(t, rawOpts{})
+	_, id := h.rawOpen(t, wiretest.Options{})
 	if v, _ := h.s.Config(fmt.Sprintf("MaxLineLength[%d]", id)); v != "8" {
 		t.Fatalf("MaxLineLength of a new connection = %s, want the server's 8", v)
 	}
@@ -124,7 +126,7 @@ func TestMaxLineLength_DefaultForNewConnections(t *testing.T) {
 func TestMaxLineLength_LockedWhileLongerLinePending112(t *testing.T) {
 	h, rc, id, ev := lineHarness(t, nil)
 	key := "MaxLineLength[" + strconv.Itoa(id) + "]"
-	rc.write(t, false, opText, []byte("0123456789")) // 10 bytes of a line, no EOL yet
+	rc.Write(t, false, opText, []byte("0123456789")) // 10 bytes of a line, no EOL yet
 	syncPing(t, rc, ev, "1")
 	// Reference error 112: "You cannot change MaxLineLength at this time."
 	wantCode(t, key+"=5 below the pending line", configErr(h.s, key+"=5"), ErrMaxLineLengthLocked)
@@ -136,7 +138,7 @@ func TestMaxLineLength_LockedWhileLongerLinePending112(t *testing.T) {
 	if _, err := h.s.Config(key + "=10"); err != nil {
 		t.Fatalf("%s=10 with 10 bytes pending: %v", key, err)
 	}
-	rc.write(t, true, opCont, []byte("\n"))
+	rc.Write(t, true, opCont, []byte("\n"))
 	got := syncPing(t, rc, ev, "2")
 	if last := got[len(got)-1]; last != `0 "0123456789" eom=true eol=true` {
 		t.Fatalf("the pending line: %s", last)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsserver/wsserver/internal/protocol"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the reference's methods. ChangeLineMode is in linemode_test.go,
@@ -58,9 +59,9 @@ func TestStopListening_KeepsConnections(t *testing.T) {
 }
 
 func TestShutdown_ClosesAllConnections(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d", e.ConnectionID) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d", e.ConnectionID) }
 	})
 	var conns []*websocket.Conn
 	var ids []int
@@ -83,7 +84,7 @@ func TestShutdown_ClosesAllConnections(t *testing.T) {
 		}
 	}
 	for _, id := range ids {
-		ev.waitFor(t, "Disconnected "+strconv.Itoa(id))
+		ev.WaitFor(t, "Disconnected "+strconv.Itoa(id))
 	}
 	waitUntil(t, "Connections to empty", func() bool { return h.s.ConnectionCount() == 0 })
 }
@@ -102,9 +103,9 @@ func TestShutdown_UsesDisconnectStatusCode(t *testing.T) {
 }
 
 func TestShutdownContext_WaitsForEveryConnection(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	var ids []int
 	done := make(chan struct{})
@@ -131,8 +132,8 @@ func TestShutdownContext_WaitsForEveryConnection(t *testing.T) {
 		t.Fatalf("%d connections left after ShutdownContext", n)
 	}
 	for _, id := range ids {
-		if ev.count("Disconnected "+strconv.Itoa(id)+" 1000") != 1 {
-			t.Fatalf("Disconnected for %d not fired before ShutdownContext returned: %q", id, ev.snapshot())
+		if ev.Count("Disconnected "+strconv.Itoa(id)+" 1000") != 1 {
+			t.Fatalf("Disconnected for %d not fired before ShutdownContext returned: %q", id, ev.Snapshot())
 		}
 	}
 	for range ids {
@@ -141,12 +142,12 @@ func TestShutdownContext_WaitsForEveryConnection(t *testing.T) {
 }
 
 func TestShutdownContext_DeadlineCutsConnections(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=60") // the close handshake alone would take a minute
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d", e.ConnectionID) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d", e.ConnectionID) }
 	})
-	_, id := h.rawOpen(t, rawOpts{}) // never answers the close frame
+	_, id := h.rawOpen(t, wiretest.Options{}) // never answers the close frame
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	err := h.s.ShutdownContext(ctx)
@@ -156,8 +157,8 @@ func TestShutdownContext_DeadlineCutsConnections(t *testing.T) {
 	if n := h.s.ConnectionCount(); n != 0 {
 		t.Fatalf("%d connections left after ShutdownContext", n)
 	}
-	if ev.count("Disconnected "+strconv.Itoa(id)) != 1 {
-		t.Fatalf("Disconnected not fired before ShutdownContext returned: %q", ev.snapshot())
+	if ev.Count("Disconnected "+strconv.Itoa(id)) != 1 {
+		t.Fatalf("Disconnected not fired before ShutdownContext returned: %q", ev.Snapshot())
 	}
 }
 
@@ -210,9 +211,9 @@ func TestInvalidConnectionID126_EveryMethod(t *testing.T) {
 }
 
 func TestDisconnect_DefaultStatusCode1000(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	if err := h.s.Disconnect(id); err != nil {
@@ -222,7 +223,7 @@ func TestDisconnect_DefaultStatusCode1000(t *testing.T) {
 		t.Fatalf("client got close %d %q, want 1000 \"Normal closure\"", code, reason)
 	}
 	// gorilla echoes the code: the connection ends with 1000.
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
 }
 
 func TestDisconnect_DisconnectStatusCodeAndDescription(t *testing.T) {
@@ -285,67 +286,67 @@ func TestDisconnectWithCode(t *testing.T) {
 }
 
 func TestWaitForCloseResponse_TrueWaitsForTheClientsClose(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=60")
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
 	if v, _ := h.s.Config("WaitForCloseResponse"); v != "True" {
 		t.Fatalf("WaitForCloseResponse default = %q, want True", v)
 	}
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	h.s.Disconnect(id)
-	if code, _ := rc.closeFrame(t); code != 1000 {
+	if code, _ := rc.CloseFrame(t); code != 1000 {
 		t.Fatalf("close code %d", code)
 	}
 	// The server is still reading: it gets the client's close, whose code
 	// the connection ends with.
-	rc.write(t, true, opClose, closePayload(4002, "reply"))
-	rc.readEOF(t)
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 4002 reply")
+	rc.Write(t, true, opClose, wiretest.ClosePayload(4002, "reply"))
+	rc.ReadEOF(t)
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 4002 reply")
 }
 
 func TestWaitForCloseResponse_TrueClosesAfterCloseTimeout(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=0.3")
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
+			ev.Add("Disconnected %d %d %s", e.ConnectionID, e.StatusCode, e.Description)
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	h.s.DisconnectWithCode(id, 4003, "no reply")
-	rc.closeFrame(t)
-	rc.readEOF(t) // the client never answers; the server gives up
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 4003 no reply")
+	rc.CloseFrame(t)
+	rc.ReadEOF(t) // the client never answers; the server gives up
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 4003 no reply")
 }
 
 func TestWaitForCloseResponse_FalseClosesAtOnce(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Config("CloseTimeout=60") // waiting for a reply would outlast readEOF
 		if _, err := s.Config("WaitForCloseResponse=false"); err != nil {
 			t.Fatal(err)
 		}
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	h.s.Disconnect(id)
-	if code, _ := rc.closeFrame(t); code != 1000 {
+	if code, _ := rc.CloseFrame(t); code != 1000 {
 		t.Fatalf("close code %d", code)
 	}
 	// Reference: "the component will forcibly close the connection without
 	// waiting for a response from the client".
-	rc.readEOF(t)
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
+	rc.ReadEOF(t)
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
 }
 
 func TestPing_TimeoutPositiveWaitsForPong(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnPing = func(e *PingEvent) { ev.add("Ping response=%v", e.Response) }
+		s.Events.OnPing = func(e *PingEvent) { ev.Add("Ping response=%v", e.Response) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	readerDone := make(chan struct{})
@@ -362,35 +363,35 @@ func TestPing_TimeoutPositiveWaitsForPong(t *testing.T) {
 	if err := h.s.Ping(id); err != nil {
 		t.Fatalf("Ping: %v", err)
 	}
-	ev.waitFor(t, "Ping response=true")
+	ev.WaitFor(t, "Ping response=true")
 	conn.Close()
 	<-readerDone
 }
 
 func TestPing_TimeoutPositiveNoPong10060(t *testing.T) {
 	h := newHarness(t, nil)
-	_, id := h.rawOpen(t, rawOpts{}) // never answers
+	_, id := h.rawOpen(t, wiretest.Options{}) // never answers
 	h.conn(t, id).SetTimeout(1)
 	err := h.s.Ping(id)
 	wantCode(t, "Ping without a pong", err, ErrTimedOut)
 }
 
 func TestPing_TimeoutZeroReturnsAtOnce(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnPing = func(e *PingEvent) { ev.add("Ping %s response=%v", e.Payload(), e.Response) }
+		s.Events.OnPing = func(e *PingEvent) { ev.Add("Ping %s response=%v", e.Payload(), e.Response) }
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	// Nobody answers yet, and Timeout 0 does not wait.
 	if err := h.s.Ping(id); err != nil {
 		t.Fatal(err)
 	}
-	f := rc.frame(t)
-	if f.op != opPing || !f.fin || f.masked {
-		t.Fatalf("got frame op %d fin %v masked %v, want an unmasked ping", f.op, f.fin, f.masked)
+	f := rc.Frame(t)
+	if f.Op != opPing || !f.Fin || f.Masked() {
+		t.Fatalf("got frame op %d fin %v masked %v, want an unmasked ping", f.Op, f.Fin, f.Masked())
 	}
-	rc.write(t, true, opPong, f.payload)
-	ev.waitFor(t, "Ping "+string(f.payload)+" response=true")
+	rc.Write(t, true, opPong, f.Payload)
+	ev.WaitFor(t, "Ping "+string(f.Payload)+" response=true")
 }
 
 func TestSend_BinaryMessage(t *testing.T) {
@@ -462,7 +463,7 @@ func TestSendMessage_Formats(t *testing.T) {
 
 func TestSend_ClosingConnectionFails(t *testing.T) {
 	h := newHarness(t, func(s *Server) { s.Config("CloseTimeout=60") })
-	_, id := h.rawOpen(t, rawOpts{}) // does not answer: the connection stays closing
+	_, id := h.rawOpen(t, wiretest.Options{}) // does not answer: the connection stays closing
 	h.s.Disconnect(id)
 	err := h.s.SendText(id, "too late")
 	if err == nil {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of event handlers that panic: the panic is caught and reported
@@ -15,7 +16,7 @@ import (
 // closed with 1011 (internal error), and other connections go on.
 
 func TestPanic_DataInHandler_Error1011AndClose1011(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		// After failing a connection the server waits for the client to
 		// close the socket, which gorilla leaves to the server.
@@ -28,9 +29,9 @@ func TestPanic_DataInHandler_Error1011AndClose1011(t *testing.T) {
 			s.SendText(e.ConnectionID, "echo "+e.Text())
 		}
 		s.Events.OnError = func(e *ErrorEvent) {
-			ev.add("Error %d %d %v", e.ConnectionID, e.ErrorCode, strings.Contains(e.Description, "handler bug"))
+			ev.Add("Error %d %d %v", e.ConnectionID, e.ErrorCode, strings.Contains(e.Description, "handler bug"))
 		}
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	victim, vid := h.dial(t, "/", nil)
 	other, _ := h.dial(t, "/", nil)
@@ -39,8 +40,8 @@ func TestPanic_DataInHandler_Error1011AndClose1011(t *testing.T) {
 	if code, _ := readClose(t, victim); code != 1011 {
 		t.Fatalf("the panicking connection closed with %d, want 1011", code)
 	}
-	ev.waitFor(t, fmt.Sprintf("Error %d 1011 true", vid))
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 1011", vid))
+	ev.WaitFor(t, fmt.Sprintf("Error %d 1011 true", vid))
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 1011", vid))
 
 	// Other connections are unaffected, and new ones are accepted.
 	other.WriteMessage(websocket.TextMessage, []byte("still fine"))
@@ -57,7 +58,7 @@ func TestPanic_DataInHandler_Error1011AndClose1011(t *testing.T) {
 func TestPanic_EveryConnectionEvent(t *testing.T) {
 	for _, name := range []string{"Connected", "ReadyToSend", "Ping"} {
 		t.Run(name, func(t *testing.T) {
-			ev := newEvents()
+			ev := wiretest.NewRecorder()
 			h := newHarness(t, func(s *Server) {
 				boom := func() { panic(name + " bug") }
 				switch name {
@@ -68,7 +69,7 @@ func TestPanic_EveryConnectionEvent(t *testing.T) {
 				case "Ping":
 					s.Events.OnPing = func(*PingEvent) { boom() }
 				}
-				s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d", e.ErrorCode) }
+				s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d", e.ErrorCode) }
 			})
 			d := websocket.Dialer{HandshakeTimeout: waitLimit}
 			conn, _, err := d.Dial(h.url, nil)
@@ -82,13 +83,13 @@ func TestPanic_EveryConnectionEvent(t *testing.T) {
 			if code, _ := readClose(t, conn); code != 1011 {
 				t.Fatalf("close code %d, want 1011", code)
 			}
-			ev.waitFor(t, "Error 1011")
+			ev.WaitFor(t, "Error 1011")
 		})
 	}
 }
 
 func TestPanic_HandshakeEvents(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	var panicRequest atomic.Bool
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnConnectionRequest = func(e *ConnectionRequestEvent) {
@@ -101,13 +102,13 @@ func TestPanic_HandshakeEvents(t *testing.T) {
 				panic("WebSocketOpenRequest bug")
 			}
 		}
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("Error %d %s", e.ErrorCode, e.Description) }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("Error %d %s", e.ErrorCode, e.Description) }
 	})
 	// A panic in WebSocketOpenRequest answers 500.
-	if rc := rawDial(t, h.addr, rawOpts{path: "/panic"}); rc.resp.StatusCode != 500 {
-		t.Fatalf("a WebSocketOpenRequest panic answered %d, want 500", rc.resp.StatusCode)
+	if rc := rawDial(t, h.addr, wiretest.Options{Path: "/panic"}); rc.Resp.StatusCode != 500 {
+		t.Fatalf("a WebSocketOpenRequest panic answered %d, want 500", rc.Resp.StatusCode)
 	}
-	ev.waitPrefix(t, "Error 1011 [1011] WebSocketOpenRequest event handler panicked")
+	ev.WaitPrefix(t, "Error 1011 [1011] WebSocketOpenRequest event handler panicked")
 	// A panic in ConnectionRequest refuses the connection.
 	panicRequest.Store(true)
 	d := websocket.Dialer{HandshakeTimeout: waitLimit}
@@ -115,35 +116,35 @@ func TestPanic_HandshakeEvents(t *testing.T) {
 		conn.Close()
 		t.Fatal("a client was accepted although ConnectionRequest panicked")
 	}
-	ev.waitPrefix(t, "Error 1011 [1011] ConnectionRequest event handler panicked")
+	ev.WaitPrefix(t, "Error 1011 [1011] ConnectionRequest event handler panicked")
 	// The server goes on.
 	panicRequest.Store(false)
 	h.dial(t, "/", nil)
 }
 
 func TestPanic_DisconnectedAndErrorHandlers(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnDisconnected = func(e *DisconnectedEvent) {
-			ev.add("Disconnected %d", e.ConnectionID)
+			ev.Add("Disconnected %d", e.ConnectionID)
 			panic("Disconnected bug")
 		}
 		s.Events.OnError = func(e *ErrorEvent) {
-			ev.add("Error %d", e.ErrorCode)
+			ev.Add("Error %d", e.ErrorCode)
 			panic("Error bug") // must not loop or bring the server down
 		}
 	})
 	conn, id := h.dial(t, "/", nil)
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id))
-	ev.waitFor(t, "Error 1011")
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id))
+	ev.WaitFor(t, "Error 1011")
 	// The server still works.
 	conn2, id2 := h.dial(t, "/", nil)
 	h.s.SendText(id2, "ok")
 	if _, p := readMessage(t, conn2); string(p) != "ok" {
 		t.Fatalf("client got %q", p)
 	}
-	if n := ev.count("Error 1011"); n != 1 {
+	if n := ev.Count("Error 1011"); n != 1 {
 		t.Fatalf("Error fired %d times; a panicking Error handler must not be called for its own panic", n)
 	}
 }

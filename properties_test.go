@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the reference's properties and of the fields of the WSConnection
@@ -213,9 +214,9 @@ func TestConnections_CollectionOfConnectedClients(t *testing.T) {
 func errorsIsCode(err error, code int) bool { return wsErrCode(err) == code }
 
 func TestWSConnection_AcceptData_PauseAndResume(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDataIn = func(e *DataInEvent) { ev.add("DataIn %s", e.Text()) }
+		s.Events.OnDataIn = func(e *DataInEvent) { ev.Add("DataIn %s", e.Text()) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	c := h.conn(t, id)
@@ -223,7 +224,7 @@ func TestWSConnection_AcceptData_PauseAndResume(t *testing.T) {
 		t.Fatal("AcceptData default is false, want true")
 	}
 	conn.WriteMessage(websocket.TextMessage, []byte("first"))
-	ev.waitFor(t, "DataIn first")
+	ev.WaitFor(t, "DataIn first")
 
 	c.SetAcceptData(false)
 	if c.AcceptData() {
@@ -234,11 +235,11 @@ func TestWSConnection_AcceptData_PauseAndResume(t *testing.T) {
 	// reception (and the DataIn event)". Give a wrong implementation time to
 	// deliver; a right one never does.
 	time.Sleep(300 * time.Millisecond)
-	if n := ev.count("DataIn while paused"); n != 0 {
+	if n := ev.Count("DataIn while paused"); n != 0 {
 		t.Fatal("DataIn fired while AcceptData was false")
 	}
 	c.SetAcceptData(true)
-	ev.waitFor(t, "DataIn while paused")
+	ev.WaitFor(t, "DataIn while paused")
 
 	// PauseData and ProcessData are the methods the reference recommends.
 	c.PauseData()
@@ -247,44 +248,44 @@ func TestWSConnection_AcceptData_PauseAndResume(t *testing.T) {
 	}
 	conn.WriteMessage(websocket.TextMessage, []byte("after PauseData"))
 	time.Sleep(300 * time.Millisecond)
-	if n := ev.count("DataIn after PauseData"); n != 0 {
+	if n := ev.Count("DataIn after PauseData"); n != 0 {
 		t.Fatal("DataIn fired after PauseData")
 	}
 	c.ProcessData()
-	ev.waitFor(t, "DataIn after PauseData")
+	ev.WaitFor(t, "DataIn after PauseData")
 }
 
 func TestWSConnection_AcceptData_PauseFromDataIn(t *testing.T) {
 	// A handler that pauses on a message gets no further DataIn, even for
 	// messages that arrived in the same read, until data is accepted again.
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		s.Events.OnDataIn = func(e *DataInEvent) {
-			ev.add("DataIn %s", e.Text())
+			ev.Add("DataIn %s", e.Text())
 			if e.Text() == "pause" {
 				c, _ := s.Connection(e.ConnectionID)
 				c.SetAcceptData(false)
 			}
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	// Both messages in one write: the server reads them together.
-	rc.writeBytes(t, append(clientFrame(true, opText, []byte("pause")), clientFrame(true, opText, []byte("next"))...))
-	ev.waitFor(t, "DataIn pause")
+	rc.WriteBytes(t, append(wiretest.Client(true, opText, []byte("pause")).Bytes(), wiretest.Client(true, opText, []byte("next")).Bytes()...))
+	ev.WaitFor(t, "DataIn pause")
 	time.Sleep(300 * time.Millisecond)
-	if n := ev.count("DataIn next"); n != 0 {
+	if n := ev.Count("DataIn next"); n != 0 {
 		t.Fatal("DataIn fired for a message after the handler set AcceptData false")
 	}
 	h.conn(t, id).SetAcceptData(true)
-	ev.waitFor(t, "DataIn next")
+	ev.WaitFor(t, "DataIn next")
 }
 
 func TestWSConnection_AcceptData_DisconnectWhilePaused(t *testing.T) {
 	// A paused connection still closes: Disconnect and Shutdown must not wait
 	// for data reception to resume.
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	h.conn(t, id).SetAcceptData(false)
@@ -297,7 +298,7 @@ func TestWSConnection_AcceptData_DisconnectWhilePaused(t *testing.T) {
 	if code, _ := readClose(t, conn); code != 1000 {
 		t.Fatalf("client got close code %d, want 1000", code)
 	}
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id)+" 1000")
 
 	// And Shutdown closes a paused connection too.
 	conn2, id2 := h.dial(t, "/", nil)
@@ -306,7 +307,7 @@ func TestWSConnection_AcceptData_DisconnectWhilePaused(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	h.s.Shutdown()
 	readClose(t, conn2)
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id2)+" 1000")
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id2)+" 1000")
 }
 
 func TestWSConnection_BytesSent(t *testing.T) {
@@ -348,9 +349,9 @@ func TestWSConnection_BytesSent(t *testing.T) {
 }
 
 func TestWSConnection_Connected_SetConnectedFalseDisconnects(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d", e.ConnectionID) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d", e.ConnectionID) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	c := h.conn(t, id)
@@ -369,7 +370,7 @@ func TestWSConnection_Connected_SetConnectedFalseDisconnects(t *testing.T) {
 	if code, _ := readClose(t, conn); code != 1000 {
 		t.Fatalf("client got close code %d, want 1000", code)
 	}
-	ev.waitFor(t, "Disconnected "+strconv.Itoa(id))
+	ev.WaitFor(t, "Disconnected "+strconv.Itoa(id))
 	wantCode(t, "SetConnected(true) on a closed connection", c.SetConnected(true), ErrNotConnected)
 }
 
@@ -401,9 +402,9 @@ func TestWSConnection_ConnectionID_UniquePerConnection(t *testing.T) {
 }
 
 func TestWSConnection_DataFormat_SetDataToSend(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
-		s.Events.OnPing = func(e *PingEvent) { ev.add("Ping %q response=%v", e.Payload(), e.Response) }
+		s.Events.OnPing = func(e *PingEvent) { ev.Add("Ping %q response=%v", e.Payload(), e.Response) }
 	})
 	conn, id := h.dial(t, "/", nil)
 	c := h.conn(t, id)
@@ -470,17 +471,17 @@ func TestWSConnection_DataFormat_SetDataToSend(t *testing.T) {
 		t.Fatalf("client got pong %q", p)
 	}
 	// The client's answer to DataFormat 9 is a pong the server reports.
-	ev.waitFor(t, `Ping "ping data" response=true`)
+	ev.WaitFor(t, `Ping "ping data" response=true`)
 }
 
 // openCustom opens a raw client with every request detail the WSConnection
 // fields report.
 func openCustom(t *testing.T, h *harness) (*rawConn, *Connection) {
 	t.Helper()
-	rc, id := h.rawOpen(t, rawOpts{
-		path: "/chat/room?id=7&x=%20y",
-		host: "example.test:8080",
-		headers: []string{
+	rc, id := h.rawOpen(t, wiretest.Options{
+		Path: "/chat/room?id=7&x=%20y",
+		Host: "example.test:8080",
+		Headers: []string{
 			"Origin: http://example.test:8080",
 			"Sec-WebSocket-Protocol: chat, superchat",
 			"X-Custom: forty-two",
@@ -618,41 +619,41 @@ func TestWSConnection_AcceptData_EventLoop(t *testing.T) {
 	if err := startPollers(); err != nil { // they live as long as the process
 		t.Skipf("event loops: %v", err)
 	}
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		if _, err := s.Config("EventLoop=true"); err != nil {
 			t.Skipf("EventLoop: %v", err)
 		}
 		s.Config("CloseTimeout=60") // Disconnected comes only from the client's reply
 		s.Events.OnDataIn = func(e *DataInEvent) {
-			ev.add("DataIn %d %s", e.ConnectionID, e.Text())
+			ev.Add("DataIn %d %s", e.ConnectionID, e.Text())
 			if e.Text() == "pause" {
 				c, _ := s.Connection(e.ConnectionID)
 				c.PauseData()
 			}
 		}
-		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
+		s.Events.OnDisconnected = func(e *DisconnectedEvent) { ev.Add("Disconnected %d %d", e.ConnectionID, e.StatusCode) }
 	})
 	var conns []*rawConn
 	var ids []int
 	for range 4 { // more connections than loops: some share one
-		rc, id := h.rawOpen(t, rawOpts{})
+		rc, id := h.rawOpen(t, wiretest.Options{})
 		conns, ids = append(conns, rc), append(ids, id)
 	}
-	conns[0].writeBytes(t, append(clientFrame(true, opText, []byte("pause")), clientFrame(true, opText, []byte("later"))...))
-	ev.waitFor(t, fmt.Sprintf("DataIn %d pause", ids[0]))
+	conns[0].WriteBytes(t, append(wiretest.Client(true, opText, []byte("pause")).Bytes(), wiretest.Client(true, opText, []byte("later")).Bytes()...))
+	ev.WaitFor(t, fmt.Sprintf("DataIn %d pause", ids[0]))
 	for i, rc := range conns[1:] {
-		rc.write(t, true, opText, []byte("other"))
-		ev.waitFor(t, fmt.Sprintf("DataIn %d other", ids[i+1]))
+		rc.Write(t, true, opText, []byte("other"))
+		ev.WaitFor(t, fmt.Sprintf("DataIn %d other", ids[i+1]))
 	}
 	h.conn(t, ids[0]).ProcessData()
 	conn3 := conns[3]
-	conn3.write(t, true, opText, []byte("more"))
-	ev.waitFor(t, fmt.Sprintf("DataIn %d more", ids[3]))
+	conn3.Write(t, true, opText, []byte("more"))
+	ev.WaitFor(t, fmt.Sprintf("DataIn %d more", ids[3]))
 	// A paused connection still closes.
 	h.conn(t, ids[1]).PauseData()
 	h.s.Disconnect(ids[1])
-	conns[1].closeFrame(t)
-	conns[1].write(t, true, opClose, closePayload(4000, ""))
-	ev.waitFor(t, fmt.Sprintf("Disconnected %d 4000", ids[1]))
+	conns[1].CloseFrame(t)
+	conns[1].Write(t, true, opClose, wiretest.ClosePayload(4000, ""))
+	ev.WaitFor(t, fmt.Sprintf("Disconnected %d 4000", ids[1]))
 }

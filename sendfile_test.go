@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of SendFile, SendStream, Interrupt and CloseStreamAfterTransfer.
@@ -80,7 +81,7 @@ func TestSendFile_LargeFileContentByHash(t *testing.T) {
 
 func TestSendFile_FramesOfMaxFrameSize(t *testing.T) {
 	h := newHarness(t, func(s *Server) { s.Config("MaxFrameSize=131072") })
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	name, data := tempFile(t, 300000)
 	errc := make(chan error, 1)
 	go func() { errc <- h.s.SendFile(id, name) }()
@@ -90,11 +91,11 @@ func TestSendFile_FramesOfMaxFrameSize(t *testing.T) {
 		fin bool
 		n   int
 	}{{opBinary, false, 131072}, {opCont, false, 131072}, {opCont, true, 300000 - 2*131072}} {
-		f := rc.frame(t)
-		if f.op != want.op || f.fin != want.fin || len(f.payload) != want.n {
-			t.Fatalf("frame %d: op %d fin %v %d bytes; want op %d fin %v %d bytes", i, f.op, f.fin, len(f.payload), want.op, want.fin, want.n)
+		f := rc.Frame(t)
+		if f.Op != want.op || f.Fin != want.fin || len(f.Payload) != want.n {
+			t.Fatalf("frame %d: op %d fin %v %d bytes; want op %d fin %v %d bytes", i, f.Op, f.Fin, len(f.Payload), want.op, want.fin, want.n)
 		}
-		got = append(got, f.payload...)
+		got = append(got, f.Payload...)
 	}
 	if !bytes.Equal(got, data) {
 		t.Fatal("the frames do not add up to the file")

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // TestEventLoop_RawSocket_Fields checks that a connection the listener
@@ -22,12 +24,12 @@ func TestEventLoop_RawSocket_Fields(t *testing.T) {
 		s.Config("KeepAliveTime=7000")
 		s.Config("KeepAliveInterval=3000")
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	c := h.conn(t, id)
 	if !c.rawFD {
 		t.Fatal("the connection is not a raw socket")
 	}
-	client := rc.nc.LocalAddr().(*net.TCPAddr)
+	client := rc.NC.LocalAddr().(*net.TCPAddr)
 	if c.RemoteHost() != client.IP.String() || c.RemotePort() != client.Port {
 		t.Errorf("RemoteHost:RemotePort = %s:%d, want %s:%d", c.RemoteHost(), c.RemotePort(), client.IP, client.Port)
 	}
@@ -71,27 +73,27 @@ func TestEventLoop_RawSocket_ClosesEveryDescriptor(t *testing.T) {
 	before := openFiles(t)
 	for i := 0; i < 5; i++ {
 		// The client closes.
-		rc, _ := h.rawOpen(t, rawOpts{})
-		rc.write(t, true, opClose, closePayload(1000, ""))
-		rc.closeFrame(t)
-		rc.nc.Close()
+		rc, _ := h.rawOpen(t, wiretest.Options{})
+		rc.Write(t, true, opClose, wiretest.ClosePayload(1000, ""))
+		rc.CloseFrame(t)
+		rc.NC.Close()
 		// The server closes.
-		rc, id := h.rawOpen(t, rawOpts{})
+		rc, id := h.rawOpen(t, wiretest.Options{})
 		h.s.Disconnect(id)
-		rc.closeFrame(t)
-		rc.write(t, true, opClose, closePayload(1000, ""))
-		rc.nc.Close()
+		rc.CloseFrame(t)
+		rc.Write(t, true, opClose, wiretest.ClosePayload(1000, ""))
+		rc.NC.Close()
 		// The client vanishes.
-		rc, _ = h.rawOpen(t, rawOpts{})
-		rc.nc.Close()
+		rc, _ = h.rawOpen(t, wiretest.Options{})
+		rc.NC.Close()
 		// A protocol error fails the connection (an unmasked frame).
-		rc, _ = h.rawOpen(t, rawOpts{})
-		rc.writeBytes(t, appendFrame(nil, true, opText, []byte("x"), false))
-		rc.closeFrame(t)
-		rc.nc.Close()
+		rc, _ = h.rawOpen(t, wiretest.Options{})
+		rc.WriteBytes(t, wiretest.Server(true, opText, []byte("x")).Bytes())
+		rc.CloseFrame(t)
+		rc.NC.Close()
 		// A refused handshake.
-		bad := rawDial(t, h.addr, rawOpts{headers: []string{"Sec-WebSocket-Version: 8"}})
-		bad.nc.Close()
+		bad := rawDial(t, h.addr, wiretest.Options{Headers: []string{"Sec-WebSocket-Version: 8"}})
+		bad.NC.Close()
 	}
 	waitUntil(t, "every connection to end", func() bool {
 		h.s.mu.Lock()
@@ -114,7 +116,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 		s.Config("KeepAliveTime=7000")
 		s.Events.OnReadyToSend = func(*ReadyToSendEvent) { ready.Add(1) }
 	})
-	rc, id := h.rawOpen(t, rawOpts{small: true})
+	rc, id := h.rawOpen(t, wiretest.Options{Control: smallRcvBuf})
 	c := h.conn(t, id)
 	// The connect's ReadyToSend fires after Connected, on the server's side.
 	waitUntil(t, "the connect's ReadyToSend", func() bool { return ready.Load() == 1 })
@@ -160,19 +162,19 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	if v := sockoptInt(t, c, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE); v != 7 {
 		t.Errorf("TCP_KEEPIDLE = %d after the twin was made, want 7 (KeepAliveTime=7000)", v)
 	}
-	rc.nc.SetReadDeadline(time.Now().Add(waitLimit))
+	rc.NC.SetReadDeadline(time.Now().Add(waitLimit))
 	for i, want := range sent {
-		f := rc.frame(t)
-		if f.op != opBinary || !bytes.Equal(f.payload, want) {
-			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.op, len(f.payload))
+		f := rc.Frame(t)
+		if f.Op != opBinary || !bytes.Equal(f.Payload, want) {
+			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.Op, len(f.Payload))
 		}
 	}
 	waitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > before && c.ReadyToSend() })
 	if err := h.s.Send(id, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
-	if f := rc.frame(t); string(f.payload) != "after" {
-		t.Fatalf("got %q after the queue drained", f.payload)
+	if f := rc.Frame(t); string(f.Payload) != "after" {
+		t.Fatalf("got %q after the queue drained", f.Payload)
 	}
 }
 
@@ -181,18 +183,18 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 // making its twin while the socket takes the data at once.
 func TestEventLoop_RawSocket_SendsNeedNoTwin(t *testing.T) {
 	h := newHarness(t, func(s *Server) { s.Config("EventLoop=true") })
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	for i := 0; i < 20; i++ {
 		if err := h.s.SendText(id, "push "+strconv.Itoa(i)); err != nil {
 			t.Fatal(err)
 		}
-		if f := rc.frame(t); string(f.payload) != "push "+strconv.Itoa(i) {
-			t.Fatalf("got %q", f.payload)
+		if f := rc.Frame(t); string(f.Payload) != "push "+strconv.Itoa(i) {
+			t.Fatalf("got %q", f.Payload)
 		}
 	}
 	c := h.conn(t, id)
-	rc.write(t, true, opClose, closePayload(1000, "bye"))
-	if code, _ := rc.closeFrame(t); code != 1000 {
+	rc.Write(t, true, opClose, wiretest.ClosePayload(1000, "bye"))
+	if code, _ := rc.CloseFrame(t); code != 1000 {
 		t.Errorf("close code %d", code)
 	}
 	waitUntil(t, "the connection to end", func() bool { return !c.Connected() })
@@ -212,17 +214,17 @@ func TestEventLoop_ConnectionRequest_NotRaw(t *testing.T) {
 			seen.Store(e.Address + ":" + strconv.Itoa(e.Port))
 		}
 	})
-	rc, id := h.rawOpen(t, rawOpts{})
+	rc, id := h.rawOpen(t, wiretest.Options{})
 	c := h.conn(t, id)
 	if c.rawFD {
 		t.Error("the connection stayed a raw socket though ConnectionRequest needs a goroutine")
 	}
-	if got, want := seen.Load(), rc.nc.LocalAddr().String(); got != want {
+	if got, want := seen.Load(), rc.NC.LocalAddr().String(); got != want {
 		t.Errorf("ConnectionRequest saw %v, want %s", got, want)
 	}
-	rc.write(t, true, opText, []byte("hi"))
-	rc.write(t, true, opClose, closePayload(1000, ""))
-	if code, _ := rc.closeFrame(t); code != 1000 {
+	rc.Write(t, true, opText, []byte("hi"))
+	rc.Write(t, true, opClose, wiretest.ClosePayload(1000, ""))
+	if code, _ := rc.CloseFrame(t); code != 1000 {
 		t.Errorf("close code %d", code)
 	}
 }
@@ -238,15 +240,15 @@ func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
 				s.Config("BufferMessage=true")
 				s.Events.OnDataIn = func(e *DataInEvent) { s.SendMessage(e.ConnectionID, e.DataFormat, e.TextB) }
 			})
-			rc, id := h.rawOpen(t, rawOpts{})
+			rc, id := h.rawOpen(t, wiretest.Options{})
 			msg := bytes.Repeat([]byte("quiet"), 6000) // 30 KB in three fragments
-			rc.writeBytes(t, append(append(clientFrame(false, opBinary, msg[:10000]), clientFrame(false, opCont, msg[10000:20000])...), clientFrame(true, opCont, msg[20000:])...))
-			if f := rc.frame(t); !bytes.Equal(f.payload, msg) {
-				t.Fatalf("echo of %d bytes differs", len(f.payload))
+			rc.WriteBytes(t, append(append(wiretest.Client(false, opBinary, msg[:10000]).Bytes(), wiretest.Client(false, opCont, msg[10000:20000]).Bytes()...), wiretest.Client(true, opCont, msg[20000:]).Bytes()...))
+			if f := rc.Frame(t); !bytes.Equal(f.Payload, msg) {
+				t.Fatalf("echo of %d bytes differs", len(f.Payload))
 			}
 			for i := 0; i < 10; i++ {
-				rc.write(t, true, opText, []byte("small "+strconv.Itoa(i)))
-				rc.frame(t)
+				rc.Write(t, true, opText, []byte("small "+strconv.Itoa(i)))
+				rc.Frame(t)
 			}
 			c := h.conn(t, id)
 			waitUntil(t, "the queue to drain", func() bool {

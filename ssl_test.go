@@ -1,7 +1,6 @@
 package wsserver
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/tls"
 	"crypto/x509"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/gorilla/websocket"
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
+	"github.com/wsserver/wsserver/internal/wiretest"
 	"software.sslmate.com/src/go-pkcs12"
 )
 
@@ -74,12 +74,12 @@ func dialTLS(h *harness, conf *tls.Config) (*websocket.Conn, error) {
 }
 
 func TestUseSSL_SSLStatusAndSSLConnectionRequest(t *testing.T) {
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h, conf, _ := tlsHarness(t, func(s *Server) {
 		s.Config("BufferMessage=true")
-		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("SSLStatus %d", e.ConnectionID) }
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.Add("SSLStatus %d", e.ConnectionID) }
 		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) {
-			ev.add("SSLConnectionRequest %d %v %v", e.ConnectionID, e.SupportedCipherSuites != "", e.SupportedSignatureAlgs != "")
+			ev.Add("SSLConnectionRequest %d %v %v", e.ConnectionID, e.SupportedCipherSuites != "", e.SupportedSignatureAlgs != "")
 		}
 		s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, "secure "+e.Text()) }
 	})
@@ -92,8 +92,8 @@ func TestUseSSL_SSLStatusAndSSLConnectionRequest(t *testing.T) {
 	}
 	defer conn.Close()
 	id := h.nextID(t)
-	ev.waitFor(t, "SSLStatus "+strconv.Itoa(id))
-	ev.waitFor(t, "SSLConnectionRequest "+strconv.Itoa(id)+" true true")
+	ev.WaitFor(t, "SSLStatus "+strconv.Itoa(id))
+	ev.WaitFor(t, "SSLConnectionRequest "+strconv.Itoa(id)+" true true")
 	conn.WriteMessage(websocket.TextMessage, []byte("hello"))
 	if _, p := readMessage(t, conn); string(p) != "secure hello" {
 		t.Fatalf("client got %q", p)
@@ -138,12 +138,12 @@ func TestSSLClientAuthentication(t *testing.T) {
 	// The event reports the client's certificate; Accept starts as
 	// Status == "OK" and the handler's value decides. (Which CAs make the
 	// Status OK is the TLS settings' business, tested with them.)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	var accept atomic.Bool
 	h, conf, ca := tlsHarness(t, func(s *Server) {
 		must(t, s.SetSSLAuthenticateClients(true))
 		s.Events.OnSSLClientAuthentication = func(e *SSLClientAuthenticationEvent) {
-			ev.add("SSLClientAuthentication %d|%s|%s|%v|%v", e.ConnectionID, e.CertSubject, e.CertIssuer,
+			ev.Add("SSLClientAuthentication %d|%s|%s|%v|%v", e.ConnectionID, e.CertSubject, e.CertIssuer,
 				e.Accept == (e.Status == "OK"), strings.Contains(e.CertEncoded, "BEGIN CERTIFICATE"))
 			e.Accept = accept.Load()
 		}
@@ -159,7 +159,7 @@ func TestSSLClientAuthentication(t *testing.T) {
 	}
 	conn.Close()
 	id := h.nextID(t)
-	ev.waitFor(t, "SSLClientAuthentication "+strconv.Itoa(id)+"|CN=client.test|CN=Test CA, O=Test CA Org|true|true")
+	ev.WaitFor(t, "SSLClientAuthentication "+strconv.Itoa(id)+"|CN=client.test|CN=Test CA, O=Test CA Org|true|true")
 	waitUntil(t, "the closed client's connection to end", func() bool { return h.s.ConnectionCount() == 0 })
 
 	accept.Store(false)
@@ -181,11 +181,11 @@ func TestSSLClientAuthentication_StatusAgainstSSLCACerts(t *testing.T) {
 	// Reference, SSLClientAuthentication: "When Accept is False, Status shows
 	// why the verification failed (otherwise, Status contains the string
 	// "OK")". SSLCACerts names the CAs client certificates verify against.
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h, conf, ca := tlsHarness(t, func(s *Server) {
 		must(t, s.SetSSLAuthenticateClients(true))
 		s.Events.OnSSLClientAuthentication = func(e *SSLClientAuthenticationEvent) {
-			ev.add("%s|%v|%v", e.CertSubject, e.Status == "OK", e.Accept)
+			ev.Add("%s|%v|%v", e.CertSubject, e.Status == "OK", e.Accept)
 		}
 	})
 	if _, err := h.s.Config("SSLCACerts=" + string(ca.CertPEM())); err != nil {
@@ -221,7 +221,7 @@ func TestSSLClientAuthentication_StatusAgainstSSLCACerts(t *testing.T) {
 			t.Fatalf("%s: served %v, want %v (%v)", tc.cert.Cert.Subject, err == nil, tc.ok, err)
 		}
 		want := fmt.Sprintf("CN=%s|%v|%v", tc.cert.Cert.Subject.CommonName, tc.ok, tc.ok)
-		ev.waitFor(t, want)
+		ev.WaitFor(t, want)
 	}
 }
 
@@ -240,8 +240,7 @@ func TestConfig_DefaultConnectionTimeout(t *testing.T) {
 	defer nc.Close()
 	// No ClientHello: the server gives up after a second of inactivity
 	// (HandshakeTimeout alone would take 30).
-	rc := &rawConn{nc: nc, br: bufio.NewReader(nc)}
-	rc.readEOF(t)
+	wiretest.Wrap(nc, 0).ReadEOF(t)
 }
 
 func TestSSLCertProperties_PFXWithPasswordAndEncoded(t *testing.T) {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
 )
@@ -22,9 +23,9 @@ import (
 
 // clientAuthLog records SSLClientAuthentication events as
 // "id|subject|issuer|status|accept|certificates".
-func clientAuthLog(ev *events, decide func(e *SSLClientAuthenticationEvent)) func(*SSLClientAuthenticationEvent) {
+func clientAuthLog(ev *wiretest.Recorder, decide func(e *SSLClientAuthenticationEvent)) func(*SSLClientAuthenticationEvent) {
 	return func(e *SSLClientAuthenticationEvent) {
-		ev.add("%d|%s|%s|%s|%v|%d", e.ConnectionID, e.CertSubject, e.CertIssuer, e.Status, e.Accept,
+		ev.Add("%d|%s|%s|%s|%v|%d", e.ConnectionID, e.CertSubject, e.CertIssuer, e.Status, e.Accept,
 			strings.Count(e.CertEncoded, "BEGIN CERTIFICATE"))
 		if decide != nil {
 			decide(e)
@@ -59,7 +60,7 @@ func TestSSLAuthenticateClients_TrustedCASources(t *testing.T) {
 	for _, source := range []string{"SSLCACerts=" + string(env.ca.CertPEM()), "OpenSSLCAFile=" + caFile, "OpenSSLCADir=" + caDir} {
 		name, _, _ := strings.Cut(source, "=")
 		t.Run(name, func(t *testing.T) {
-			ev := newEvents()
+			ev := wiretest.NewRecorder()
 			h := env.start(t, func(s *Server) {
 				mustOK(t, s.SetSSLAuthenticateClients(true))
 				setConfig(t, s, source, "BufferMessage=True")
@@ -70,7 +71,7 @@ func TestSSLAuthenticateClients_TrustedCASources(t *testing.T) {
 			if len(cs.PeerCertificates) == 0 {
 				t.Fatal("no server certificate")
 			}
-			ev.waitFor(t, strconv.Itoa(id)+"|CN=client.test|CN=Test CA, O=Test CA Org|OK|true|1")
+			ev.WaitFor(t, strconv.Itoa(id)+"|CN=client.test|CN=Test CA, O=Test CA Org|OK|true|1")
 			conn.WriteMessage(websocket.TextMessage, []byte("client.test"))
 			if _, p := readMessage(t, conn); string(p) != "hello client.test" {
 				t.Fatalf("echo %q", p)
@@ -95,7 +96,7 @@ func TestSSLClientAuthentication_RefusedAndOverridden(t *testing.T) {
 		t.Run("SSLEnabledProtocols="+protocols, func(t *testing.T) {
 			var override atomic.Value // the Accept the handler sets, by subject
 			override.Store(map[string]bool{})
-			ev := newEvents()
+			ev := wiretest.NewRecorder()
 			h := env.start(t, func(s *Server) {
 				mustOK(t, s.SetSSLAuthenticateClients(true))
 				setConfig(t, s, "SSLEnabledProtocols="+protocols, "SSLCACerts="+string(env.ca.CertPEM()))
@@ -108,7 +109,7 @@ func TestSSLClientAuthentication_RefusedAndOverridden(t *testing.T) {
 			refused := func(conf *tls.Config, record string) {
 				t.Helper()
 				wssRefused(t, h, conf)
-				ev.waitMatch(t, record, func(s string) bool { return strings.HasSuffix(s, record) })
+				ev.WaitMatch(t, record, func(s string) bool { return strings.HasSuffix(s, record) })
 			}
 			refused(withClientCert(env.client(), stranger), "|CN=stranger.test|CN=Other CA, O=Test CA Org|unknown certificate authority|false|1")
 			refused(withClientCert(env.client(), expired), "|CN=expired.test|CN=Test CA, O=Test CA Org|certificate has expired or is not yet valid|false|1")
@@ -146,14 +147,14 @@ func TestSSLSecurityFlags_RelaxClientChecks(t *testing.T) {
 		{"0x30", stranger}, // unknown CA and wrong usage
 		{"0x80000010", stranger},
 	} {
-		ev := newEvents()
+		ev := wiretest.NewRecorder()
 		h := env.start(t, func(s *Server) {
 			mustOK(t, s.SetSSLAuthenticateClients(true))
 			setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "SSLSecurityFlags="+c.flags)
 			s.Events.OnSSLClientAuthentication = clientAuthLog(ev, nil)
 		})
 		_, _, id := wssOpen(t, h, withClientCert(env.client(), c.client))
-		ev.waitMatch(t, "OK with flags "+c.flags, func(s string) bool {
+		ev.WaitMatch(t, "OK with flags "+c.flags, func(s string) bool {
 			return strings.HasPrefix(s, strconv.Itoa(id)+"|") && strings.Contains(s, "|OK|true|")
 		})
 	}
@@ -168,14 +169,14 @@ func TestSSLIncludeCertChain_CertEncoded(t *testing.T) {
 		include string
 		certs   int
 	}{{"False", 1}, {"True", 2}} {
-		ev := newEvents()
+		ev := wiretest.NewRecorder()
 		h := env.start(t, func(s *Server) {
 			mustOK(t, s.SetSSLAuthenticateClients(true))
 			setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "SSLIncludeCertChain="+c.include)
 			s.Events.OnSSLClientAuthentication = clientAuthLog(ev, nil)
 		})
 		_, _, id := wssOpen(t, h, withClientCert(env.client(), client, inter))
-		ev.waitFor(t, fmt.Sprintf("%d|CN=client.test|CN=Test Intermediate|OK|true|%d", id, c.certs))
+		ev.WaitFor(t, fmt.Sprintf("%d|CN=client.test|CN=Test Intermediate|OK|true|%d", id, c.certs))
 	}
 }
 
@@ -185,14 +186,14 @@ func TestSSLClientAuthentication_SignatureAlgorithmOfClientCertificate(t *testin
 	checkGoroutines(t)
 	env := newTLSEnv(t) // the CA signs with ECDSA-SHA256
 	client := certtest.NewLeaf(t, env.ca, "client.test", certtest.ECDSA)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		mustOK(t, s.SetSSLAuthenticateClients(true))
 		setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "SSLEnabledProtocols=3072", "TLS12SignatureAlgorithms=sha384-ecdsa")
 		s.Events.OnSSLClientAuthentication = clientAuthLog(ev, nil)
 	})
 	wssRefused(t, h, withClientCert(env.client(), client))
-	ev.waitMatch(t, "refused for its signature", func(s string) bool {
+	ev.WaitMatch(t, "refused for its signature", func(s string) bool {
 		return strings.Contains(s, "|TLS12SignatureAlgorithms:") && strings.HasSuffix(s, "|false|1")
 	})
 }
@@ -204,7 +205,7 @@ func TestSSLAuthenticateClients_OpenSSLClient(t *testing.T) {
 	dir := t.TempDir()
 	certFile := writeTemp(t, dir, "client.pem", client.CertPEM())
 	keyFile := writeTemp(t, dir, "client.key", client.KeyPEM(t))
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		mustOK(t, s.SetSSLAuthenticateClients(true))
 		setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "SSLEnabledProtocols=15360")
@@ -223,7 +224,7 @@ func TestSSLAuthenticateClients_OpenSSLClient(t *testing.T) {
 			t.Fatalf("s_client %s without a certificate was served:\n%s", version, r.out)
 		}
 	}
-	ev.waitMatch(t, "an accepted openssl client", func(s string) bool {
+	ev.WaitMatch(t, "an accepted openssl client", func(s string) bool {
 		return strings.HasSuffix(s, "|CN=client.test|CN=Test CA, O=Test CA Org|OK|true|1")
 	})
 }
@@ -236,7 +237,7 @@ func TestSSLClientAuthentication_ResumedSessionChecksAgain(t *testing.T) {
 	client := certtest.NewLeaf(t, env.ca, "client.test", certtest.ECDSA)
 	var accept atomic.Bool
 	accept.Store(true)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		mustOK(t, s.SetSSLAuthenticateClients(true))
 		setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()))
@@ -251,7 +252,7 @@ func TestSSLClientAuthentication_ResumedSessionChecksAgain(t *testing.T) {
 		t.Fatal("the second connection did not resume")
 	}
 	for _, i := range []int{id, id2} {
-		ev.waitFor(t, strconv.Itoa(i)+"|CN=client.test|CN=Test CA, O=Test CA Org|OK|true|1")
+		ev.WaitFor(t, strconv.Itoa(i)+"|CN=client.test|CN=Test CA, O=Test CA Org|OK|true|1")
 	}
 	accept.Store(false)
 	wssRefused(t, h, conf)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/wsserver/wsserver/internal/certstore"
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the SSLCert properties: the reference's store types that exist
@@ -346,11 +347,11 @@ func TestSSLConnectionRequest_ECDSAOrRSAByClient(t *testing.T) {
 	ecdsaCert := certtest.New(t, env.ca, certtest.Options{Subject: pkixName("server.test", "ECDSA"), Key: certtest.ECDSA, DNSNames: []string{"server.test"}})
 	rsaCert := certtest.New(t, env.ca, certtest.Options{Subject: pkixName("server.test", "RSA"), Key: certtest.RSA, DNSNames: []string{"server.test"}})
 	store := append(pemBlob(t, rsaCert), pemBlob(t, ecdsaCert)...)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		setConfig(t, s, "SSLEnabledProtocols=15360") // TLS 1.2 and 1.3
 		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) {
-			ev.add("request %d suites=%v", e.ConnectionID, strings.Contains(e.SupportedCipherSuites, "TLS_AES_128_GCM_SHA256"))
+			ev.Add("request %d suites=%v", e.ConnectionID, strings.Contains(e.SupportedCipherSuites, "TLS_AES_128_GCM_SHA256"))
 			e.CertStoreType, e.CertStore, e.CertPassword = 7, string(store), ""
 			e.CertSubject = "O=RSA"
 			if strings.Contains(e.SupportedSignatureAlgs, "ecdsa_secp256r1_sha256") {
@@ -362,7 +363,7 @@ func TestSSLConnectionRequest_ECDSAOrRSAByClient(t *testing.T) {
 	if got := cs.PeerCertificates[0]; !got.Equal(ecdsaCert.Cert) {
 		t.Fatalf("a Go client (ECDSA capable) got %s", got.Subject)
 	}
-	ev.waitFor(t, "request "+strconv.Itoa(id)+" suites=true")
+	ev.WaitFor(t, "request "+strconv.Itoa(id)+" suites=true")
 
 	// openssl offering RSA signature algorithms only gets the RSA certificate.
 	r := runSClient(t, h.addr, "-sigalgs", "rsa_pss_rsae_sha256:rsa_pkcs1_sha256")
@@ -377,12 +378,12 @@ func TestSSLConnectionRequest_ECDSAOrRSAByClient(t *testing.T) {
 	// handshake only, with the store's error.
 	h2 := env.start(t, func(s *Server) {
 		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) { e.CertSubject = "CN=nobody" }
-		s.Events.OnError = func(e *ErrorEvent) { ev.add("error %d", e.ErrorCode) }
+		s.Events.OnError = func(e *ErrorEvent) { ev.Add("error %d", e.ErrorCode) }
 	})
 	if _, err := wssDial(t, h2.url, env.client()); err == nil {
 		t.Fatal("a handshake with a certificate that cannot be found succeeded")
 	}
-	ev.waitFor(t, "error 272")
+	ev.WaitFor(t, "error 272")
 }
 
 func readFile(t *testing.T, name string) []byte {

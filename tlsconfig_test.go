@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
 )
@@ -454,10 +455,10 @@ func TestSSLKeyLogFile_Appends(t *testing.T) {
 func TestLogSSLPackets_RecordsInSSLStatus(t *testing.T) {
 	checkGoroutines(t)
 	env := newTLSEnv(t)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		setConfig(t, s, "SSLEnabledProtocols=15360", "LogSSLPackets=True", "BufferMessage=True")
-		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("%d %s", e.ConnectionID, e.Message) }
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.Add("%d %s", e.ConnectionID, e.Message) }
 		s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, e.Text()) }
 	})
 	conn, _, id := wssOpen(t, h, env.client())
@@ -472,17 +473,17 @@ func TestLogSSLPackets_RecordsInSSLStatus(t *testing.T) {
 		p + "Sent TLS record: ApplicationData, record version TLS1.2",
 		p + "TLS handshake complete: TLS1.3",
 	} {
-		ev.waitMatch(t, want, func(s string) bool { return strings.HasPrefix(s, want) })
+		ev.WaitMatch(t, want, func(s string) bool { return strings.HasPrefix(s, want) })
 	}
 
 	// Off (the default), only the handshake's progress is reported.
-	ev2 := newEvents()
+	ev2 := wiretest.NewRecorder()
 	h2 := env.start(t, func(s *Server) {
-		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev2.add("%s", e.Message) }
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev2.Add("%s", e.Message) }
 	})
 	wssOpen(t, h2, env.client())
-	ev2.waitPrefix(t, "TLS handshake complete: TLS1.2")
-	for _, m := range ev2.snapshot() {
+	ev2.WaitPrefix(t, "TLS handshake complete: TLS1.2")
+	for _, m := range ev2.Snapshot() {
 		if strings.Contains(m, "TLS record") {
 			t.Fatalf("a TLS record reported with LogSSLPackets off: %q", m)
 		}
@@ -537,10 +538,10 @@ func TestDefaultConnectionTimeout_StalledHandshakeCutOff(t *testing.T) {
 	// through its ClientHello is cut off; others are served meanwhile.
 	checkGoroutines(t)
 	env := newTLSEnv(t)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		setConfig(t, s, "DefaultConnectionTimeout=1", "HandshakeTimeout=120", "BufferMessage=True")
-		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("%d %s", e.ConnectionID, e.Message) }
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.Add("%d %s", e.ConnectionID, e.Message) }
 		s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, e.Text()) }
 	})
 	stalled, err := net.DialTimeout("tcp", h.addr, waitLimit)
@@ -549,7 +550,7 @@ func TestDefaultConnectionTimeout_StalledHandshakeCutOff(t *testing.T) {
 	}
 	defer stalled.Close()
 	stalled.Write([]byte{recordHandshake, 3, 1, 0, 200, 1}) // a record header and one byte of 200
-	ev.waitMatch(t, "the stalled handshake starts", func(s string) bool { return strings.Contains(s, "TLS handshake started") })
+	ev.WaitMatch(t, "the stalled handshake starts", func(s string) bool { return strings.Contains(s, "TLS handshake started") })
 
 	conn, _, _ := wssOpen(t, h, env.client())
 	conn.WriteMessage(websocket.TextMessage, []byte("served while another stalls"))
@@ -557,7 +558,7 @@ func TestDefaultConnectionTimeout_StalledHandshakeCutOff(t *testing.T) {
 		t.Fatalf("echo %q", p)
 	}
 
-	ev.waitMatch(t, "the stalled client cut off", func(s string) bool {
+	ev.WaitMatch(t, "the stalled client cut off", func(s string) bool {
 		return strings.Contains(s, "TLS handshake failed: the client sent nothing for 1s (DefaultConnectionTimeout)")
 	})
 	stalled.SetReadDeadline(time.Now().Add(waitLimit))
@@ -573,11 +574,11 @@ func TestTLSConfig_ServedThroughNetHTTP(t *testing.T) {
 	// upgrade then reaches ServeHTTP over TLS.
 	checkGoroutines(t)
 	env := newTLSEnv(t)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	s := New()
 	mustOK(t, s.SetSSLCertEncodedB(pemBlob(t, env.leaf)))
 	setConfig(t, s, "SSLEnabledProtocols=12288", "BufferMessage=True")
-	s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("%d %s", e.ConnectionID, e.Message) }
+	s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.Add("%d %s", e.ConnectionID, e.Message) }
 	s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, e.Text()) }
 	ids := make(chan int, 1)
 	s.Events.OnConnected = func(e *ConnectedEvent) { ids <- e.ConnectionID }
@@ -606,7 +607,7 @@ func TestTLSConfig_ServedThroughNetHTTP(t *testing.T) {
 	if v, _ := s.Config("SSLNegotiatedVersion[" + strconv.Itoa(id) + "]"); v != "TLS1.3" {
 		t.Fatalf("SSLNegotiatedVersion = %q", v)
 	}
-	ev.waitPrefix(t, "0 ClientHello: versions")
+	ev.WaitPrefix(t, "0 ClientHello: versions")
 	conn.Close()
 	waitUntil(t, "the connection ends", func() bool { return s.ConnectionCount() == 0 })
 }

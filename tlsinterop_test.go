@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/wiretest"
+
 	coder "github.com/coder/websocket"
 	"github.com/gorilla/websocket"
 )
@@ -149,14 +151,14 @@ func TestTLS_DispatchQueued(t *testing.T) {
 	// without waiting (they would wait for themselves).
 	env := newTLSEnv(t)
 	client := withClientCert(env.client(), env.leaf)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := env.start(t, func(s *Server) {
 		s.SetEventDispatch(DispatchQueued)
 		doEventsLoop(t, s) // stops after the server's cleanup
 		mustOK(t, s.SetSSLAuthenticateClients(true))
 		setConfig(t, s, "SSLCACerts="+string(env.ca.CertPEM()), "LogSSLPackets=True", "BufferMessage=True", "SSLEnabledProtocols=15360")
-		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.add("%s", e.Message) }
-		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) { ev.add("request") }
+		s.Events.OnSSLStatus = func(e *SSLStatusEvent) { ev.Add("%s", e.Message) }
+		s.Events.OnSSLConnectionRequest = func(e *SSLConnectionRequestEvent) { ev.Add("request") }
 		s.Events.OnSSLClientAuthentication = clientAuthLog(ev, nil)
 		s.Events.OnDataIn = func(e *DataInEvent) { s.SendText(e.ConnectionID, "queued "+e.Text()) }
 	})
@@ -167,7 +169,7 @@ func TestTLS_DispatchQueued(t *testing.T) {
 			t.Fatalf("echo %q", p)
 		}
 	}
-	ev.waitFor(t, "request")
-	ev.waitFor(t, strconv.Itoa(id)+"|CN=server.test|CN=Test CA, O=Test CA Org|OK|true|1")
-	ev.waitPrefix(t, "Sent TLS record: ApplicationData")
+	ev.WaitFor(t, "request")
+	ev.WaitFor(t, strconv.Itoa(id)+"|CN=server.test|CN=Test CA, O=Test CA Org|OK|true|1")
+	ev.WaitPrefix(t, "Sent TLS record: ApplicationData")
 }

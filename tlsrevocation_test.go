@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/wiretest"
 	"golang.org/x/crypto/ocsp"
 
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
@@ -125,7 +126,7 @@ func (ra *revocationAuthority) client(t *testing.T, cn string, crl, ocspURL []st
 
 // start starts a server that authenticates clients against the CA with the
 // revocation settings, recording SSLClientAuthentication.
-func (ra *revocationAuthority) start(t *testing.T, ev *events, settings ...string) *harness {
+func (ra *revocationAuthority) start(t *testing.T, ev *wiretest.Recorder, settings ...string) *harness {
 	t.Helper()
 	return ra.env.start(t, func(s *Server) {
 		mustOK(t, s.SetSSLAuthenticateClients(true))
@@ -136,7 +137,7 @@ func (ra *revocationAuthority) start(t *testing.T, ev *events, settings ...strin
 
 // wantStatus connects with the client certificate and checks the Status
 // (a prefix) and whether the connection was served.
-func (ra *revocationAuthority) wantStatus(t *testing.T, h *harness, ev *events, c *certtest.Cert, status string, served bool) {
+func (ra *revocationAuthority) wantStatus(t *testing.T, h *harness, ev *wiretest.Recorder, c *certtest.Cert, status string, served bool) {
 	t.Helper()
 	conf := withClientCert(ra.env.client(), c)
 	if served {
@@ -145,7 +146,7 @@ func (ra *revocationAuthority) wantStatus(t *testing.T, h *harness, ev *events, 
 		wssRefused(t, h, conf)
 	}
 	subject := "|CN=" + c.Cert.Subject.CommonName + "|"
-	list := ev.waitMatch(t, subject+"...", func(s string) bool { return strings.Contains(s, subject) })
+	list := ev.WaitMatch(t, subject+"...", func(s string) bool { return strings.Contains(s, subject) })
 	for _, s := range list {
 		if strings.Contains(s, subject) {
 			if _, rest, _ := strings.Cut(s, "|CN=Test CA, O=Test CA Org|"); !strings.HasPrefix(rest, status) {
@@ -166,7 +167,7 @@ func TestSSLCheckCRL_ClientCertificates(t *testing.T) {
 	deadURL := ra.client(t, "dead-crl.test", []string{"http://127.0.0.1:1/ca.crl"}, nil)
 
 	for _, mode := range []string{"1", "2"} {
-		ev := newEvents()
+		ev := wiretest.NewRecorder()
 		h := ra.start(t, ev, "SSLCheckCRL="+mode)
 		ra.wantStatus(t, h, ev, good, "OK|true", true)
 		ra.wantStatus(t, h, ev, revoked, "certificate revoked on ", false)
@@ -197,7 +198,7 @@ func TestSSLCheckOCSP_ClientCertificates(t *testing.T) {
 	noOCSP := ra.client(t, "no-ocsp.test", nil, nil)
 
 	for _, mode := range []string{"1", "2"} {
-		ev := newEvents()
+		ev := wiretest.NewRecorder()
 		h := ra.start(t, ev, "SSLCheckOCSP="+mode)
 		ra.wantStatus(t, h, ev, good, "OK|true", true)
 		ra.wantStatus(t, h, ev, revoked, "certificate revoked on ", false)
@@ -213,7 +214,7 @@ func TestSSLCheckOCSP_ClientCertificates(t *testing.T) {
 	ra.mu.Lock()
 	ra.unknown = true
 	ra.mu.Unlock()
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := ra.start(t, ev, "SSLCheckOCSP=2")
 	unknown := ra.client(t, "unknown.test", nil, responder)
 	ra.wantStatus(t, h, ev, unknown, "revocation status unknown (SSLCheckOCSP=2): OCSP "+responder[0]+": the responder does not know the certificate", false)
@@ -242,14 +243,14 @@ func TestSSLCheckCRLAndOCSP_HandlerDecides(t *testing.T) {
 	ra := newRevocationAuthority(t)
 	revoked := ra.client(t, "revoked.test", []string{ra.srv.URL + "/ca.crl"}, []string{ra.srv.URL + "/ocsp"})
 	ra.revoke(revoked)
-	ev := newEvents()
+	ev := wiretest.NewRecorder()
 	h := ra.env.start(t, func(s *Server) {
 		mustOK(t, s.SetSSLAuthenticateClients(true))
 		setConfig(t, s, "SSLCACerts="+string(ra.env.ca.CertPEM()), "SSLCheckCRL=1", "SSLCheckOCSP=1")
 		s.Events.OnSSLClientAuthentication = clientAuthLog(ev, func(e *SSLClientAuthenticationEvent) { e.Accept = true })
 	})
 	wssOpen(t, h, withClientCert(ra.env.client(), revoked))
-	ev.waitMatch(t, "revoked, by the CRL", func(s string) bool {
+	ev.WaitMatch(t, "revoked, by the CRL", func(s string) bool {
 		return strings.Contains(s, "certificate revoked on") && strings.Contains(s, "(CRL ")
 	})
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 func BenchmarkMask(b *testing.B) {
@@ -75,7 +77,7 @@ func BenchmarkReaderFeed(b *testing.B) {
 			payload = payload[:CompleteRunes(payload)]
 			var in []byte
 			for range c.count {
-				in = append(in, tframe{fin: true, op: c.op, payload: payload}.bytes()...)
+				in = append(in, wiretest.Frame{Fin: true, Op: byte(c.op), Payload: payload}.Bytes()...)
 			}
 			rd := &Reader{MaxMessageSize: 1 << 20}
 			h := nopHandler{}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // closeCodeValid is RFC 6455 section 7.4 read directly: which codes a
@@ -37,11 +39,11 @@ func TestValidReceivedCloseCode_RFC6455_7_4(t *testing.T) {
 func TestReader_RFC6455_7_4_1_CloseCodes(t *testing.T) {
 	var cases []readerCase
 	for _, code := range []int{1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999} {
-		cases = append(cases, readerCase{name: fmt.Sprintf("valid %d", code), in: closeFrame(closePayload(code, "r")).bytes(),
+		cases = append(cases, readerCase{name: fmt.Sprintf("valid %d", code), in: closeFrame(wiretest.ClosePayload(code, "r")).Bytes(),
 			events: []string{fmt.Sprintf("close %d \"r\"", code)}})
 	}
 	for _, code := range []int{0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535} {
-		cases = append(cases, readerCase{name: fmt.Sprintf("invalid %d", code), in: closeFrame(closePayload(code, "")).bytes(), code: CloseProtocolError})
+		cases = append(cases, readerCase{name: fmt.Sprintf("invalid %d", code), in: closeFrame(wiretest.ClosePayload(code, "")).Bytes(), code: CloseProtocolError})
 	}
 	runReaderCases(t, cases)
 }
@@ -49,16 +51,16 @@ func TestReader_RFC6455_7_4_1_CloseCodes(t *testing.T) {
 func TestReader_RFC6455_5_5_1_ClosePayload(t *testing.T) {
 	r123 := strings.Repeat("é", 61) + "x"
 	runReaderCases(t, []readerCase{
-		{name: "empty payload is 1005", in: closeFrame(nil).bytes(), events: []string{`close 1005 ""`}},
-		{name: "code only", in: closeFrame(closePayload(1000, "")).bytes(), events: []string{`close 1000 ""`}},
-		{name: "code and reason", in: closeFrame(closePayload(1001, "going away")).bytes(), events: []string{`close 1001 "going away"`}},
-		{name: "123-byte UTF-8 reason", in: closeFrame(closePayload(1000, r123)).bytes(), events: []string{fmt.Sprintf("close 1000 %q", r123)}},
-		{name: "1-byte payload", in: closeFrame([]byte{0x03}).bytes(), code: CloseProtocolError},
+		{name: "empty payload is 1005", in: closeFrame(nil).Bytes(), events: []string{`close 1005 ""`}},
+		{name: "code only", in: closeFrame(wiretest.ClosePayload(1000, "")).Bytes(), events: []string{`close 1000 ""`}},
+		{name: "code and reason", in: closeFrame(wiretest.ClosePayload(1001, "going away")).Bytes(), events: []string{`close 1001 "going away"`}},
+		{name: "123-byte UTF-8 reason", in: closeFrame(wiretest.ClosePayload(1000, r123)).Bytes(), events: []string{fmt.Sprintf("close 1000 %q", r123)}},
+		{name: "1-byte payload", in: closeFrame([]byte{0x03}).Bytes(), code: CloseProtocolError},
 		{name: "1-byte payload inside a message", in: concat(frag(false, OpText, "a"), closeFrame([]byte{0x03})), code: CloseProtocolError},
-		{name: "invalid UTF-8 reason", in: closeFrame(closePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64")).bytes(), code: CloseInvalidPayload},
-		{name: "reason 0xFF", in: closeFrame(closePayload(1000, "\xff")).bytes(), code: CloseInvalidPayload},
-		{name: "truncated UTF-8 reason", in: closeFrame(closePayload(1000, "ab\xe2\x82")).bytes(), code: CloseInvalidPayload},
-		{name: "invalid code beats invalid reason", in: closeFrame(closePayload(999, "\xff")).bytes(), code: CloseProtocolError},
+		{name: "invalid UTF-8 reason", in: closeFrame(wiretest.ClosePayload(1000, "\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80\x65\x64\x69\x74\x65\x64")).Bytes(), code: CloseInvalidPayload},
+		{name: "reason 0xFF", in: closeFrame(wiretest.ClosePayload(1000, "\xff")).Bytes(), code: CloseInvalidPayload},
+		{name: "truncated UTF-8 reason", in: closeFrame(wiretest.ClosePayload(1000, "ab\xe2\x82")).Bytes(), code: CloseInvalidPayload},
+		{name: "invalid code beats invalid reason", in: closeFrame(wiretest.ClosePayload(999, "\xff")).Bytes(), code: CloseProtocolError},
 	})
 }
 

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // FuzzReadFrame feeds arbitrary bytes to a Reader, whole and in splits chosen
@@ -12,12 +14,12 @@ import (
 // handler the same messages, control frames and error. The low bits of seed
 // also pick the Reader's options: permessage-deflate and a message limit.
 func FuzzReadFrame(f *testing.F) {
-	f.Add(text("hello").bytes(), uint64(0))
+	f.Add(text("hello").Bytes(), uint64(0))
 	f.Add(concat(frag(false, OpText, "he"), ping("p"), frag(true, OpContinuation, "llo")), uint64(1))
-	f.Add(concat(bin(bytes.Repeat([]byte{1}, 200)), closeFrame(closePayload(1000, "bye"))), uint64(2))
-	f.Add(tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: deflateMessage(f, []byte("hello hello"))}.bytes(), uint64(3))
-	f.Add(text("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80").bytes(), uint64(4))
-	f.Add(tframe{fin: true, op: OpBinary, key: testKey, lenForm: 8, rawLen: 1 << 63}.bytes(), uint64(5))
+	f.Add(concat(bin(bytes.Repeat([]byte{1}, 200)), closeFrame(wiretest.ClosePayload(1000, "bye"))), uint64(2))
+	f.Add(wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: deflateMessage(f, []byte("hello hello"))}.Bytes(), uint64(3))
+	f.Add(text("\xce\xba\xe1\xbd\xb9\xcf\x83\xce\xbc\xce\xb5\xed\xa0\x80").Bytes(), uint64(4))
+	f.Add(wiretest.Frame{Fin: true, Op: byte(OpBinary), Key: testKey, LenForm: 8, RawLen: 1 << 63}.Bytes(), uint64(5))
 	f.Fuzz(func(t *testing.T, in []byte, seed uint64) {
 		o := feedOpts{inflater: seed&1 != 0}
 		if seed&2 != 0 {

@@ -3,7 +3,6 @@ package protocol
 import (
 	"bytes"
 	"compress/flate"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -11,71 +10,15 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
-// tframe is a frame a test client sends. The zero value of the override
-// fields gives a well-formed masked frame.
-type tframe struct {
-	fin     bool
-	rsv     byte // RSV bits as they appear in the first byte (0x40, 0x20, 0x10)
-	op      Opcode
-	payload []byte
-
-	unmasked bool // send without a masking key
-	key      [4]byte
-	lenForm  int    // 0: shortest; 1, 2 or 8: length in 7 bits, 16 bits or 64 bits
-	rawLen   uint64 // when non-zero, the length field's value whatever the payload
-}
-
-// bytes encodes f as a client frame: header, key and masked payload.
-func (f tframe) bytes() []byte {
-	b0 := byte(f.op) | f.rsv
-	if f.fin {
-		b0 |= 0x80
-	}
-	n := uint64(len(f.payload))
-	if f.rawLen != 0 {
-		n = f.rawLen
-	}
-	form := f.lenForm
-	if form == 0 {
-		switch {
-		case n <= 125:
-			form = 1
-		case n <= 0xFFFF:
-			form = 2
-		default:
-			form = 8
-		}
-	}
-	var maskBit byte
-	if !f.unmasked {
-		maskBit = 0x80
-	}
-	var out []byte
-	switch form {
-	case 1:
-		out = append(out, b0, maskBit|byte(n))
-	case 2:
-		out = append(out, b0, maskBit|126)
-		out = binary.BigEndian.AppendUint16(out, uint16(n))
-	default:
-		out = append(out, b0, maskBit|127)
-		out = binary.BigEndian.AppendUint64(out, n)
-	}
-	p := bytes.Clone(f.payload)
-	if !f.unmasked {
-		out = append(out, f.key[:]...)
-		naiveMask(f.key, 0, p)
-	}
-	return append(out, p...)
-}
-
 // concat joins the encoded frames.
-func concat(frames ...tframe) []byte {
+func concat(frames ...wiretest.Frame) []byte {
 	var out []byte
 	for _, f := range frames {
-		out = append(out, f.bytes()...)
+		out = append(out, f.Bytes()...)
 	}
 	return out
 }
@@ -83,27 +26,23 @@ func concat(frames ...tframe) []byte {
 // Shorthands for the frames most tests send, with a fixed non-trivial key.
 var testKey = [4]byte{0x37, 0xfa, 0x21, 0x3d}
 
-func text(s string) tframe { return tframe{fin: true, op: OpText, payload: []byte(s), key: testKey} }
-func bin(b []byte) tframe  { return tframe{fin: true, op: OpBinary, payload: b, key: testKey} }
-func ping(s string) tframe { return tframe{fin: true, op: OpPing, payload: []byte(s), key: testKey} }
-func pong(s string) tframe { return tframe{fin: true, op: OpPong, payload: []byte(s), key: testKey} }
-func closeFrame(p []byte) tframe {
-	return tframe{fin: true, op: OpClose, payload: p, key: testKey}
+func text(s string) wiretest.Frame {
+	return wiretest.Frame{Fin: true, Op: byte(OpText), Payload: []byte(s), Key: testKey}
 }
-func frag(fin bool, op Opcode, s string) tframe {
-	return tframe{fin: fin, op: op, payload: []byte(s), key: testKey}
+func bin(b []byte) wiretest.Frame {
+	return wiretest.Frame{Fin: true, Op: byte(OpBinary), Payload: b, Key: testKey}
 }
-
-// closePayload builds a close payload with code and reason.
-func closePayload(code int, reason string) []byte {
-	return append(binary.BigEndian.AppendUint16(nil, uint16(code)), reason...)
+func ping(s string) wiretest.Frame {
+	return wiretest.Frame{Fin: true, Op: byte(OpPing), Payload: []byte(s), Key: testKey}
 }
-
-// naiveMask is the definition of RFC 6455 section 5.3, one byte at a time.
-func naiveMask(key [4]byte, pos int, b []byte) {
-	for i := range b {
-		b[i] ^= key[(pos+i)%4]
-	}
+func pong(s string) wiretest.Frame {
+	return wiretest.Frame{Fin: true, Op: byte(OpPong), Payload: []byte(s), Key: testKey}
+}
+func closeFrame(p []byte) wiretest.Frame {
+	return wiretest.Frame{Fin: true, Op: byte(OpClose), Payload: p, Key: testKey}
+}
+func frag(fin bool, op Opcode, s string) wiretest.Frame {
+	return wiretest.Frame{Fin: fin, Op: byte(op), Payload: []byte(s), Key: testKey}
 }
 
 // recorder is a Handler that writes down what it is told, joining the pieces

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // TestMask_RFC6455_5_3_MatchesNaive compares Mask with the definition
@@ -42,7 +44,7 @@ func matchesNaive(t *testing.T, lengths []int) {
 					}
 					want := bytes.Clone(region)
 					lo := 4 + align
-					naiveMask(key, pos, want[lo:lo+n])
+					wiretest.Mask(key, pos, want[lo:lo+n])
 					got := bytes.Clone(region)
 					next := Mask(key, pos, got[lo:lo+n])
 					if !bytes.Equal(got, want) {
@@ -70,7 +72,7 @@ func TestMask_Pieces(t *testing.T) {
 		}
 		key := [4]byte{byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256)), byte(rng.IntN(256))}
 		want := bytes.Clone(orig)
-		naiveMask(key, 0, want)
+		wiretest.Mask(key, 0, want)
 		got := bytes.Clone(orig)
 		pos, start := 0, 0
 		for _, end := range append(randomSplits(rng, n, 1+rng.IntN(40)), n) {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // readerCase is a byte stream and what a Reader must make of it.
@@ -51,38 +53,38 @@ func runReaderCases(t *testing.T, cases []readerCase) {
 }
 
 func TestReader_RFC6455_5_1_ClientFramesMustBeMasked(t *testing.T) {
-	unmasked := func(f tframe) tframe { f.unmasked = true; return f }
+	unmasked := func(f wiretest.Frame) wiretest.Frame { f.Unmasked = true; return f }
 	runReaderCases(t, []readerCase{
-		{name: "masked text", in: text("hi").bytes(), events: []string{`text "hi"`}},
-		{name: "masked with zero key", in: tframe{fin: true, op: OpText, payload: []byte("hi")}.bytes(), events: []string{`text "hi"`}},
-		{name: "unmasked text", in: unmasked(text("hi")).bytes(), code: CloseProtocolError},
-		{name: "unmasked empty binary", in: unmasked(bin(nil)).bytes(), code: CloseProtocolError},
-		{name: "unmasked ping", in: unmasked(ping("x")).bytes(), code: CloseProtocolError},
-		{name: "unmasked close", in: unmasked(closeFrame(closePayload(1000, ""))).bytes(), code: CloseProtocolError},
+		{name: "masked text", in: text("hi").Bytes(), events: []string{`text "hi"`}},
+		{name: "masked with zero key", in: wiretest.Frame{Fin: true, Op: byte(OpText), Payload: []byte("hi")}.Bytes(), events: []string{`text "hi"`}},
+		{name: "unmasked text", in: unmasked(text("hi")).Bytes(), code: CloseProtocolError},
+		{name: "unmasked empty binary", in: unmasked(bin(nil)).Bytes(), code: CloseProtocolError},
+		{name: "unmasked ping", in: unmasked(ping("x")).Bytes(), code: CloseProtocolError},
+		{name: "unmasked close", in: unmasked(closeFrame(wiretest.ClosePayload(1000, ""))).Bytes(), code: CloseProtocolError},
 		{name: "unmasked continuation", in: concat(frag(false, OpText, "a"), unmasked(frag(true, OpContinuation, "b"))), code: CloseProtocolError},
 		{name: "second frame unmasked", in: concat(text("a"), unmasked(text("b"))), events: []string{`text "a"`}, code: CloseProtocolError},
 	})
 }
 
 func TestReader_RFC6455_5_2_ReservedBits(t *testing.T) {
-	with := func(f tframe, rsv byte) tframe { f.rsv = rsv; return f }
-	compressed := func(f tframe) tframe { f.rsv = 0x40; return f }
+	with := func(f wiretest.Frame, rsv byte) wiretest.Frame { f.RSV = rsv; return f }
+	compressed := func(f wiretest.Frame) wiretest.Frame { f.RSV = 0x40; return f }
 	var cases []readerCase
 	for _, rsv := range []byte{0x40, 0x20, 0x10, 0x60, 0x50, 0x30, 0x70} {
 		cases = append(cases,
-			readerCase{name: fmt.Sprintf("text RSV=%#x no extension", rsv), in: with(text("hi"), rsv).bytes(), code: CloseProtocolError},
-			readerCase{name: fmt.Sprintf("binary RSV=%#x no extension", rsv), in: with(bin([]byte{1}), rsv).bytes(), code: CloseProtocolError},
-			readerCase{name: fmt.Sprintf("ping RSV=%#x", rsv), in: with(ping("p"), rsv).bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}},
-			readerCase{name: fmt.Sprintf("close RSV=%#x", rsv), in: with(closeFrame(closePayload(1000, "")), rsv).bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}},
+			readerCase{name: fmt.Sprintf("text RSV=%#x no extension", rsv), in: with(text("hi"), rsv).Bytes(), code: CloseProtocolError},
+			readerCase{name: fmt.Sprintf("binary RSV=%#x no extension", rsv), in: with(bin([]byte{1}), rsv).Bytes(), code: CloseProtocolError},
+			readerCase{name: fmt.Sprintf("ping RSV=%#x", rsv), in: with(ping("p"), rsv).Bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}},
+			readerCase{name: fmt.Sprintf("close RSV=%#x", rsv), in: with(closeFrame(wiretest.ClosePayload(1000, "")), rsv).Bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}},
 			readerCase{name: fmt.Sprintf("continuation RSV=%#x", rsv), in: concat(frag(false, OpText, "a"), with(frag(true, OpContinuation, "b"), rsv)), code: CloseProtocolError, opts: feedOpts{inflater: true}},
 		)
 		if rsv != 0x40 {
-			cases = append(cases, readerCase{name: fmt.Sprintf("text RSV=%#x with deflate", rsv), in: with(text("hi"), rsv).bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}})
+			cases = append(cases, readerCase{name: fmt.Sprintf("text RSV=%#x with deflate", rsv), in: with(text("hi"), rsv).Bytes(), code: CloseProtocolError, opts: feedOpts{inflater: true}})
 		}
 	}
 	cases = append(cases,
 		readerCase{name: "RSV1 after a valid message", in: concat(text("ok"), compressed(text("hi"))), events: []string{`text "ok"`}, code: CloseProtocolError},
-		readerCase{name: "RSV1 text with deflate", in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: deflateMessage(t, []byte("hello"))}.bytes(),
+		readerCase{name: "RSV1 text with deflate", in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: deflateMessage(t, []byte("hello"))}.Bytes(),
 			opts: feedOpts{inflater: true}, events: []string{`text "hello"`}},
 		readerCase{name: "pong RSV1 interleaved", in: concat(frag(false, OpText, "a"), with(pong(""), 0x40)), code: CloseProtocolError, opts: feedOpts{inflater: true}},
 	)
@@ -93,9 +95,9 @@ func TestReader_RFC6455_5_2_ReservedOpcodes(t *testing.T) {
 	var cases []readerCase
 	for _, op := range []Opcode{3, 4, 5, 6, 7, 0xB, 0xC, 0xD, 0xE, 0xF} {
 		for _, fin := range []bool{true, false} {
-			f := tframe{fin: fin, op: op, payload: []byte("x"), key: testKey}
+			f := wiretest.Frame{Fin: fin, Op: byte(op), Payload: []byte("x"), Key: testKey}
 			cases = append(cases,
-				readerCase{name: fmt.Sprintf("op %#x fin=%v", op, fin), in: f.bytes(), code: CloseProtocolError},
+				readerCase{name: fmt.Sprintf("op %#x fin=%v", op, fin), in: f.Bytes(), code: CloseProtocolError},
 				readerCase{name: fmt.Sprintf("op %#x fin=%v after ping", op, fin), in: concat(ping("a"), f), events: []string{`ping "a"`}, code: CloseProtocolError},
 				readerCase{name: fmt.Sprintf("op %#x fin=%v inside a message", op, fin), in: concat(frag(false, OpBinary, "a"), f), code: CloseProtocolError},
 			)
@@ -105,34 +107,34 @@ func TestReader_RFC6455_5_2_ReservedOpcodes(t *testing.T) {
 }
 
 func TestReader_RFC6455_5_2_PayloadLength(t *testing.T) {
-	sized := func(n int, form int) tframe {
-		return tframe{fin: true, op: OpBinary, payload: bytes.Repeat([]byte{'x'}, n), key: testKey, lenForm: form}
+	sized := func(n int, form int) wiretest.Frame {
+		return wiretest.Frame{Fin: true, Op: byte(OpBinary), Payload: bytes.Repeat([]byte{'x'}, n), Key: testKey, LenForm: form}
 	}
 	want := func(n int) []string { return []string{fmt.Sprintf("binary %q", strings.Repeat("x", n))} }
 	cases := []readerCase{
-		{name: "0 in 7 bits", in: sized(0, 1).bytes(), events: want(0)},
-		{name: "125 in 7 bits", in: sized(125, 1).bytes(), events: want(125)},
-		{name: "126 in 16 bits", in: sized(126, 2).bytes(), events: want(126)},
-		{name: "127 in 16 bits", in: sized(127, 2).bytes(), events: want(127)},
-		{name: "128 in 16 bits", in: sized(128, 2).bytes(), events: want(128)},
-		{name: "65535 in 16 bits", in: sized(65535, 2).bytes(), events: want(65535)},
-		{name: "65536 in 64 bits", in: sized(65536, 8).bytes(), events: want(65536)},
+		{name: "0 in 7 bits", in: sized(0, 1).Bytes(), events: want(0)},
+		{name: "125 in 7 bits", in: sized(125, 1).Bytes(), events: want(125)},
+		{name: "126 in 16 bits", in: sized(126, 2).Bytes(), events: want(126)},
+		{name: "127 in 16 bits", in: sized(127, 2).Bytes(), events: want(127)},
+		{name: "128 in 16 bits", in: sized(128, 2).Bytes(), events: want(128)},
+		{name: "65535 in 16 bits", in: sized(65535, 2).Bytes(), events: want(65535)},
+		{name: "65536 in 64 bits", in: sized(65536, 8).Bytes(), events: want(65536)},
 		// RFC 6455 section 5.2: "the minimal number of bytes MUST be used to
 		// encode the length".
-		{name: "0 in 16 bits", in: sized(0, 2).bytes(), code: CloseProtocolError},
-		{name: "125 in 16 bits", in: sized(125, 2).bytes(), code: CloseProtocolError},
-		{name: "0 in 64 bits", in: sized(0, 8).bytes(), code: CloseProtocolError},
-		{name: "126 in 64 bits", in: sized(126, 8).bytes(), code: CloseProtocolError},
-		{name: "65535 in 64 bits", in: sized(65535, 8).bytes(), code: CloseProtocolError},
+		{name: "0 in 16 bits", in: sized(0, 2).Bytes(), code: CloseProtocolError},
+		{name: "125 in 16 bits", in: sized(125, 2).Bytes(), code: CloseProtocolError},
+		{name: "0 in 64 bits", in: sized(0, 8).Bytes(), code: CloseProtocolError},
+		{name: "126 in 64 bits", in: sized(126, 8).Bytes(), code: CloseProtocolError},
+		{name: "65535 in 64 bits", in: sized(65535, 8).Bytes(), code: CloseProtocolError},
 		// "the most significant bit MUST be 0".
-		{name: "64-bit length with MSB set", in: tframe{fin: true, op: OpBinary, key: testKey, lenForm: 8, rawLen: 1 << 63}.bytes(), code: CloseProtocolError},
-		{name: "64-bit length all ones", in: tframe{fin: true, op: OpBinary, key: testKey, lenForm: 8, rawLen: ^uint64(0)}.bytes(), code: CloseProtocolError},
-		{name: "64-bit length MSB set plus small", in: tframe{fin: true, op: OpBinary, key: testKey, lenForm: 8, rawLen: 1<<63 | 5}.bytes(), code: CloseProtocolError},
+		{name: "64-bit length with MSB set", in: wiretest.Frame{Fin: true, Op: byte(OpBinary), Key: testKey, LenForm: 8, RawLen: 1 << 63}.Bytes(), code: CloseProtocolError},
+		{name: "64-bit length all ones", in: wiretest.Frame{Fin: true, Op: byte(OpBinary), Key: testKey, LenForm: 8, RawLen: ^uint64(0)}.Bytes(), code: CloseProtocolError},
+		{name: "64-bit length MSB set plus small", in: wiretest.Frame{Fin: true, Op: byte(OpBinary), Key: testKey, LenForm: 8, RawLen: 1<<63 | 5}.Bytes(), code: CloseProtocolError},
 	}
 	runReaderCases(t, cases)
 
 	// The largest legal length is accepted: the Reader waits for the payload.
-	huge := tframe{fin: false, op: OpBinary, key: testKey, lenForm: 8, rawLen: 1<<63 - 1}.bytes()
+	huge := wiretest.Frame{Fin: false, Op: byte(OpBinary), Key: testKey, LenForm: 8, RawLen: 1<<63 - 1}.Bytes()
 	if res := feedWhole(huge, feedOpts{}); res.code != 0 {
 		t.Errorf("length 2^63-1 without MaxMessageSize: code %d, want none", res.code)
 	}
@@ -150,7 +152,7 @@ func TestReader_RFC6455_5_4_Fragmentation(t *testing.T) {
 		{name: "empty fragments", in: concat(frag(false, OpText, ""), frag(false, OpContinuation, ""), frag(true, OpContinuation, "")),
 			events: []string{`text ""`}},
 		{name: "many one-byte fragments", in: func() []byte {
-			fs := []tframe{frag(false, OpText, "a")}
+			fs := []wiretest.Frame{frag(false, OpText, "a")}
 			for range 100 {
 				fs = append(fs, frag(false, OpContinuation, "b"))
 			}
@@ -160,7 +162,7 @@ func TestReader_RFC6455_5_4_Fragmentation(t *testing.T) {
 			events: []string{`ping "p1"`, `text "abcd"`}},
 		{name: "pong and ping between fragments", in: concat(frag(false, OpBinary, "a"), pong("x"), frag(false, OpContinuation, "b"), ping("y"), ping("z"), frag(true, OpContinuation, "c")),
 			events: []string{`pong "x"`, `ping "y"`, `ping "z"`, `binary "abc"`}},
-		{name: "close between fragments", in: concat(frag(false, OpText, "ab"), closeFrame(closePayload(1000, "bye")), frag(true, OpContinuation, "cd")),
+		{name: "close between fragments", in: concat(frag(false, OpText, "ab"), closeFrame(wiretest.ClosePayload(1000, "bye")), frag(true, OpContinuation, "cd")),
 			events: []string{`close 1000 "bye"`}},
 		{name: "messages after a fragmented one", in: concat(frag(false, OpText, "a"), frag(true, OpContinuation, "b"), text("c"), bin([]byte("d"))),
 			events: []string{`text "ab"`, `text "c"`, `binary "d"`}},
@@ -168,8 +170,8 @@ func TestReader_RFC6455_5_4_Fragmentation(t *testing.T) {
 			events: []string{`text "€"`}},
 		// RFC 6455 section 5.4: a continuation needs a message in progress,
 		// and a new message may not begin inside one.
-		{name: "continuation without start", in: frag(true, OpContinuation, "x").bytes(), code: CloseProtocolError},
-		{name: "non-final continuation without start", in: frag(false, OpContinuation, "x").bytes(), code: CloseProtocolError},
+		{name: "continuation without start", in: frag(true, OpContinuation, "x").Bytes(), code: CloseProtocolError},
+		{name: "non-final continuation without start", in: frag(false, OpContinuation, "x").Bytes(), code: CloseProtocolError},
 		{name: "continuation after a complete message", in: concat(text("a"), frag(true, OpContinuation, "b")), events: []string{`text "a"`}, code: CloseProtocolError},
 		{name: "continuation after a fragmented message ended", in: concat(frag(false, OpText, "a"), frag(true, OpContinuation, "b"), frag(true, OpContinuation, "c")),
 			events: []string{`text "ab"`}, code: CloseProtocolError},
@@ -182,11 +184,11 @@ func TestReader_RFC6455_5_4_Fragmentation(t *testing.T) {
 func TestReader_RFC6455_5_5_ControlFrameFragmented(t *testing.T) {
 	var cases []readerCase
 	for _, op := range []Opcode{OpPing, OpPong, OpClose} {
-		f := tframe{fin: false, op: op, payload: []byte{0x03, 0xe8}, key: testKey}
+		f := wiretest.Frame{Fin: false, Op: byte(op), Payload: []byte{0x03, 0xe8}, Key: testKey}
 		cases = append(cases,
-			readerCase{name: fmt.Sprintf("op %#x without FIN", op), in: f.bytes(), code: CloseProtocolError},
+			readerCase{name: fmt.Sprintf("op %#x without FIN", op), in: f.Bytes(), code: CloseProtocolError},
 			readerCase{name: fmt.Sprintf("op %#x without FIN inside a message", op), in: concat(frag(false, OpText, "a"), f), code: CloseProtocolError},
-			readerCase{name: fmt.Sprintf("op %#x without FIN then continuation", op), in: concat(f, tframe{fin: true, op: OpContinuation, key: testKey}), code: CloseProtocolError},
+			readerCase{name: fmt.Sprintf("op %#x without FIN then continuation", op), in: concat(f, wiretest.Frame{Fin: true, Op: byte(OpContinuation), Key: testKey}), code: CloseProtocolError},
 		)
 	}
 	runReaderCases(t, cases)
@@ -198,19 +200,19 @@ func TestReader_RFC6455_5_5_ControlFrameTooLong(t *testing.T) {
 	for _, op := range []Opcode{OpPing, OpPong, OpClose} {
 		for _, n := range []int{126, 127, 1000, 65535, 65536} {
 			cases = append(cases, readerCase{name: fmt.Sprintf("op %#x with %d bytes", op, n),
-				in: tframe{fin: true, op: op, payload: bytes.Repeat([]byte{'x'}, n), key: testKey}.bytes(), code: CloseProtocolError})
+				in: wiretest.Frame{Fin: true, Op: byte(op), Payload: bytes.Repeat([]byte{'x'}, n), Key: testKey}.Bytes(), code: CloseProtocolError})
 		}
 		// A length over 125 is refused from the header alone.
 		cases = append(cases, readerCase{name: fmt.Sprintf("op %#x announcing 2^40 bytes", op),
-			in: tframe{fin: true, op: op, key: testKey, rawLen: 1 << 40}.bytes()[:14], code: CloseProtocolError})
+			in: wiretest.Frame{Fin: true, Op: byte(op), Key: testKey, RawLen: 1 << 40}.Bytes()[:14], code: CloseProtocolError})
 	}
 	cases = append(cases,
-		readerCase{name: "ping with 125 bytes", in: ping(p125).bytes(), events: []string{fmt.Sprintf("ping %q", p125)}},
-		readerCase{name: "pong with 125 bytes", in: pong(p125).bytes(), events: []string{fmt.Sprintf("pong %q", p125)}},
-		readerCase{name: "empty ping", in: ping("").bytes(), events: []string{`ping ""`}},
-		readerCase{name: "close with 125 bytes", in: closeFrame(closePayload(1000, strings.Repeat("r", 123))).bytes(),
+		readerCase{name: "ping with 125 bytes", in: ping(p125).Bytes(), events: []string{fmt.Sprintf("ping %q", p125)}},
+		readerCase{name: "pong with 125 bytes", in: pong(p125).Bytes(), events: []string{fmt.Sprintf("pong %q", p125)}},
+		readerCase{name: "empty ping", in: ping("").Bytes(), events: []string{`ping ""`}},
+		readerCase{name: "close with 125 bytes", in: closeFrame(wiretest.ClosePayload(1000, strings.Repeat("r", 123))).Bytes(),
 			events: []string{fmt.Sprintf("close 1000 %q", strings.Repeat("r", 123))}},
-		readerCase{name: "close with 124-byte reason", in: closeFrame(closePayload(1000, strings.Repeat("r", 124))).bytes(), code: CloseProtocolError},
+		readerCase{name: "close with 124-byte reason", in: closeFrame(wiretest.ClosePayload(1000, strings.Repeat("r", 124))).Bytes(), code: CloseProtocolError},
 		readerCase{name: "ping with 126 bytes inside a message", in: concat(frag(false, OpText, "a"), ping(p125+"x")), code: CloseProtocolError},
 		readerCase{name: "ten pings", in: concat(ping("0"), ping("1"), ping("2"), ping("3"), ping("4"), ping("5"), ping("6"), ping("7"), ping("8"), ping("9")),
 			events: []string{`ping "0"`, `ping "1"`, `ping "2"`, `ping "3"`, `ping "4"`, `ping "5"`, `ping "6"`, `ping "7"`, `ping "8"`, `ping "9"`}},
@@ -221,15 +223,15 @@ func TestReader_RFC6455_5_5_ControlFrameTooLong(t *testing.T) {
 func TestReader_RFC6455_5_5_1_DataAfterCloseIgnored(t *testing.T) {
 	garbage := []byte{0xff, 0xff, 0xff, 0x00, 0x7f}
 	runReaderCases(t, []readerCase{
-		{name: "text after close", in: concat(closeFrame(closePayload(1000, "")), text("late")), events: []string{`close 1000 ""`}},
+		{name: "text after close", in: concat(closeFrame(wiretest.ClosePayload(1000, "")), text("late")), events: []string{`close 1000 ""`}},
 		{name: "ping after close", in: concat(closeFrame(nil), ping("late")), events: []string{`close 1005 ""`}},
-		{name: "garbage after close", in: append(closeFrame(closePayload(1001, "gone")).bytes(), garbage...), events: []string{`close 1001 "gone"`}},
-		{name: "second close", in: concat(closeFrame(closePayload(1000, "a")), closeFrame(closePayload(4000, "b"))), events: []string{`close 1000 "a"`}},
+		{name: "garbage after close", in: append(closeFrame(wiretest.ClosePayload(1001, "gone")).Bytes(), garbage...), events: []string{`close 1001 "gone"`}},
+		{name: "second close", in: concat(closeFrame(wiretest.ClosePayload(1000, "a")), closeFrame(wiretest.ClosePayload(4000, "b"))), events: []string{`close 1000 "a"`}},
 	})
 
 	rd := &Reader{}
 	rec := &recorder{}
-	in := concat(text("a"), closeFrame(closePayload(1000, "")))
+	in := concat(text("a"), closeFrame(wiretest.ClosePayload(1000, "")))
 	if err := rd.Feed(in, rec); err != nil || !rd.Closed() {
 		t.Fatalf("Feed: %v, Closed %v", err, rd.Closed())
 	}
@@ -245,20 +247,20 @@ func TestReader_RFC6455_10_4_MaxMessageSize(t *testing.T) {
 	lim := feedOpts{maxSize: 100}
 	x := func(n int) string { return strings.Repeat("x", n) }
 	runReaderCases(t, []readerCase{
-		{name: "at the limit", opts: lim, in: text(x(100)).bytes(), events: []string{fmt.Sprintf("text %q", x(100))}},
-		{name: "one over", opts: lim, in: text(x(101)).bytes(), code: CloseTooBig},
+		{name: "at the limit", opts: lim, in: text(x(100)).Bytes(), events: []string{fmt.Sprintf("text %q", x(100))}},
+		{name: "one over", opts: lim, in: text(x(101)).Bytes(), code: CloseTooBig},
 		{name: "fragments at the limit", opts: lim, in: concat(frag(false, OpBinary, x(50)), frag(true, OpContinuation, x(50))), events: []string{fmt.Sprintf("binary %q", x(100))}},
 		{name: "fragments over", opts: lim, in: concat(frag(false, OpBinary, x(50)), ping(""), frag(false, OpContinuation, x(50)), frag(true, OpContinuation, "y")),
 			events: []string{`ping ""`}, code: CloseTooBig},
 		{name: "limit per message", opts: lim, in: concat(text(x(100)), text(x(100))), events: []string{fmt.Sprintf("text %q", x(100)), fmt.Sprintf("text %q", x(100))}},
 		{name: "control frames do not count", opts: feedOpts{maxSize: 1}, in: concat(ping(x(125)), text("a")), events: []string{fmt.Sprintf("ping %q", x(125)), `text "a"`}},
-		{name: "inflated over", opts: feedOpts{maxSize: 100, inflater: true}, in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: deflateMessage(t, []byte(x(101)))}.bytes(), code: CloseTooBig},
-		{name: "inflated at the limit", opts: feedOpts{maxSize: 100, inflater: true}, in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: deflateMessage(t, []byte(x(100)))}.bytes(),
+		{name: "inflated over", opts: feedOpts{maxSize: 100, inflater: true}, in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: deflateMessage(t, []byte(x(101)))}.Bytes(), code: CloseTooBig},
+		{name: "inflated at the limit", opts: feedOpts{maxSize: 100, inflater: true}, in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: deflateMessage(t, []byte(x(100)))}.Bytes(),
 			events: []string{fmt.Sprintf("text %q", x(100))}},
 	})
 
 	// A frame announcing too much fails from its header, before its payload.
-	hdr := text(x(1000)).bytes()[:8]
+	hdr := text(x(1000)).Bytes()[:8]
 	if res := feedBytes(hdr, lim); res.code != CloseTooBig || res.errAt != len(hdr) {
 		t.Errorf("header of an oversized frame: code %d at %d, want %d at %d", res.code, res.errAt, CloseTooBig, len(hdr))
 	}
@@ -270,20 +272,20 @@ func TestReader_RFC7692_CompressedMessages(t *testing.T) {
 	long := strings.Repeat("compressible ", 50)
 	zl := z(long)
 	runReaderCases(t, []readerCase{
-		{name: "compressed text", opts: on, in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: z("hello")}.bytes(), events: []string{`text "hello"`}},
-		{name: "compressed binary", opts: on, in: tframe{fin: true, op: OpBinary, rsv: 0x40, key: testKey, payload: z("\x00\x01")}.bytes(), events: []string{`binary "\x00\x01"`}},
+		{name: "compressed text", opts: on, in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: z("hello")}.Bytes(), events: []string{`text "hello"`}},
+		{name: "compressed binary", opts: on, in: wiretest.Frame{Fin: true, Op: byte(OpBinary), RSV: 0x40, Key: testKey, Payload: z("\x00\x01")}.Bytes(), events: []string{`binary "\x00\x01"`}},
 		{name: "compressed in fragments", opts: on, in: concat(
-			tframe{op: OpText, rsv: 0x40, key: testKey, payload: zl[:3]},
+			wiretest.Frame{Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: zl[:3]},
 			ping("p"),
-			tframe{op: OpContinuation, key: testKey, payload: zl[3:10]},
-			tframe{fin: true, op: OpContinuation, key: testKey, payload: zl[10:]}),
+			wiretest.Frame{Op: byte(OpContinuation), Key: testKey, Payload: zl[3:10]},
+			wiretest.Frame{Fin: true, Op: byte(OpContinuation), Key: testKey, Payload: zl[10:]}),
 			events: []string{`ping "p"`, fmt.Sprintf("text %q", long)}},
-		{name: "compressed then plain", opts: on, in: concat(tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: z("a")}, text("b")),
+		{name: "compressed then plain", opts: on, in: concat(wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: z("a")}, text("b")),
 			events: []string{`text "a"`, `text "b"`}},
-		{name: "compressed invalid UTF-8", opts: on, in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: z("ok\xc0\xafok")}.bytes(), code: CloseInvalidPayload},
-		{name: "compressed truncated UTF-8", opts: on, in: tframe{fin: true, op: OpText, rsv: 0x40, key: testKey, payload: z("ok\xe2\x82")}.bytes(), code: CloseInvalidPayload},
-		{name: "corrupt deflate data", opts: on, in: tframe{fin: true, op: OpBinary, rsv: 0x40, key: testKey, payload: []byte{0xff, 0xff, 0xff}}.bytes(), code: CloseInvalidPayload},
-		{name: "RSV1 on continuation", opts: on, in: concat(tframe{op: OpText, rsv: 0x40, key: testKey, payload: zl[:3]}, tframe{fin: true, op: OpContinuation, rsv: 0x40, key: testKey, payload: zl[3:]}),
+		{name: "compressed invalid UTF-8", opts: on, in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: z("ok\xc0\xafok")}.Bytes(), code: CloseInvalidPayload},
+		{name: "compressed truncated UTF-8", opts: on, in: wiretest.Frame{Fin: true, Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: z("ok\xe2\x82")}.Bytes(), code: CloseInvalidPayload},
+		{name: "corrupt deflate data", opts: on, in: wiretest.Frame{Fin: true, Op: byte(OpBinary), RSV: 0x40, Key: testKey, Payload: []byte{0xff, 0xff, 0xff}}.Bytes(), code: CloseInvalidPayload},
+		{name: "RSV1 on continuation", opts: on, in: concat(wiretest.Frame{Op: byte(OpText), RSV: 0x40, Key: testKey, Payload: zl[:3]}, wiretest.Frame{Fin: true, Op: byte(OpContinuation), RSV: 0x40, Key: testKey, Payload: zl[3:]}),
 			code: CloseProtocolError},
 	})
 }
@@ -298,7 +300,7 @@ func TestReader_HandlerErrorStopsFeed(t *testing.T) {
 	if len(rec.events) != 1 {
 		t.Fatalf("events after the handler's error: %q", rec.events)
 	}
-	if err := rd.Feed(text("again").bytes(), rec); !errors.Is(err, errHandler) {
+	if err := rd.Feed(text("again").Bytes(), rec); !errors.Is(err, errHandler) {
 		t.Fatalf("Feed after an error: %v, want the same error", err)
 	}
 	if len(rec.events) != 1 {
@@ -309,8 +311,8 @@ func TestReader_HandlerErrorStopsFeed(t *testing.T) {
 func TestReader_ErrorIsSticky(t *testing.T) {
 	rd := &Reader{}
 	rec := &recorder{}
-	err1 := rd.Feed(frag(true, OpContinuation, "x").bytes(), rec)
-	err2 := rd.Feed(text("ok").bytes(), rec)
+	err1 := rd.Feed(frag(true, OpContinuation, "x").Bytes(), rec)
+	err2 := rd.Feed(text("ok").Bytes(), rec)
 	var ce *CloseError
 	if !errors.As(err1, &ce) || ce.Code != CloseProtocolError || err2 != err1 {
 		t.Fatalf("errors %v then %v", err1, err2)
@@ -329,19 +331,19 @@ func TestReader_State(t *testing.T) {
 	if rd.InMessage() || rd.Closed() {
 		t.Fatal("new Reader is in a message or closed")
 	}
-	rd.Feed(frag(false, OpBinary, "a").bytes(), rec)
+	rd.Feed(frag(false, OpBinary, "a").Bytes(), rec)
 	if !rd.InMessage() || rd.MessageOp() != OpBinary {
 		t.Fatalf("after a first fragment: InMessage %v, MessageOp %v", rd.InMessage(), rd.MessageOp())
 	}
-	rd.Feed(ping("").bytes(), rec)
+	rd.Feed(ping("").Bytes(), rec)
 	if !rd.InMessage() || rd.MessageOp() != OpBinary {
 		t.Fatal("a ping ended the message")
 	}
-	rd.Feed(frag(true, OpContinuation, "b").bytes(), rec)
+	rd.Feed(frag(true, OpContinuation, "b").Bytes(), rec)
 	if rd.InMessage() {
 		t.Fatal("still in a message after FIN")
 	}
-	rd.Feed(closeFrame(nil).bytes(), rec)
+	rd.Feed(closeFrame(nil).Bytes(), rec)
 	if !rd.Closed() {
 		t.Fatal("not Closed after a close frame")
 	}
@@ -352,7 +354,7 @@ func TestReader_PiecesAreReaderMemory(t *testing.T) {
 	// arrives, not buffered: streaming large messages costs no memory.
 	rd := &Reader{}
 	rec := &recorder{}
-	in := bin(bytes.Repeat([]byte("z"), 1000)).bytes()
+	in := bin(bytes.Repeat([]byte("z"), 1000)).Bytes()
 	for i := 0; i < len(in); i += 100 {
 		if err := rd.Feed(in[i:min(i+100, len(in))], rec); err != nil {
 			t.Fatal(err)
@@ -396,16 +398,16 @@ func genStream(rng *rand.Rand, bad bool) (in []byte, events []string, code int) 
 		}
 		return rng.IntN(40)
 	}
-	var frames []tframe
+	var frames []wiretest.Frame
 	control := func() {
 		switch rng.IntN(2) {
 		case 0:
 			p := randBytes(rng.IntN(126))
-			frames = append(frames, tframe{fin: true, op: OpPing, payload: p, key: key()})
+			frames = append(frames, wiretest.Frame{Fin: true, Op: byte(OpPing), Payload: p, Key: key()})
 			events = append(events, fmt.Sprintf("ping %q", p))
 		default:
 			p := randBytes(rng.IntN(126))
-			frames = append(frames, tframe{fin: true, op: OpPong, payload: p, key: key()})
+			frames = append(frames, wiretest.Frame{Fin: true, Op: byte(OpPong), Payload: p, Key: key()})
 			events = append(events, fmt.Sprintf("pong %q", p))
 		}
 	}
@@ -435,7 +437,7 @@ func genStream(rng *rand.Rand, bad bool) (in []byte, events []string, code int) 
 				if i == 0 {
 					fop = op
 				}
-				frames = append(frames, tframe{fin: i == nfrag-1, op: fop, payload: rest[:n], key: key()})
+				frames = append(frames, wiretest.Frame{Fin: i == nfrag-1, Op: byte(fop), Payload: rest[:n], Key: key()})
 				rest = rest[n:]
 				if i < nfrag-1 && rng.IntN(3) == 0 {
 					// Interleave a control frame, its event before the message's.
@@ -452,28 +454,28 @@ func genStream(rng *rand.Rand, bad bool) (in []byte, events []string, code int) 
 	if rng.IntN(4) == 0 {
 		code := []int{1000, 1001, 1011, 3000, 4999}[rng.IntN(5)]
 		reason := randText(rng.IntN(40))
-		frames = append(frames, tframe{fin: true, op: OpClose, payload: closePayload(code, reason), key: key()})
+		frames = append(frames, wiretest.Frame{Fin: true, Op: byte(OpClose), Payload: wiretest.ClosePayload(code, reason), Key: key()})
 		events = append(events, fmt.Sprintf("close %d %q", code, reason))
-		frames = append(frames, tframe{fin: true, op: OpText, payload: []byte("after close"), key: key()})
+		frames = append(frames, wiretest.Frame{Fin: true, Op: byte(OpText), Payload: []byte("after close"), Key: key()})
 	} else if bad {
-		var f tframe
+		var f wiretest.Frame
 		switch rng.IntN(8) {
 		case 0:
-			f, code = tframe{fin: true, op: OpText, payload: []byte(randText(10) + "\xed\xa0\x80"), key: key()}, CloseInvalidPayload
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpText), Payload: []byte(randText(10) + "\xed\xa0\x80"), Key: key()}, CloseInvalidPayload
 		case 1:
-			f, code = tframe{fin: true, op: OpBinary, payload: []byte("x"), rsv: 0x20, key: key()}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpBinary), Payload: []byte("x"), RSV: 0x20, Key: key()}, CloseProtocolError
 		case 2:
-			f, code = tframe{fin: true, op: Opcode(3 + rng.IntN(5)), key: key()}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(Opcode(3 + rng.IntN(5))), Key: key()}, CloseProtocolError
 		case 3:
-			f, code = tframe{fin: true, op: OpBinary, payload: []byte("x"), unmasked: true}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpBinary), Payload: []byte("x"), Unmasked: true}, CloseProtocolError
 		case 4:
-			f, code = tframe{fin: true, op: OpPing, payload: randBytes(126), key: key()}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpPing), Payload: randBytes(126), Key: key()}, CloseProtocolError
 		case 5:
-			f, code = tframe{fin: true, op: OpContinuation, payload: []byte("x"), key: key()}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpContinuation), Payload: []byte("x"), Key: key()}, CloseProtocolError
 		case 6:
-			f, code = tframe{fin: true, op: OpClose, payload: closePayload(1005, ""), key: key()}, CloseProtocolError
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpClose), Payload: wiretest.ClosePayload(1005, ""), Key: key()}, CloseProtocolError
 		default:
-			f, code = tframe{fin: true, op: OpClose, payload: closePayload(1000, "\xff"), key: key()}, CloseInvalidPayload
+			f, code = wiretest.Frame{Fin: true, Op: byte(OpClose), Payload: wiretest.ClosePayload(1000, "\xff"), Key: key()}, CloseInvalidPayload
 		}
 		frames = append(frames, f)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // utf8Valid lists text that is valid UTF-8 at the boundaries RFC 3629 draws.
@@ -206,8 +208,8 @@ func TestCompleteRunes(t *testing.T) {
 }
 
 // textFrames cuts msg into text fragments at the given offsets.
-func textFrames(msg []byte, cuts []int) []tframe {
-	var fs []tframe
+func textFrames(msg []byte, cuts []int) []wiretest.Frame {
+	var fs []wiretest.Frame
 	start := 0
 	all := append(append([]int(nil), cuts...), len(msg))
 	for i, end := range all {
@@ -215,7 +217,7 @@ func textFrames(msg []byte, cuts []int) []tframe {
 		if i == 0 {
 			op = OpText
 		}
-		fs = append(fs, tframe{fin: i == len(all)-1, op: op, payload: msg[start:end], key: testKey})
+		fs = append(fs, wiretest.Frame{Fin: i == len(all)-1, Op: byte(op), Payload: msg[start:end], Key: testKey})
 		start = end
 	}
 	return fs
@@ -229,7 +231,7 @@ func TestReader_RFC6455_8_1_TextMustBeUTF8(t *testing.T) {
 			want.events = []string{fmt.Sprintf("text %q", msg)}
 		}
 		// One frame.
-		want.in = text(string(msg)).bytes()
+		want.in = text(string(msg)).Bytes()
 		want.check(t)
 		// Two fragments, cut at every offset.
 		for i := 0; i <= len(msg); i++ {
@@ -240,7 +242,7 @@ func TestReader_RFC6455_8_1_TextMustBeUTF8(t *testing.T) {
 		// One byte per fragment, with a ping in between.
 		fs := textFrames(msg, every(len(msg)))
 		if len(fs) > 1 {
-			fs = append(fs[:1], append([]tframe{ping("")}, fs[1:]...)...)
+			fs = append(fs[:1], append([]wiretest.Frame{ping("")}, fs[1:]...)...)
 			if wantCode == 0 || firstInvalidUTF8(msg) >= 1 {
 				want.events = append([]string{`ping ""`}, want.events...)
 			}
@@ -257,7 +259,7 @@ func TestReader_RFC6455_8_1_TextMustBeUTF8(t *testing.T) {
 	}
 	// Binary messages are never checked.
 	for _, c := range utf8Invalid {
-		res := feedWhole(bin([]byte(c.s)).bytes(), feedOpts{})
+		res := feedWhole(bin([]byte(c.s)).Bytes(), feedOpts{})
 		if res.code != 0 {
 			t.Errorf("binary %q: close code %d", c.s, res.code)
 		}
@@ -300,18 +302,18 @@ func TestReader_RFC6455_8_1_FailFast(t *testing.T) {
 			wantAt := -1
 			pos := 0
 			for _, f := range fs {
-				b := f.bytes()
-				hdr := len(b) - len(f.payload)
-				if wantAt < 0 && first < len(msg) && first < pos+len(f.payload) {
+				b := f.Bytes()
+				hdr := len(b) - len(f.Payload)
+				if wantAt < 0 && first < len(msg) && first < pos+len(f.Payload) {
 					wantAt = len(in) + hdr + (first - pos) + 1
 				}
 				in = append(in, b...)
-				pos += len(f.payload)
+				pos += len(f.Payload)
 			}
 			if wantAt < 0 {
 				wantAt = len(in) // truncated: invalid once the message ends
 			}
-			res := feedBytes(append(in, text("next").bytes()...), feedOpts{})
+			res := feedBytes(append(in, text("next").Bytes()...), feedOpts{})
 			if res.code != CloseInvalidPayload || res.errAt != wantAt {
 				t.Fatalf("%s in %d fragments, byte by byte: code %d after byte %d, want %d after byte %d of %d",
 					c.name, len(fs), res.code, res.errAt, CloseInvalidPayload, wantAt, len(in))

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // sframe is a frame the server sent, as a client decodes it.
@@ -208,7 +210,7 @@ func TestAppendMessage_ReadBack(t *testing.T) {
 	out := AppendMessage(nil, OpText, false, msg, 3, true, true)
 	var in []byte
 	for _, f := range decodeServerFrames(t, out) {
-		in = append(in, tframe{fin: f.fin, op: f.op, payload: f.payload, key: testKey}.bytes()...)
+		in = append(in, wiretest.Frame{Fin: f.fin, Op: byte(f.op), Payload: f.payload, Key: testKey}.Bytes()...)
 	}
 	res := feedBytes(in, feedOpts{})
 	if res.code != 0 || len(res.events) != 1 || res.events[0] != fmt.Sprintf("text %q", msg) {
