@@ -114,7 +114,7 @@ func (env *attackEnv) url() string {
 }
 
 // nextID waits for the next Connected.
-func (env *attackEnv) nextID(t *testing.T) int { return receive(t, env.ids, "Connected") }
+func (env *attackEnv) nextID(t *testing.T) int { return wiretest.Receive(t, env.ids, "Connected") }
 
 // goodClient dials a well-behaved gorilla client.
 func (env *attackEnv) goodClient(t *testing.T) (*websocket.Conn, int) {
@@ -264,7 +264,7 @@ func TestAttack_PongFlood_Issue11(t *testing.T) {
 
 			wantEvent := fmt.Sprintf("disconnected %d %d", badID, 1008)
 			env.ev.WaitFor(t, wantEvent)
-			if !receive(t, cut, "the attacker's writes to fail") {
+			if !wiretest.Receive(t, cut, "the attacker's writes to fail") {
 				t.Errorf("the attacker's socket was not closed by the server")
 			}
 			msg := env.ev.WaitPrefix(t, fmt.Sprintf("error %d 1008 ", badID))
@@ -345,7 +345,7 @@ func TestAttack_DeflateBomb_Issue11(t *testing.T) {
 			}
 			// Disconnected fires before the connection's cleanup gives its
 			// bytes back: wait for the last one.
-			waitUntil(t, "the bombers' bytes to be given back (MemoryInUse 0)", func() bool { return env.s.MemoryInUse() == 0 })
+			wiretest.WaitUntil(t, "the bombers' bytes to be given back (MemoryInUse 0)", func() bool { return env.s.MemoryInUse() == 0 })
 			for _, e := range env.ev.Snapshot() {
 				if strings.HasPrefix(e, fmt.Sprintf("disconnected %d ", goodID)) {
 					t.Errorf("the well-behaved client was disconnected: %s", e)
@@ -378,7 +378,7 @@ func TestAttack_AnnouncedFrameLength_Issue11(t *testing.T) {
 			}
 			// Each connection ends with its 40 KiB in a 64 KiB buffer.
 			const want = conns * 64 << 10
-			waitUntil(t, "every connection's 40 KiB to be buffered", func() bool { return env.s.MemoryInUse() >= want })
+			wiretest.WaitUntil(t, "every connection's 40 KiB to be buffered", func() bool { return env.s.MemoryInUse() >= want })
 			roundTrips(t, good, 5, "beside the announced frames")
 			if n := env.s.MemoryInUse(); n != want {
 				t.Errorf("%d connections that sent 40 KiB of a 64 MiB frame hold %d bytes, want %d", conns, n, want)
@@ -498,7 +498,7 @@ func TestHeartbeat_ClientStopsAnsweringPings_Issue11(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the client that answers pings was disconnected: %v", err)
 			}
-			waitUntil(t, "the answering client's PingRTT", func() bool { return c.PingRTT() > 0 })
+			wiretest.WaitUntil(t, "the answering client's PingRTT", func() bool { return c.PingRTT() > 0 })
 			if !c.Connected() {
 				t.Errorf("the client that answers pings is not connected")
 			}
@@ -529,7 +529,7 @@ func TestAttack_PerClientLimits_Issue11(t *testing.T) {
 			a.Close()
 			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", aID))
 			// The place is given back after Disconnected has fired.
-			waitUntil(t, "the ended connection's place to be given back", func() bool {
+			wiretest.WaitUntil(t, "the ended connection's place to be given back", func() bool {
 				env.s.mu.Lock()
 				defer env.s.mu.Unlock()
 				return env.s.ips["127.0.0.1"].conns < 2

@@ -155,7 +155,7 @@ func TestSend_TimeoutPositive_BlocksUntilWritten(t *testing.T) {
 	if n := c.BytesSent(); n != 0 {
 		t.Fatalf("BytesSent in blocking mode = %d, want 0", n)
 	}
-	if p := receive(t, got, "the 4 MiB message"); !bytes.Equal(p, big) {
+	if p := wiretest.Receive(t, got, "the 4 MiB message"); !bytes.Equal(p, big) {
 		t.Fatalf("client got %d bytes, want the 4 MiB sent", len(p))
 	}
 }
@@ -216,7 +216,7 @@ func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
 	c.SetTimeout(2)
 	first := make(chan error, 1)
 	go func() { first <- h.s.Send(id, make([]byte, 2<<20)) }() // holds the queue
-	waitUntil(t, "the first send to be queued", func() bool {
+	wiretest.WaitUntil(t, "the first send to be queued", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.sendState != nil && c.queued > 0
@@ -233,10 +233,10 @@ func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
 			t.Fatalf("read after %d bytes: %v", total, err)
 		}
 	}
-	if err := receive(t, first, "the first send"); err != nil {
+	if err := wiretest.Receive(t, first, "the first send"); err != nil {
 		t.Fatalf("first send: %v", err)
 	}
-	if err := receive(t, second, "the second send"); err != nil {
+	if err := wiretest.Receive(t, second, "the second send"); err != nil {
 		t.Fatalf("a send waiting for room while data flowed for longer than Timeout: %v", err)
 	}
 }

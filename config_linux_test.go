@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 func TestConfig_BindExclusively(t *testing.T) {
@@ -165,7 +166,7 @@ func TestConfig_UseIPv6(t *testing.T) {
 			if err != nil {
 				t.Fatalf("UseIPv6=%s: dial %s: %v", tc.useIPv6, url, err)
 			}
-			c, err := s.Connection(receive(t, ids, "Connected"))
+			c, err := s.Connection(wiretest.Receive(t, ids, "Connected"))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -256,7 +256,7 @@ func TestConfig_MaxConnections_ExtraClientRefused(t *testing.T) {
 	// A slot frees when a client leaves.
 	c1.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
 	readClose(t, c1)
-	waitUntil(t, "a new client to be accepted", func() bool {
+	wiretest.WaitUntil(t, "a new client to be accepted", func() bool {
 		conn, _, err := d.Dial(h.url, nil)
 		if err != nil {
 			return false
@@ -430,7 +430,7 @@ func TestConfig_CodePage1252(t *testing.T) {
 	})
 	conn, id := h.dial(t, "/", nil)
 	conn.WriteMessage(websocket.TextMessage, []byte("café €"))
-	in := receive(t, got, "DataIn")
+	in := wiretest.Receive(t, got, "DataIn")
 	// Reference, CodePage: "The system code page used for Unicode to
 	// Multibyte translations": TextB holds Windows-1252 bytes, Text the text.
 	if want := "caf\xe9 \x80"; in[0] != want {
@@ -441,7 +441,7 @@ func TestConfig_CodePage1252(t *testing.T) {
 	}
 	// Binary data is never converted.
 	conn.WriteMessage(websocket.BinaryMessage, []byte("café"))
-	if in := receive(t, got, "DataIn"); in[0] != "café" {
+	if in := wiretest.Receive(t, got, "DataIn"); in[0] != "café" {
 		t.Fatalf("binary TextB = %q, want it unchanged", in[0])
 	}
 

@@ -142,7 +142,7 @@ func TestDoEvents_DispatchQueued_ConnectionWaitsForItsEvent(t *testing.T) {
 	for !ran.Load() && time.Now().Before(deadline) {
 		s.DoEvents()
 	}
-	if r := receive(t, done, "the handshake"); r.status != 401 {
+	if r := wiretest.Receive(t, done, "the handshake"); r.status != 401 {
 		t.Fatalf("handshake: %d %v, want the 401 set in DoEvents", r.status, r.err)
 	}
 }
@@ -158,7 +158,7 @@ func TestDoEvents_ReturnsWhenIdle(t *testing.T) {
 			s.DoEvents()
 			close(done)
 		}()
-		receive(t, done, "DoEvents to return")
+		wiretest.Receive(t, done, "DoEvents to return")
 	}
 }
 
@@ -192,7 +192,7 @@ func TestEvents_DispatchInline_SerializedPerConnection(t *testing.T) {
 			h.s.Ping(id) // pongs and sends from this goroutine meanwhile
 		}
 	}
-	receive(t, done, "the last DataIn")
+	wiretest.Receive(t, done, "the last DataIn")
 	if overlap.Load() != 0 {
 		t.Fatalf("handlers overlapped or ran on the caller's goroutine (%d)", overlap.Load())
 	}

@@ -278,7 +278,7 @@ func TestDataIn_LargeMessageInPieces(t *testing.T) {
 	if err := conn.WriteMessage(websocket.BinaryMessage, msg); err != nil {
 		t.Fatal(err)
 	}
-	receive(t, done, "the last piece")
+	wiretest.Receive(t, done, "the last piece")
 	if !bytes.Equal(got.Bytes(), msg) {
 		t.Fatalf("pieces add up to %d bytes, want the %d sent", got.Len(), len(msg))
 	}
@@ -459,7 +459,7 @@ func TestLog_LogLevels(t *testing.T) {
 			conn.WriteMessage(websocket.TextMessage, []byte("panic")) // a debug entry: the stack
 			readClose(t, conn)
 			conn.Close()
-			waitUntil(t, "the connection to end", func() bool { return h.s.ConnectionCount() == 0 })
+			wiretest.WaitUntil(t, "the connection to end", func() bool { return h.s.ConnectionCount() == 0 })
 			if level == 0 {
 				time.Sleep(100 * time.Millisecond)
 				if got := l.Snapshot(); len(got) != 0 {
@@ -554,7 +554,7 @@ func TestWebSocketOpenRequest_Parameters(t *testing.T) {
 			"X-Request-Id: 77",
 		},
 	})
-	e := receive(t, got, "WebSocketOpenRequest")
+	e := wiretest.Receive(t, got, "WebSocketOpenRequest")
 	if e.ConnectionID != id {
 		t.Errorf("ConnectionId %d, then Connected for %d", e.ConnectionID, id)
 	}

@@ -144,7 +144,7 @@ func TestOnMessage_WholeMessages(t *testing.T) {
 		c.WriteFrame(false, 1, []byte("frag-1 "))
 		c.WriteFrame(false, 0, []byte("frag-2 "))
 		c.WriteFrame(true, 0, []byte("frag-3"))
-		m := receive(t, msgs, "OnMessage of a fragmented message")
+		m := wiretest.Receive(t, msgs, "OnMessage of a fragmented message")
 		if m.format != FormatText || m.data != "frag-1 frag-2 frag-3" || m.pieces < 3 {
 			t.Fatalf("OnMessage got %v %q after %d DataIn pieces; want text \"frag-1 frag-2 frag-3\" after 3", m.format, m.data, m.pieces)
 		}
@@ -154,7 +154,7 @@ func TestOnMessage_WholeMessages(t *testing.T) {
 		// A 200,000-byte binary message: more than one read.
 		big := bytes.Repeat([]byte("0123456789"), 20000)
 		c.WriteBinary(big)
-		m = receive(t, msgs, "OnMessage of 200,000 bytes")
+		m = wiretest.Receive(t, msgs, "OnMessage of 200,000 bytes")
 		if m.format != FormatBinary || m.data != string(big) {
 			t.Fatalf("OnMessage got %v with %d bytes, want binary with %d", m.format, len(m.data), len(big))
 		}
@@ -217,7 +217,7 @@ func TestConnectionValue_ReachableFromEveryEvent(t *testing.T) {
 		c.WriteText("hi")
 		c.Close(1000, "")
 		for _, want := range []string{"Connected ada", "DataIn ada", "Message ada", "Disconnected ada"} {
-			if got := receive(t, seen, want); got != want {
+			if got := wiretest.Receive(t, seen, want); got != want {
 				t.Fatalf("got %q, want %q", got, want)
 			}
 		}
@@ -262,7 +262,7 @@ func TestConnectionRequest_DuringOpen(t *testing.T) {
 	}, func(t *testing.T, s *Server, dial func(string, http.Header) *wstest.Conn) {
 		c := dial("/chat?room=go", http.Header{"Cookie": {"session=s3cr3t"}})
 		for _, ev := range []string{"WebSocketOpenRequest", "Connected"} {
-			got := receive(t, ch, ev)
+			got := wiretest.Receive(t, ch, ev)
 			if got.event != ev || got.path != "/chat" || got.query != "go" || got.cookie != "s3cr3t" || !strings.HasPrefix(got.remote, "127.0.0.1:") || !got.ctxOK {
 				t.Fatalf("%s: request seen as %+v", ev, got)
 			}
@@ -271,7 +271,7 @@ func TestConnectionRequest_DuringOpen(t *testing.T) {
 			}
 		}
 		c.WriteText("later")
-		if gone := receive(t, after, "OnMessage"); !gone {
+		if gone := wiretest.Receive(t, after, "OnMessage"); !gone {
 			t.Fatal("Request() is still there after Connected")
 		}
 		c.Close(1000, "")
@@ -287,7 +287,7 @@ func TestConnectionContext_CancelledWhenConnectionEnds(t *testing.T) {
 		s.Events.OnConnected = func(e *ConnectedEvent) { ctxs <- e.Connection.Context() }
 	}, func(t *testing.T, s *Server, dial func(string, http.Header) *wstest.Conn) {
 		c := dial("/", nil)
-		ctx := receive(t, ctxs, "Connected")
+		ctx := wiretest.Receive(t, ctxs, "Connected")
 		if ctx.Err() != nil {
 			t.Fatalf("the context of an open connection is done: %v", ctx.Err())
 		}
@@ -423,7 +423,7 @@ func TestConnectionRequest_TLSState(t *testing.T) {
 	})
 	_, state, _ := wssOpen(t, h, env.client())
 	for _, ev := range []string{"WebSocketOpenRequest", "Connected"} {
-		got := receive(t, ch, ev)
+		got := wiretest.Receive(t, ch, ev)
 		if got.event != ev || got.serverName != "server.test" || got.version != state.Version {
 			t.Fatalf("%s: %+v, want server.test and version %#x", ev, got, state.Version)
 		}
@@ -442,7 +442,7 @@ func TestSendContext_NetHTTP(t *testing.T) {
 		hs.Close()
 	})
 	rawDial(t, strings.TrimPrefix(hs.URL, "http://"), wiretest.Options{Control: smallRcvBuf}) // reads nothing
-	waitUntil(t, "the connection opens", func() bool { return s.ConnectionCount() == 1 })
+	wiretest.WaitUntil(t, "the connection opens", func() bool { return s.ConnectionCount() == 1 })
 	id := s.Connections()[0].ID()
 	chunk := make([]byte, 256<<10)
 	deadline := time.Now().Add(waitLimit)
@@ -489,7 +489,7 @@ func TestOnMessage_BesideBufferMessageLineModeAndDeflate(t *testing.T) {
 			}
 			check := func(what string, want ...string) {
 				t.Helper()
-				receive(t, done, what)
+				wiretest.Receive(t, done, what)
 				if got := reset(); strings.Join(got, "|") != strings.Join(want, "|") {
 					t.Fatalf("%s: events %q, want %q", what, got, want)
 				}
@@ -522,7 +522,7 @@ func TestOnMessage_BesideBufferMessageLineModeAndDeflate(t *testing.T) {
 			h.nextID(t)
 			msg := strings.Repeat("compressible ", 5000)
 			c3.WriteMessage(1, []byte(msg))
-			receive(t, done, "compressed message")
+			wiretest.Receive(t, done, "compressed message")
 			got := reset()
 			if len(got) == 0 || got[len(got)-1] != "Message "+msg {
 				t.Fatalf("the compressed message did not reach OnMessage whole (%d events)", len(got))

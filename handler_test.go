@@ -61,7 +61,7 @@ func newHTTPHarness(t *testing.T, setup func(*Server)) *httpHarness {
 	return h
 }
 
-func (h *httpHarness) nextID(t *testing.T) int { return receive(t, h.ids, "Connected") }
+func (h *httpHarness) nextID(t *testing.T) int { return wiretest.Receive(t, h.ids, "Connected") }
 
 func (h *httpHarness) dial(t *testing.T, query string) (*websocket.Conn, int) {
 	t.Helper()
@@ -174,7 +174,7 @@ func TestServeHTTP_BytesAfterTheRequestHead(t *testing.T) {
 		t.Fatalf("status %d", rc.Resp.StatusCode)
 	}
 	h.nextID(t)
-	if s := receive(t, got, "DataIn"); s != "early" {
+	if s := wiretest.Receive(t, got, "DataIn"); s != "early" {
 		t.Fatalf("DataIn %q", s)
 	}
 }
@@ -186,7 +186,7 @@ func TestServeHTTP_ShutdownClosesConnections(t *testing.T) {
 	if code, _ := readClose(t, conn); code != 1000 {
 		t.Fatalf("close code %d", code)
 	}
-	waitUntil(t, "Connections to empty", func() bool { return h.s.ConnectionCount() == 0 })
+	wiretest.WaitUntil(t, "Connections to empty", func() bool { return h.s.ConnectionCount() == 0 })
 }
 
 func TestServeHTTP_MaxConnections(t *testing.T) {

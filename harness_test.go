@@ -20,7 +20,7 @@ import (
 
 // waitLimit bounds every wait of the reference tests: generous, so that a
 // busy machine only makes a test slower, never wrong.
-const waitLimit = 10 * time.Second
+const waitLimit = wiretest.Timeout
 
 // checkGoroutines fails the test if it leaves more goroutines running than it
 // found. Call it first, so that its cleanup runs after every other cleanup
@@ -157,31 +157,6 @@ func readClose(t *testing.T, conn *websocket.Conn) (int, string) {
 	}
 	t.Fatal("no close frame within 1000 messages")
 	return 0, ""
-}
-
-// waitUntil polls cond until it holds, failing the test after waitLimit.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitLimit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
-// receive waits for a value on ch, failing the test after waitLimit.
-func receive[T any](t *testing.T, ch <-chan T, what string) T {
-	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(waitLimit):
-		t.Fatalf("timed out waiting for %s", what)
-		var zero T
-		return zero
-	}
 }
 
 // wsErrCode returns the reference error code of err, or 0.

@@ -86,7 +86,7 @@ func TestShutdown_ClosesAllConnections(t *testing.T) {
 	for _, id := range ids {
 		ev.WaitFor(t, "Disconnected "+strconv.Itoa(id))
 	}
-	waitUntil(t, "Connections to empty", func() bool { return h.s.ConnectionCount() == 0 })
+	wiretest.WaitUntil(t, "Connections to empty", func() bool { return h.s.ConnectionCount() == 0 })
 }
 
 func TestShutdown_UsesDisconnectStatusCode(t *testing.T) {
@@ -137,7 +137,7 @@ func TestShutdownContext_WaitsForEveryConnection(t *testing.T) {
 		}
 	}
 	for range ids {
-		receive(t, done, "the client to see the close")
+		wiretest.Receive(t, done, "the client to see the close")
 	}
 }
 
@@ -168,7 +168,7 @@ func TestInvalidConnectionID126_EveryMethod(t *testing.T) {
 	os.WriteFile(file, []byte("x"), 0o600)
 	conn, closed := h.dial(t, "/", nil)
 	conn.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
-	waitUntil(t, "the closed connection to leave", func() bool { return h.s.ConnectionCount() == 0 })
+	wiretest.WaitUntil(t, "the closed connection to leave", func() bool { return h.s.ConnectionCount() == 0 })
 
 	for _, id := range []int{0, -1, 999999, closed} {
 		calls := map[string]func() error{
@@ -456,7 +456,7 @@ func TestSendMessage_Formats(t *testing.T) {
 			t.Fatalf("client got type %d %q, want %d %q", typ, p, want.typ, want.data)
 		}
 	}
-	if p := receive(t, pongs, "the pong"); p != "pong!" {
+	if p := wiretest.Receive(t, pongs, "the pong"); p != "pong!" {
 		t.Fatalf("pong payload %q", p)
 	}
 }

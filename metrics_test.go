@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Issue 12: Metrics counts what went through the server without any event
@@ -42,7 +43,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 			}
 			readMessage(t, a) // gorilla answers the ping as it reads
 			readMessage(t, b)
-			waitUntil(t, "the pong is measured", func() bool { return s.Metrics().Pongs == 1 })
+			wiretest.WaitUntil(t, "the pong is measured", func() bool { return s.Metrics().Pongs == 1 })
 
 			m := s.Metrics()
 			if m.Connections != 2 || m.Accepted != 2 {
@@ -63,7 +64,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 
 			a.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4001, ""), time.Now().Add(time.Second))
 			readClose(t, a)
-			waitUntil(t, "the closed connection is counted", func() bool { return s.Metrics().Closes[4001] == 1 })
+			wiretest.WaitUntil(t, "the closed connection is counted", func() bool { return s.Metrics().Closes[4001] == 1 })
 			// A closed connection's traffic stays counted.
 			if m2 := s.Metrics(); m2.Connections != 1 || m2.MessagesIn != m.MessagesIn || m2.BytesOut != m.BytesOut {
 				t.Errorf("after a close: %+v", m2)
@@ -83,7 +84,7 @@ func TestMetricsCountTraffic(t *testing.T) {
 				t.Fatal(err)
 			}
 			status, _ := strconv.Atoi(strings.Fields(line)[1])
-			waitUntil(t, "the failed handshake is counted", func() bool { return s.Metrics().HandshakeFailures[status] == 1 })
+			wiretest.WaitUntil(t, "the failed handshake is counted", func() bool { return s.Metrics().HandshakeFailures[status] == 1 })
 		})
 	}
 }
@@ -98,7 +99,7 @@ func TestMetricsRefusals(t *testing.T) {
 	if _, resp, err := d.Dial(h.url, nil); err == nil || resp == nil || resp.StatusCode != 503 {
 		t.Fatalf("second connection past MaxConnections=1: %v", err)
 	}
-	waitUntil(t, "the refusal is counted", func() bool { return s.Metrics().Refused["max_connections"] == 1 })
+	wiretest.WaitUntil(t, "the refusal is counted", func() bool { return s.Metrics().Refused["max_connections"] == 1 })
 
 	// The client does not read: its queue fills.
 	msg := make([]byte, 64<<10)

@@ -205,7 +205,7 @@ func TestConnections_CollectionOfConnectedClients(t *testing.T) {
 	}
 	// A client that leaves is removed from the collection.
 	conns[1].WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(1000, ""))
-	waitUntil(t, "the closed connection to leave Connections", func() bool { return h.s.ConnectionCount() == 2 })
+	wiretest.WaitUntil(t, "the closed connection to leave Connections", func() bool { return h.s.ConnectionCount() == 2 })
 	if _, err := h.s.Connection(ids[1]); !errorsIsCode(err, 126) {
 		t.Fatalf("Connection of a closed client: %v, want 126", err)
 	}
@@ -464,10 +464,10 @@ func TestWSConnection_DataFormat_SetDataToSend(t *testing.T) {
 	if _, p := readMessage(t, conn); string(p) != "end" {
 		t.Fatalf("client got %q, want end", p)
 	}
-	if p := receive(t, pings, "the ping"); p != "ping data" {
+	if p := wiretest.Receive(t, pings, "the ping"); p != "ping data" {
 		t.Fatalf("client got ping %q", p)
 	}
-	if p := receive(t, pongs, "the pong"); p != "pong data" {
+	if p := wiretest.Receive(t, pongs, "the pong"); p != "pong data" {
 		t.Fatalf("client got pong %q", p)
 	}
 	// The client's answer to DataFormat 9 is a pong the server reports.

@@ -65,7 +65,7 @@ func TestSendFile_LargeFileContentByHash(t *testing.T) {
 	if err := h.s.SendFile(id, name); err != nil {
 		t.Fatalf("SendFile: %v", err)
 	}
-	r := receive(t, got, "the file")
+	r := wiretest.Receive(t, got, "the file")
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
@@ -100,7 +100,7 @@ func TestSendFile_FramesOfMaxFrameSize(t *testing.T) {
 	if !bytes.Equal(got, data) {
 		t.Fatal("the frames do not add up to the file")
 	}
-	if err := receive(t, errc, "SendFile"); err != nil {
+	if err := wiretest.Receive(t, errc, "SendFile"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -114,7 +114,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- h.s.SendFile(id, name) }()
-	waitUntil(t, "SendFile to start", func() bool {
+	wiretest.WaitUntil(t, "SendFile to start", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.sendState != nil && c.streaming && c.queued > 0
@@ -136,7 +136,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	if r.n >= int64(len(data)) {
 		t.Fatalf("the interrupted file arrived whole (%d bytes)", r.n)
 	}
-	err := receive(t, errc, "SendFile to return")
+	err := wiretest.Receive(t, errc, "SendFile to return")
 	wantCode(t, "interrupted SendFile", err, ErrInterrupted)
 	// Reference: Interrupt stops the file "without disconnecting the client".
 	if !c.Connected() {
@@ -144,7 +144,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	}
 	// The client has read the last byte, but the server may not yet have
 	// counted it off the queue; a non-blocking send waits for that.
-	waitUntil(t, "the queue to drain", func() bool {
+	wiretest.WaitUntil(t, "the queue to drain", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return c.queued == 0
@@ -161,7 +161,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	if r := readHashed(conn); r.err != nil || r.sum != sha256.Sum256(sdata) {
 		t.Fatalf("SendFile after Interrupt: %d bytes, %v", r.n, r.err)
 	}
-	if err := receive(t, errc, "SendFile"); err != nil {
+	if err := wiretest.Receive(t, errc, "SendFile"); err != nil {
 		t.Fatal(err)
 	}
 }

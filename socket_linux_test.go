@@ -95,12 +95,12 @@ func TestEventLoop_RawSocket_ClosesEveryDescriptor(t *testing.T) {
 		bad := rawDial(t, h.addr, wiretest.Options{Headers: []string{"Sec-WebSocket-Version: 8"}})
 		bad.NC.Close()
 	}
-	waitUntil(t, "every connection to end", func() bool {
+	wiretest.WaitUntil(t, "every connection to end", func() bool {
 		h.s.mu.Lock()
 		defer h.s.mu.Unlock()
 		return h.s.active == 0
 	})
-	waitUntil(t, "the open files to return to their count", func() bool { return openFiles(t) <= before })
+	wiretest.WaitUntil(t, "the open files to return to their count", func() bool { return openFiles(t) <= before })
 }
 
 // TestEventLoop_RawSocket_SlowClient checks backpressure on a raw socket
@@ -119,7 +119,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 	rc, id := h.rawOpen(t, wiretest.Options{Control: smallRcvBuf})
 	c := h.conn(t, id)
 	// The connect's ReadyToSend fires after Connected, on the server's side.
-	waitUntil(t, "the connect's ReadyToSend", func() bool { return ready.Load() == 1 })
+	wiretest.WaitUntil(t, "the connect's ReadyToSend", func() bool { return ready.Load() == 1 })
 	msg := make([]byte, 8<<10)
 	var sent [][]byte
 	blocked := false // a send failed with ErrWouldBlock
@@ -169,7 +169,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 			t.Fatalf("message %d: op %d, %d bytes, not what was sent", i, f.Op, len(f.Payload))
 		}
 	}
-	waitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > before && c.ReadyToSend() })
+	wiretest.WaitUntil(t, "ReadyToSend after ErrWouldBlock", func() bool { return ready.Load() > before && c.ReadyToSend() })
 	if err := h.s.Send(id, []byte("after")); err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestEventLoop_RawSocket_SendsNeedNoTwin(t *testing.T) {
 	if code, _ := rc.CloseFrame(t); code != 1000 {
 		t.Errorf("close code %d", code)
 	}
-	waitUntil(t, "the connection to end", func() bool { return !c.Connected() })
+	wiretest.WaitUntil(t, "the connection to end", func() bool { return !c.Connected() })
 	if c.twin.Load() != nil {
 		t.Error("a raw socket that never filled got a twin")
 	}
@@ -251,7 +251,7 @@ func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
 				rc.Frame(t)
 			}
 			c := h.conn(t, id)
-			waitUntil(t, "the queue to drain", func() bool {
+			wiretest.WaitUntil(t, "the queue to drain", func() bool {
 				c.mu.Lock()
 				defer c.mu.Unlock()
 				return c.sendState != nil && c.queued == 0 && !c.flushing

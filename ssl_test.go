@@ -160,7 +160,7 @@ func TestSSLClientAuthentication(t *testing.T) {
 	conn.Close()
 	id := h.nextID(t)
 	ev.WaitFor(t, "SSLClientAuthentication "+strconv.Itoa(id)+"|CN=client.test|CN=Test CA, O=Test CA Org|true|true")
-	waitUntil(t, "the closed client's connection to end", func() bool { return h.s.ConnectionCount() == 0 })
+	wiretest.WaitUntil(t, "the closed client's connection to end", func() bool { return h.s.ConnectionCount() == 0 })
 
 	accept.Store(false)
 	if conn, err := dialTLS(h, clientConf); err == nil {

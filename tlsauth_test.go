@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsserver/wsserver/internal/wiretest"
-
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of mutual TLS: SSLAuthenticateClients, the SSLClientAuthentication

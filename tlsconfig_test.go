@@ -12,9 +12,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-	"github.com/wsserver/wsserver/internal/wiretest"
-
 	"github.com/wsserver/wsserver/internal/certstore/certtest"
+	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
 // Tests of the SSL config settings: validated when set, applied by
@@ -599,7 +598,7 @@ func TestTLSConfig_ServedThroughNetHTTP(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wss through net/http: %v", err)
 	}
-	id := receive(t, ids, "Connected")
+	id := wiretest.Receive(t, ids, "Connected")
 	conn.WriteMessage(websocket.TextMessage, []byte("via net/http"))
 	if _, p := readMessage(t, conn); string(p) != "via net/http" {
 		t.Fatalf("echo %q", p)
@@ -609,5 +608,5 @@ func TestTLSConfig_ServedThroughNetHTTP(t *testing.T) {
 	}
 	ev.WaitPrefix(t, "0 ClientHello: versions")
 	conn.Close()
-	waitUntil(t, "the connection ends", func() bool { return s.ConnectionCount() == 0 })
+	wiretest.WaitUntil(t, "the connection ends", func() bool { return s.ConnectionCount() == 0 })
 }
