@@ -44,7 +44,8 @@ type app struct {
 	files   http.Handler  // the page, /connections and --static
 	monitor monitorAccess // who may read /connections and /events (monitorguard.go)
 
-	http     *http.Server
+	http     *http.Server       // serves what is not the mode's WebSocket (httpLn)
+	httpLn   net.Listener       // the requests a.srv's listener hands off (listen)
 	tls      *tls.Config        // nil: plain HTTP
 	bg       sync.WaitGroup     // pushLoop and statsLoop
 	stopBg   context.CancelFunc // set by serve
@@ -152,6 +153,11 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 			return nil, usagef("%v", err)
 		}
 		a.tls = conf
+		// The server's own listener does the TLS handshake (UseSSL), then
+		// hands the page's requests to the http.Server decrypted.
+		if err := a.srv.SetUseSSL(true); err != nil {
+			return nil, usagef("%v", err)
+		}
 	}
 	if v, _ := a.srv.Config("BufferMessage"); v != "True" {
 		return nil, usagef("--config BufferMessage=%s: the %s mode needs whole messages", v, o.mode)
@@ -241,16 +247,26 @@ func isUpgrade(r *http.Request) bool {
 	return false
 }
 
-// listen opens the listening socket with the server's LocalHost, LocalPort
-// and socket settings (Server.Listen), in TLS with the --tls flags (the
-// library's TLSConfig offers HTTP/1.1 only, so that upgrades can be
-// hijacked).
-func (a *app) listen() (net.Listener, error) {
-	ln, err := a.srv.Listen()
-	if err != nil || a.tls == nil {
-		return ln, err
+// listen starts the mode's server on its LocalHost and LocalPort
+// (StartListening: its own listener and transport, TLS with the --tls
+// flags) and returns the address it listens on. The WebSocket upgrades
+// other than /events stay with the mode's server, whose listener reads
+// their handshake itself (on its event loops with EventLoop); every other
+// request, /events included, is handed to a.http (serve), so one port
+// serves the page, the monitor and /metrics too, without the memory and
+// accept cost net/http and a hijacked connection would add to every
+// WebSocket client.
+func (a *app) listen() (string, error) {
+	a.httpLn = a.srv.HTTPListener(func(path string) bool { return path != "/events" })
+	if err := a.srv.StartListening(); err != nil {
+		a.httpLn.Close()
+		return "", err
 	}
-	return tls.NewListener(ln, a.tls), nil
+	host := a.opts.host
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return net.JoinHostPort(host, strconv.Itoa(a.srv.LocalPort())), nil
 }
 
 // scheme is the URL scheme of the page: "http", or "https" with TLS.
@@ -261,10 +277,10 @@ func (a *app) scheme() string {
 	return "http"
 }
 
-// urls returns, for the listening address, the root URL (the page, or the
-// --static files), the page's URL and the WebSocket's.
-func (a *app) urls(addr net.Addr) (root, page, ws string) {
-	host, port, _ := net.SplitHostPort(addr.String())
+// urls returns, for the listening address (host:port), the root URL (the
+// page, or the --static files), the page's URL and the WebSocket's.
+func (a *app) urls(addr string) (root, page, ws string) {
+	host, port, _ := net.SplitHostPort(addr)
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
@@ -281,17 +297,18 @@ func (a *app) urls(addr net.Addr) (root, page, ws string) {
 	return root, page, wsScheme + "://" + hp + "/ws"
 }
 
-// serve starts the background loops and serves HTTP and WebSocket on ln
-// until shutdown. The channel yields what http.Server.Serve returned:
+// serve starts the background loops and the HTTP server of the requests
+// the listener hands off (listen has started the WebSocket server) until
+// shutdown. The channel yields what http.Server.Serve returned:
 // http.ErrServerClosed after a shutdown.
-func (a *app) serve(ln net.Listener) <-chan error {
+func (a *app) serve() <-chan error {
 	ctx, cancel := context.WithCancel(context.Background())
 	a.stopBg = cancel
 	a.bg.Add(2)
 	go func() { defer a.bg.Done(); a.pushLoop(ctx) }()
 	go func() { defer a.bg.Done(); a.statsLoop(ctx) }()
 	served := make(chan error, 1)
-	go func() { served <- a.http.Serve(ln) }()
+	go func() { served <- a.http.Serve(a.httpLn) }()
 	return served
 }
 
@@ -307,8 +324,9 @@ func (a *app) shutdown(ctx context.Context) error {
 		}
 		srv.Config("DisconnectStatusDescription=server shutting down")
 	}
-	// http.Server.Shutdown closes the listener at once, then waits for plain
-	// HTTP requests in progress; upgraded connections are the servers' own.
+	// http.Server.Shutdown closes the hand-off at once, then waits for plain
+	// HTTP requests in progress; upgraded connections are the servers' own,
+	// and ShutdownContext stops the listener.
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- a.http.Shutdown(ctx) }()
 	if err := a.srv.ShutdownContext(ctx); err != nil {

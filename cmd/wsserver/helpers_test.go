@@ -27,6 +27,12 @@ type testApp struct {
 // and shuts it down when the test ends.
 func startApp(t *testing.T, args ...string) *testApp {
 	t.Helper()
+	return startAppWith(t, nil, args...)
+}
+
+// startAppWith is startApp that lets prepare change the app before it serves.
+func startAppWith(t *testing.T, prepare func(a *app), args ...string) *testApp {
+	t.Helper()
 	o, err := parseArgs(append([]string{"--host", "127.0.0.1", "--port", "0", "--stats", "0"}, args...))
 	if err != nil {
 		t.Fatalf("parseArgs(%q): %v", args, err)
@@ -37,11 +43,14 @@ func startApp(t *testing.T, args ...string) *testApp {
 	if err != nil {
 		t.Fatalf("newApp: %v", err)
 	}
-	ln, err := a.listen()
+	if prepare != nil {
+		prepare(a)
+	}
+	addr, err := a.listen()
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	served := a.serve(ln)
+	served := a.serve()
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -55,7 +64,7 @@ func startApp(t *testing.T, args ...string) *testApp {
 			t.Logf("server log:\n%s", logs.String())
 		}
 	})
-	root, _, ws := a.urls(ln.Addr())
+	root, _, ws := a.urls(addr)
 	return &testApp{app: a, base: strings.TrimSuffix(root, "/"), ws: ws, logs: logs}
 }
 

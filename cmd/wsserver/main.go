@@ -67,13 +67,13 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 		fmt.Fprintf(stderr, "wsserver: cannot join the cluster: %v\n", err)
 		return 1
 	}
-	ln, err := a.listen()
+	addr, err := a.listen()
 	if err != nil {
 		a.leaveCluster()
 		fmt.Fprintf(stderr, "wsserver: cannot listen on %s: %v\n", net.JoinHostPort(o.host, fmt.Sprint(o.port)), listenProblem(err))
 		return 1
 	}
-	root, page, ws := a.urls(ln.Addr())
+	root, page, ws := a.urls(addr)
 	fmt.Fprintf(stdout, "wsserver %s: %s mode\n", wsserver.Version, describeMode(o))
 	fmt.Fprintf(stdout, "  Page:      %s  (open it in a browser)\n", page)
 	fmt.Fprintf(stdout, "  WebSocket: %s\n", ws)
@@ -86,9 +86,9 @@ func cli(ctx context.Context, onStop func(), args []string, stdout, stderr io.Wr
 		}
 	}
 	fmt.Fprintf(stdout, "Press Ctrl+C to stop.\n")
-	log.Info("listening", "addr", ln.Addr().String(), "mode", o.mode)
+	log.Info("listening", "addr", addr, "mode", o.mode)
 
-	served := a.serve(ln)
+	served := a.serve()
 	code := 0
 	select {
 	case <-ctx.Done():
