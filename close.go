@@ -89,11 +89,11 @@ func (c *Connection) interrupt() {
 	if c.inlineFlush {
 		c.interruptPending = true // seen by flushLoop between writes
 	}
-	if c.inlineFlush && c.tc == nil {
+	if c.inlineFlush {
 		// Wake the sender's blocked write; the unwritten rest stays queued.
 		// (A TLS connection cannot survive a write deadline: there the
 		// sender notices at its next wait.)
-		c.setWriteDeadline(time.Now())
+		c.sock.interrupt()
 	}
 	c.mu.Unlock()
 }
@@ -116,7 +116,7 @@ func (c *Connection) cleanup() {
 	c.unaccount()
 	// After the state: a sender that writes the socket itself (writeThrough)
 	// checks it under c.mu, so it never writes a closed descriptor.
-	c.closeConn()
+	c.sock.close()
 	if c.readState != nil && c.inflater != nil {
 		c.inflater.Close()
 	}
@@ -126,13 +126,7 @@ func (c *Connection) cleanup() {
 // closeSocket cuts the connection so that its reader ends. On an event loop
 // the socket is shut down instead of closed: only the loop, once it has
 // dropped the socket, may close it, or the descriptor could be reused under it.
-func (c *Connection) closeSocket() {
-	if c.poll.Load() != nil || c.rawFD {
-		shutdownSocket(c)
-		return
-	}
-	c.nc.Close()
-}
+func (c *Connection) closeSocket() { c.sock.shutdown() }
 
 // closeReadAfter makes the reader give up waiting for the client after d.
 func (c *Connection) closeReadAfter(d time.Duration) {
@@ -140,5 +134,5 @@ func (c *Connection) closeReadAfter(d time.Duration) {
 		time.AfterFunc(d, c.closeSocket)
 		return
 	}
-	c.conn().SetReadDeadline(time.Now().Add(d))
+	c.sock.setReadDeadline(time.Now().Add(d))
 }

@@ -1,11 +1,8 @@
 package wsserver
 
 import (
-	"crypto/tls"
-	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/deflate"
@@ -18,8 +15,7 @@ import (
 type Connection struct {
 	srv  *Server
 	id   int
-	nc   net.Conn     // nil for a raw socket
-	tc   *tls.Conn    // nc as a TLS connection, nil for plaintext
+	sock sock         // the socket (sock.go); a TLS handshake replaces it before the connection opens
 	opts *connOptions // shared by the connections opened with the same settings
 
 	// Set while the connection opens, read-only once it is in Connections.
@@ -33,15 +29,9 @@ type Connection struct {
 	protocol       string // the subprotocol selected
 	extensions     string // the Sec-WebSocket-Extensions response
 	remotePort     int
-	fd             int  // the socket, on an event loop or raw
-	rawFD          bool // a raw socket (socket.go): nc is nil, fd is the socket
 	sharedDeflate  bool // permessage-deflate without server context takeover: any compressor's output fits
 
-	fdmu       sync.Mutex               // a raw socket: guards the two below and the making of twin
-	fdClosed   bool                     // the raw socket was closed
-	twinFailed bool                     // making the twin failed (reported once)
-	twin       atomic.Pointer[twinConn] // a raw socket's net.Conn, once needed
-	ext        atomic.Pointer[connExt]  // Value, Context, the request during the handshake: nil until used
+	ext atomic.Pointer[connExt] // Value, Context, the request during the handshake: nil until used
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
@@ -51,7 +41,6 @@ type Connection struct {
 
 	// Used only by the connection's reader: its goroutine or event loop.
 	*readState                        // made when the first data arrives
-	raw        syscall.RawConn        // the socket, for reads that hold no buffer while waiting; nil for TLS
 	poll       atomic.Pointer[poller] // the event loop serving the connection, nil when none
 	hs         *loopHandshake         // the opening handshake on an event loop, until it ends
 
@@ -83,7 +72,6 @@ type sendState struct {
 	written          int64     // bytes ever written
 	messageLength    int64     // bytes still to come of a MessageLength message
 	interrupts       uint64    // Interrupt calls, so that waiting sends notice one
-	closeDeadline    time.Time // flushNow's deadline, for a raw socket's twin
 	progressAt       time.Time // when a blocking send's bytes last moved
 	progress         chan struct{}
 	pongWait         chan struct{} // closed when a pong arrives
@@ -105,6 +93,11 @@ type sendState struct {
 	inBatch          bool // the reader is handling a batch and will flush after it
 }
 
+// sockFailed reports a socket failure no caller sees (sockOwner).
+func (c *Connection) sockFailed(err error) {
+	c.srv.fireError(c.id, socketError(err, ErrSend))
+}
+
 // sending returns the send state, making it on first use. c.mu is held.
 func (c *Connection) sending() *sendState {
 	if c.sendState == nil {
@@ -117,26 +110,20 @@ func (c *Connection) sending() *sendState {
 // permessage-deflate is negotiated), so that an idle connection does not
 // carry it.
 type readState struct {
-	rd           protocol.Reader
-	rbp          *[]byte            // the pooled buffer of the last read, until releaseChunk
-	readFn       func(uintptr) bool // c.readRaw, bound once
-	rn           int
-	rerr         error
-	lastReadFull bool   // a blocking read (TLS) filled its buffer: more is likely waiting
-	msgBuf       []byte // BufferMessage: the message so far
-	midMsg       bool   // a message has begun delivering pieces
-	inflater     *deflate.Decompressor
-	dataIn       DataInEvent
-	msgEv        MessageEvent
-	pingEv       PingEvent
-	large        []byte  // a large pooled read buffer in use, until releaseChunk
-	lineBuf      []byte  // LineMode: the line so far
-	carry        [4]byte // the start of a UTF-8 sequence split between pieces
-	carryN       int
-	scratch      []byte
-	heldMsg      int64   // msgBuf bytes charged to the memory budget
-	rateTokens   float64 // MaxMessagesPerSecond: messages the client may send now
-	rateLast     int64   // when rateTokens was brought up to date (Unix ns)
+	rd         protocol.Reader
+	msgBuf     []byte // BufferMessage: the message so far
+	midMsg     bool   // a message has begun delivering pieces
+	inflater   *deflate.Decompressor
+	dataIn     DataInEvent
+	msgEv      MessageEvent
+	pingEv     PingEvent
+	lineBuf    []byte  // LineMode: the line so far
+	carry      [4]byte // the start of a UTF-8 sequence split between pieces
+	carryN     int
+	scratch    []byte
+	heldMsg    int64   // msgBuf bytes charged to the memory budget
+	rateTokens float64 // MaxMessagesPerSecond: messages the client may send now
+	rateLast   int64   // when rateTokens was brought up to date (Unix ns)
 }
 
 // reading returns the reader's state, making it on first use. Only the

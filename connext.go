@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"time"
 
 	"github.com/wsserver/wsserver/internal/handshake"
 	"github.com/wsserver/wsserver/internal/protocol"
@@ -183,8 +182,8 @@ func (c *Connection) buildRequest(h *handshake.Request) *http.Request {
 		r.Host = c.host
 	}
 	r.RemoteAddr = net.JoinHostPort(c.remoteHost, strconv.Itoa(c.remotePort))
-	if c.tc != nil {
-		st := c.tc.ConnectionState()
+	if tc := c.sock.tlsConn(); tc != nil {
+		st := tc.ConnectionState()
 		r.TLS = &st
 	}
 	return r.WithContext(c.contextLocked())
@@ -358,8 +357,6 @@ func (c *Connection) wakeSenders() {
 	c.notifyLocked()
 	if c.inlineFlush {
 		c.interruptPending = true
-		if c.tc == nil {
-			c.setWriteDeadline(time.Now())
-		}
+		c.sock.interrupt()
 	}
 }

@@ -65,9 +65,9 @@ func loopConn(fd int32) *Connection {
 	return chunk[fd&(fdChunkSize-1)].Load()
 }
 
-// setLoopConn records c as the connection on its socket.
-func setLoopConn(c *Connection) {
-	i := c.fd >> fdChunkBits
+// setLoopConn records c as the connection on socket fd.
+func setLoopConn(c *Connection, fd int) {
+	i := fd >> fdChunkBits
 	chunk := loopConns[i].Load()
 	if chunk == nil {
 		loopConnsMu.Lock()
@@ -77,13 +77,13 @@ func setLoopConn(c *Connection) {
 		}
 		loopConnsMu.Unlock()
 	}
-	chunk[c.fd&(fdChunkSize-1)].Store(c)
+	chunk[fd&(fdChunkSize-1)].Store(c)
 }
 
-// clearLoopConn forgets c as the connection on its socket.
-func clearLoopConn(c *Connection) {
-	if chunk := loopConns[c.fd>>fdChunkBits].Load(); chunk != nil {
-		chunk[c.fd&(fdChunkSize-1)].CompareAndSwap(c, nil)
+// clearLoopConn forgets c as the connection on socket fd.
+func clearLoopConn(c *Connection, fd int) {
+	if chunk := loopConns[fd>>fdChunkBits].Load(); chunk != nil {
+		chunk[fd&(fdChunkSize-1)].CompareAndSwap(c, nil)
 	}
 }
 
@@ -120,14 +120,8 @@ func handOff(c *Connection) bool {
 	if startPollers() != nil || len(pollers) == 0 {
 		return false
 	}
-	fd := c.fd
-	if !c.rawFD {
-		fd = -1
-		if c.raw == nil || c.raw.Control(func(s uintptr) { fd = int(s) }) != nil || fd < 0 {
-			return false
-		}
-	}
-	if fd >= maxLoopFD {
+	fd := c.sock.loopFD()
+	if fd < 0 || fd >= maxLoopFD {
 		return false
 	}
 	pollersMu.Lock()
@@ -135,11 +129,12 @@ func handOff(c *Connection) bool {
 	nextPoller++
 	pollersMu.Unlock()
 
-	if !c.rawFD {
-		c.fd = fd // a raw socket's is set from the start, and read by its senders
+	ss, _ := c.sock.(*streamSock)
+	if ss != nil {
+		ss.looped(fd) // from now on shutdown keeps the descriptor open for the loop
 	}
 	c.poll.Store(p)
-	setLoopConn(c)
+	setLoopConn(c, fd)
 	c.mu.Lock()
 	events := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP)
 	if !c.acceptData {
@@ -149,6 +144,9 @@ func handOff(c *Connection) bool {
 	c.mu.Unlock()
 	if err != nil {
 		p.drop(c)
+		if ss != nil {
+			ss.looped(-1)
+		}
 		return false
 	}
 	return true
@@ -187,7 +185,7 @@ func (p *poller) handshake(c *Connection) {
 		}
 		hs.buf = bufpool.Grow(hs.buf, limit-len(hs.buf))
 	}
-	n, err := syscall.Read(c.fd, hs.buf[len(hs.buf):cap(hs.buf)])
+	n, err := syscall.Read(c.sock.loopFD(), hs.buf[len(hs.buf):cap(hs.buf)])
 	if err == syscall.EAGAIN || err == syscall.EINTR {
 		return
 	}
@@ -212,11 +210,11 @@ func (p *poller) handshake(c *Connection) {
 	hs.timer.Stop()
 	leftover := bytes.Clone(hs.buf[used:])
 	resp, ok := s.upgrade(c, req, hs.buf[:0])
-	written, _ := syscall.Write(c.fd, resp)
+	written, _ := c.sock.tryWrite(resp)
 	if written != len(resp) || !ok {
 		// Refused, or a response the socket did not take whole (which a
 		// fresh socket always does): finish on a goroutine.
-		rest := bytes.Clone(resp[max(written, 0):])
+		rest := bytes.Clone(resp[written:])
 		p.drop(c)
 		c.endHandshake()
 		go func() {
@@ -245,7 +243,7 @@ func (p *poller) handshake(c *Connection) {
 // then the socket closes.
 func (p *poller) refuse(c *Connection, resp []byte) {
 	if len(resp) > 0 {
-		syscall.Write(c.fd, resp)
+		c.sock.tryWrite(resp)
 	}
 	p.drop(c)
 	c.hs.timer.Stop()
@@ -264,8 +262,9 @@ func (c *Connection) endHandshake() {
 // drop removes c from the loop. Only the loop's own goroutine or a handOff
 // that failed calls it, so c's socket is still open.
 func (p *poller) drop(c *Connection) {
-	clearLoopConn(c)
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	fd := c.sock.loopFD()
+	clearLoopConn(c, fd)
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
 	c.poll.Store(nil)
 }
 
@@ -275,7 +274,8 @@ func (p *poller) setReading(c *Connection, on bool) {
 	if on {
 		events = syscall.EPOLLIN | syscall.EPOLLRDHUP
 	}
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, c.fd, &syscall.EpollEvent{Events: events, Fd: int32(c.fd)})
+	fd := c.sock.loopFD()
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
 // loop waits for readable sockets and serves them.
@@ -400,12 +400,13 @@ func (p *poller) serve(c *Connection) {
 		p.handshake(c)
 		return
 	}
+	fd := c.sock.loopFD()
 	for i := 0; i < maxReadsPerEvent; i++ {
 		buf := c.directTarget()
 		if buf == nil {
 			buf = p.buf
 		}
-		n, err := syscall.Read(c.fd, buf)
+		n, err := syscall.Read(fd, buf)
 		if err == syscall.EAGAIN || err == syscall.EINTR {
 			return
 		}
@@ -446,19 +447,16 @@ func (c *Connection) flushOnce() {
 	c.mu.Lock()
 	buf := c.out
 	c.mu.Unlock()
-	n, err := syscall.Write(c.fd, buf)
-	if n < 0 {
-		n = 0
-	}
+	n, err := c.sock.tryWrite(buf)
 	c.mu.Lock()
 	c.wrote(n)
-	if len(c.out) > 0 && (err == nil || err == syscall.EAGAIN || err == syscall.EINTR) {
+	if len(c.out) > 0 && err == nil {
 		// The socket is full: a goroutine waits for it, the loop goes on.
 		c.mu.Unlock()
 		go c.flushLoop(0)
 		return
 	}
-	if err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+	if err != nil {
 		c.writeErr = err
 		c.flushing = false
 		c.notifyLocked()

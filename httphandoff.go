@@ -142,7 +142,7 @@ func (s *Server) serveHTTPConn(c *Connection, l *httpListener, req *handshake.Re
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	hc := &handedConn{Conn: nc, head: head, tc: c.tc}
+	hc := &handedConn{Conn: nc, head: head, tc: c.sock.tlsConn()}
 	s.mu.Lock()
 	wait := s.cfg.handshakeTimeout
 	s.mu.Unlock()

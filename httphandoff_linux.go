@@ -3,9 +3,6 @@ package wsserver
 import (
 	"bytes"
 	"net"
-	"os"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/wsserver/wsserver/internal/handshake"
 )
@@ -29,23 +26,5 @@ func (p *poller) handOffHTTP(c *Connection, req *handshake.Request) bool {
 }
 
 // detachConn returns c's socket as a net.Conn of its own, for the HTTP
-// hand-off: a raw socket's descriptor is duplicated into a net.Conn, and
-// the connection's own descriptor (and its twin) closed; the socket stays
-// open through the duplicate.
-func detachConn(c *Connection) (net.Conn, error) {
-	if !c.rawFD {
-		return c.nc, nil
-	}
-	c.fdmu.Lock()
-	if c.fdClosed {
-		c.fdmu.Unlock()
-		return nil, net.ErrClosed
-	}
-	dup, err := unix.FcntlInt(uintptr(c.fd), unix.F_DUPFD_CLOEXEC, 0)
-	c.fdmu.Unlock()
-	c.closeConn()
-	if err != nil {
-		return nil, os.NewSyscallError("fcntl", err)
-	}
-	return fileConn(dup)
-}
+// hand-off (sock.detach).
+func detachConn(c *Connection) (net.Conn, error) { return c.sock.detach() }

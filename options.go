@@ -125,9 +125,10 @@ func LicenseInfo() string {
 // TLS returns the state of the connection's TLS session (the typed form of
 // the SSLNegotiated* settings), or nil for a plaintext connection.
 func (c *Connection) TLS() *tls.ConnectionState {
-	if c.tc == nil {
+	tc := c.sock.tlsConn()
+	if tc == nil {
 		return nil
 	}
-	st := c.tc.ConnectionState()
+	st := tc.ConnectionState()
 	return &st
 }

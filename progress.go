@@ -51,36 +51,6 @@ func progressWrite(rc rawWriter, setDeadline func(time.Time) error, now func() t
 	return done, nil
 }
 
-// writeTimed writes buf for a blocking send with timeout > 0: from the last
-// progress on a socket, and in TLS records' worth otherwise (a TLS write
-// returns only once its bytes have moved, so each return is progress).
-func (c *Connection) writeTimed(buf []byte, timeout time.Duration) (int, error) {
-	defer c.conn().SetWriteDeadline(time.Time{})
-	if rc := c.rawConn(); rc != nil {
-		return progressWrite(rc, c.conn().SetWriteDeadline, time.Now, buf, timeout, c.interruptRequested, c.noteProgress)
-	}
-	done := 0
-	for done < len(buf) {
-		end := min(len(buf), done+tlsChunk)
-		c.conn().SetWriteDeadline(time.Now().Add(timeout))
-		if c.interruptRequested() {
-			return done, os.ErrDeadlineExceeded
-		}
-		m, err := c.conn().Write(buf[done:end])
-		done += m
-		if m > 0 {
-			c.noteProgress()
-		}
-		if err != nil {
-			return done, err
-		}
-	}
-	return done, nil
-}
-
-// tlsChunk is the most a timed TLS write hands to one Write: a TLS record.
-const tlsChunk = 16 << 10
-
 // interruptRequested reports whether an Interrupt asks a blocking send to
 // give up.
 func (c *Connection) interruptRequested() bool {

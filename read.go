@@ -6,10 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
-	"syscall"
 	"time"
 
-	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
@@ -52,45 +50,13 @@ func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
 	}
 }
 
-// readChunk reads what the socket has into a pooled buffer, valid until
-// releaseChunk. On a plain TCP socket it waits for data without holding a
-// buffer, so an idle connection costs no read buffer.
+// readChunk reads what the socket has: straight into the message buffer
+// when a large frame goes there (directTarget), into a large buffer while a
+// large frame arrives, else into a buffer of the socket's, valid until
+// releaseChunk.
 func (c *Connection) readChunk() ([]byte, error) {
-	if buf := c.directTarget(); buf != nil {
-		n, err := c.conn().Read(buf)
-		return buf[:n], err
-	}
-	if c.rd.FrameRemaining() > readBufferSize {
-		return c.readLarge()
-	}
-	rc := c.rawConn()
-	if rc == nil {
-		// TLS (or a net.Conn without a socket): the read waits inside Read,
-		// holding its buffer, so after a read that did not fill its buffer
-		// (a connection gone quiet, most likely) the next waits with a small one.
-		pool := &readBufPool
-		if !c.lastReadFull {
-			pool = &smallReadPool
-		}
-		c.rbp = pool.Get().(*[]byte)
-		n, err := c.conn().Read(*c.rbp)
-		c.lastReadFull = n == len(*c.rbp)
-		return (*c.rbp)[:n], err
-	}
-	if c.readFn == nil {
-		c.readFn = c.readRaw
-	}
-	c.rn, c.rerr = 0, nil
-	if err := rc.Read(c.readFn); err != nil {
-		return nil, err
-	}
-	if c.rerr != nil {
-		return nil, c.rerr
-	}
-	if c.rn == 0 {
-		return nil, io.EOF
-	}
-	return (*c.rbp)[:c.rn], nil
+	target := c.directTarget()
+	return c.sock.readChunk(target, target == nil && c.readState != nil && c.rd.FrameRemaining() > readBufferSize)
 }
 
 // growthRoom returns the room to make ahead in a message buffer holding
@@ -133,56 +99,8 @@ func (c *Connection) directTarget() []byte {
 	return c.msgBuf[len(c.msgBuf) : len(c.msgBuf)+n]
 }
 
-// largeReadSize is the read size inside a large frame: fewer system calls
-// per megabyte than readBufferSize.
-const largeReadSize = 256 << 10
-
-// readLarge reads into a large pooled buffer while a large frame arrives.
-func (c *Connection) readLarge() ([]byte, error) {
-	b := bufpool.Get(largeReadSize)
-	b = b[:cap(b)]
-	c.reading().large = b
-	n, err := c.conn().Read(b)
-	return b[:n], err
-}
-
-// readRaw is the RawConn read callback: it takes a buffer only once the
-// socket is readable.
-func (c *Connection) readRaw(fd uintptr) bool {
-	c.rbp = readBufPool.Get().(*[]byte)
-	n, err := sysRead(fd, *c.rbp)
-	if err == syscall.EAGAIN {
-		readBufPool.Put(c.rbp)
-		c.rbp = nil
-		return false
-	}
-	if err == syscall.EINTR {
-		readBufPool.Put(c.rbp)
-		c.rbp = nil
-		return false
-	}
-	c.rn, c.rerr = max(n, 0), err
-	return true
-}
-
 // releaseChunk returns the buffer of the last read to the pool.
-func (c *Connection) releaseChunk() {
-	if c.readState == nil {
-		return
-	}
-	if c.large != nil {
-		bufpool.Put(c.large)
-		c.large = nil
-	}
-	if c.rbp != nil {
-		if len(*c.rbp) == smallReadSize {
-			smallReadPool.Put(c.rbp)
-		} else {
-			readBufPool.Put(c.rbp)
-		}
-		c.rbp = nil
-	}
-}
+func (c *Connection) releaseChunk() { c.sock.releaseChunk() }
 
 // pausedUntil returns a channel to wait on while AcceptData is false. A
 // closing connection is never paused: its reader must see the close reply.
@@ -524,10 +442,8 @@ func (c *Connection) fail(ce *protocol.CloseError) {
 // close frame or CloseTimeout, so that closing the socket does not reset a
 // connection whose close frame the client has not read yet.
 func (c *Connection) drain() {
-	c.conn().SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
-	if cw, ok := c.conn().(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
+	c.sock.setReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+	c.sock.closeWrite()
 	for {
 		_, err := c.readChunk()
 		c.releaseChunk()

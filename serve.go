@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
@@ -20,25 +19,14 @@ import (
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
-// readBufferSize is the size of a connection's read buffer.
-const readBufferSize = 16 << 10
-
-var readBufPool = sync.Pool{New: func() any { b := make([]byte, readBufferSize); return &b }}
-
-// smallReadSize is the size of the read buffer a quiet TLS connection waits
-// with (see readChunk).
-const smallReadSize = 1 << 10
-
-var smallReadPool = sync.Pool{New: func() any { b := make([]byte, smallReadSize); return &b }}
-
-// accept starts serving a connection the listener accepted.
-func (s *Server) accept(nc net.Conn) {
+// accept starts serving a socket the listener accepted.
+func (s *Server) accept(sk sock) {
 	s.wg.Add(1)
 	if s.handshakeOnLoop() {
 		// No handler or name lookup to wait for: admit here, and let an
 		// event loop read the handshake, so a burst of new connections
 		// costs no goroutine stacks.
-		c, ok := s.admit(nc)
+		c, ok := s.admit(sk)
 		if !ok {
 			s.wg.Done()
 			return
@@ -49,7 +37,7 @@ func (s *Server) accept(nc net.Conn) {
 		return
 	}
 	go func() {
-		c, ok := s.admit(nc)
+		c, ok := s.admit(sk)
 		if !ok {
 			s.wg.Done()
 			return
@@ -60,25 +48,23 @@ func (s *Server) accept(nc net.Conn) {
 
 // admit applies MaxConnections, the client filters and the ConnectionRequest
 // event to a new TCP connection, and sets its socket options. When it says
-// no, it has closed nc.
-func (s *Server) admit(nc net.Conn) (*Connection, bool) {
-	host, portStr, _ := net.SplitHostPort(nc.RemoteAddr().String())
-	port, _ := strconv.Atoi(portStr)
-	id, cfg, ok := s.admission(host, port, func(resp []byte) {
-		if resp != nil {
-			nc.SetWriteDeadline(time.Now().Add(time.Second))
-			nc.Write(resp)
-		}
-		nc.Close()
-	})
+// no, it has closed the socket.
+func (s *Server) admit(sk sock) (*Connection, bool) {
+	var host string
+	remote := sk.remoteAddr()
+	if remote.IsValid() {
+		host = remote.Addr().String()
+	}
+	port := int(remote.Port())
+	id, cfg, ok := s.admission(host, port, sk.refuse)
 	if !ok {
 		return nil, false
 	}
-	setSocketOptions(nc, cfg)
-	c := newConnection(s, id, nc, cfg)
+	sk.setOptions(sockOptionsOf(cfg))
+	c := newConnection(s, id, sk, cfg)
 	c.remoteHost, c.remotePort = host, port
-	if la, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-		c.localAddr = la.IP.String()
+	if la := sk.localAddr(); la.IsValid() {
+		c.localAddr = la.String()
 	}
 	return c, true
 }
@@ -149,38 +135,14 @@ func (s *Server) release(host string) {
 	s.mu.Unlock()
 }
 
-// setSocketOptions applies TcpNoDelay, the keep-alive settings and the buffer
-// sizes to an accepted TCP connection.
-func setSocketOptions(nc net.Conn, cfg *settings) {
-	tc, ok := nc.(*net.TCPConn)
-	if !ok {
-		return
-	}
-	tc.SetNoDelay(cfg.tcpNoDelay)
-	ka := net.KeepAliveConfig{Enable: true, Idle: -1, Interval: -1, Count: -1}
-	if cfg.keepAliveTime > 0 {
-		ka.Idle = time.Duration(cfg.keepAliveTime) * time.Millisecond
-	}
-	if cfg.keepAliveInterval > 0 {
-		ka.Interval = time.Duration(cfg.keepAliveInterval) * time.Millisecond
-	}
-	tc.SetKeepAliveConfig(ka)
-	if cfg.inBufferSize > 0 {
-		tc.SetReadBuffer(cfg.inBufferSize)
-	}
-	if cfg.outBufferSize > 0 {
-		tc.SetWriteBuffer(cfg.outBufferSize)
-	}
-}
-
-func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
+func newConnection(s *Server, id int, sk sock, cfg *settings) *Connection {
 	s.mu.Lock()
 	timeout := s.timeout
 	s.mu.Unlock()
 	c := &Connection{
 		srv:           s,
 		id:            id,
-		nc:            nc,
+		sock:          sk,
 		timeout:       timeout,
 		maxLineLength: cfg.defaultMaxLineLength,
 		acceptData:    true,
@@ -204,9 +166,7 @@ func newConnection(s *Server, id int, nc net.Conn, cfg *settings) *Connection {
 			msgRate:           float64(cfg.msgRate),
 		}),
 	}
-	if tc, ok := nc.(*net.TCPConn); ok && rawIO {
-		c.raw, _ = tc.SyscallConn()
-	}
+	sk.setOwner(c)
 	return c
 }
 
@@ -240,7 +200,7 @@ func (s *Server) serveRaw(c *Connection) {
 		if err != nil {
 			return
 		}
-		c.nc, c.tc, c.raw = tc, tc, nil
+		c.sock = newStreamSock(tc)
 	}
 	// Most request heads fit in 4 KiB; the buffer grows to the 16 KiB limit
 	// only for the rest, so a burst of handshakes holds little memory.
@@ -252,7 +212,7 @@ func (s *Server) serveRaw(c *Connection) {
 		}
 	}()
 
-	c.conn().SetReadDeadline(time.Now().Add(cfg.handshakeTimeout))
+	c.sock.setReadDeadline(time.Now().Add(cfg.handshakeTimeout))
 	n := 0
 	var req *handshake.Request
 	var used int
@@ -268,8 +228,8 @@ func (s *Server) serveRaw(c *Connection) {
 			buf = bufpool.Grow(buf[:n], limit-n)
 			buf = buf[:cap(buf)]
 		}
-		m, err := c.conn().Read(buf[n:])
-		n += m
+		p, err := c.sock.readChunk(buf[n:], false)
+		n += len(p)
 		var perr error
 		req, used, perr = handshake.ParseLimit(buf[:n], limit)
 		if perr == nil {
@@ -292,7 +252,7 @@ func (s *Server) serveRaw(c *Connection) {
 		opened = true // the HTTP listener has it now
 		return
 	}
-	c.conn().SetReadDeadline(time.Time{})
+	c.sock.setReadDeadline(time.Time{})
 	// Bytes after the request head already belong to the WebSocket stream.
 	leftover := bytes.Clone(buf[used:n])
 	// The request is parsed (into strings of its own): the buffer can take
@@ -308,7 +268,7 @@ func (s *Server) serveRaw(c *Connection) {
 	bufpool.Put(buf)
 	buf = nil
 	opened = true
-	if c.tc != nil {
+	if c.sock.tlsConn() != nil {
 		// The TLS handshake grew this goroutine's stack (to 8 KiB or more)
 		// and it would keep it for the connection's life: a fresh goroutine
 		// with a small stack serves the connection instead.
@@ -320,9 +280,7 @@ func (s *Server) serveRaw(c *Connection) {
 
 // writeRaw writes handshake bytes, bounded in time. It reports success.
 func (c *Connection) writeRaw(b []byte) bool {
-	c.conn().SetWriteDeadline(time.Now().Add(10 * time.Second))
-	_, err := c.conn().Write(b)
-	c.conn().SetWriteDeadline(time.Time{})
+	_, err := c.sock.write(b, time.Now().Add(10*time.Second))
 	return err == nil
 }
 
@@ -339,14 +297,11 @@ func (c *Connection) refuseRaw(resp []byte) {
 	if !c.writeRaw(resp) {
 		return
 	}
-	nc := c.conn()
-	if cw, ok := nc.(interface{ CloseWrite() error }); ok {
-		cw.CloseWrite()
-	}
-	nc.SetReadDeadline(time.Now().Add(refuseLinger))
+	c.sock.closeWrite()
+	c.sock.setReadDeadline(time.Now().Add(refuseLinger))
 	var scratch [4 << 10]byte
 	for range 256 { // at most 1 MiB
-		if _, err := nc.Read(scratch[:]); err != nil {
+		if _, err := c.sock.readChunk(scratch[:], false); err != nil {
 			return
 		}
 	}
@@ -448,7 +403,7 @@ func (s *Server) run(c *Connection, leftover []byte) {
 	s.mu.Lock()
 	loop := s.cfg.eventLoop
 	s.mu.Unlock()
-	if loop && (c.raw != nil || c.rawFD) && c.Connected() {
+	if loop && c.sock.loopFD() >= 0 && c.Connected() {
 		if len(leftover) > 0 {
 			if err := c.feed(leftover); err != nil {
 				code, reason := c.failed(err)
@@ -535,7 +490,7 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 
 // abandon gives back what an admitted connection holds when it never opened.
 func (s *Server) abandon(c *Connection) {
-	c.closeConn()
+	c.sock.close()
 	s.release(c.remoteHost)
 	s.wg.Done()
 }
@@ -587,12 +542,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nc.SetDeadline(time.Time{}) // the http.Server's ReadTimeout or WriteTimeout must not cut the WebSocket
 	s.wg.Add(1)
-	c, ok := s.admit(nc)
+	c, ok := s.admit(newStreamSock(nc))
 	if !ok {
 		s.wg.Done()
 		return
 	}
-	c.tc = tlsConnOf(nc)
 	var leftover []byte
 	if n := brw.Reader.Buffered(); n > 0 {
 		leftover, _ = brw.Reader.Peek(n)

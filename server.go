@@ -236,7 +236,7 @@ func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 			continue
 		}
 		delay = 0
-		s.accept(nc)
+		s.accept(newStreamSock(nc))
 	}
 }
 

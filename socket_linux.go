@@ -1,10 +1,12 @@
 package wsserver
 
 import (
+	"crypto/tls"
 	"net"
 	"net/netip"
 	"os"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -20,80 +22,242 @@ import (
 // once, a read on a goroutine, a deadline), a net.Conn on a duplicate of the
 // descriptor, its twin, is made on first need and kept until the end.
 
-// twinConn is the net.Conn of a raw connection, on a duplicate descriptor.
-type twinConn struct {
-	nc *net.TCPConn
-	rc syscall.RawConn
+// fdSock is a raw socket: a bare descriptor that an event loop serves. It
+// makes its twin, a streamSock on a duplicate descriptor, on first need.
+type fdSock struct {
+	fd      int
+	mu      sync.Mutex // guards closed, twinFailed and the making of twin
+	closed  bool       // the descriptor was closed
+	failed  bool       // making the twin failed (reported once)
+	closing int64      // setCloseDeadline's deadline (Unix ns, 0: none), for a twin made later
+	twin    atomic.Pointer[streamSock]
+	owner   sockOwner // told when the twin cannot be made
 }
 
-// conn returns the connection's socket as a net.Conn.
-func (c *Connection) conn() net.Conn {
-	if !c.rawFD {
-		return c.nc
-	}
-	if t := c.twinConn(); t != nil {
-		return t.nc
-	}
-	return closedConn{}
-}
+// newFDSock returns the sock of the raw socket fd.
+func newFDSock(fd int, owner sockOwner) *fdSock { return &fdSock{fd: fd, owner: owner} }
 
-// setWriteDeadline sets the write deadline of the connection's net.Conn,
-// without making a raw socket's twin: without one, no write is blocked that
-// the deadline could concern. Safe with c.mu held.
-func (c *Connection) setWriteDeadline(t time.Time) {
-	if !c.rawFD {
-		c.nc.SetWriteDeadline(t)
-	} else if tw := c.twin.Load(); tw != nil {
-		tw.nc.SetWriteDeadline(t)
-	}
-}
-
-// rawConn returns the connection's syscall.RawConn, nil for TLS.
-func (c *Connection) rawConn() syscall.RawConn {
-	if !c.rawFD {
-		return c.raw
-	}
-	if t := c.twinConn(); t != nil {
-		return t.rc
-	}
-	return nil
-}
-
-// twinConn returns the twin of a raw connection, making it on first use; nil
-// once the socket is closed (or when no descriptor is left to duplicate,
-// which is reported as an Error event).
-func (c *Connection) twinConn() *twinConn {
-	if t := c.twin.Load(); t != nil {
+// twinSock returns the twin, making it on first use; nil once the socket is
+// closed (or when no descriptor is left to duplicate, which is reported to
+// the owner, not under mu: it may close the connection).
+func (s *fdSock) twinSock() *streamSock {
+	if t := s.twin.Load(); t != nil {
 		return t
 	}
-	t, err := c.makeTwin()
+	t, err := s.makeTwin()
 	if err != nil {
-		c.srv.fireError(c.id, socketError(err, ErrSend)) // not under fdmu: the handler may close c
+		s.owner.sockFailed(err)
 	}
 	return t
 }
 
-// makeTwin makes the twin under fdmu, so that the descriptor it duplicates
+// makeTwin makes the twin under mu, so that the descriptor it duplicates
 // cannot be closed (and reused) meanwhile.
-func (c *Connection) makeTwin() (*twinConn, error) {
-	c.fdmu.Lock()
-	defer c.fdmu.Unlock()
-	if t := c.twin.Load(); t != nil || c.fdClosed || c.twinFailed {
+func (s *fdSock) makeTwin() (*streamSock, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if t := s.twin.Load(); t != nil || s.closed || s.failed {
 		return t, nil
 	}
-	t, err := newTwin(c.fd)
+	nc, err := newTwin(s.fd)
 	if err != nil {
-		c.twinFailed = true // reported once; the connection then fails its waits
+		s.failed = true // reported once; the connection then fails its waits
 		return nil, err
 	}
-	c.twin.Store(t)
+	t := newStreamSock(nc)
+	if s.closing != 0 {
+		nc.SetWriteDeadline(time.Unix(0, s.closing))
+	}
+	s.twin.Store(t)
 	return t, nil
+}
+
+func (s *fdSock) readChunk(target []byte, large bool) ([]byte, error) {
+	if t := s.twinSock(); t != nil {
+		return t.readChunk(target, large)
+	}
+	return nil, net.ErrClosed
+}
+
+func (s *fdSock) releaseChunk() {
+	if t := s.twin.Load(); t != nil {
+		t.releaseChunk()
+	}
+}
+
+func (s *fdSock) canTryWrite() bool { return true }
+
+// tryWritev writes under mu, so the descriptor cannot be closed (and reused)
+// under the write.
+func (s *fdSock) tryWritev(vecs [][]byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, net.ErrClosed
+	}
+	n, err := unix.Writev(s.fd, vecs)
+	return tryResult("writev", n, err)
+}
+
+func (s *fdSock) tryWrite(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, net.ErrClosed
+	}
+	n, err := syscall.Write(s.fd, b)
+	return tryResult("write", n, err)
+}
+
+// write writes without blocking first, which is all most writes need; only
+// a socket that is full waits, through its twin.
+func (s *fdSock) write(b []byte, deadline time.Time) (int, error) {
+	n, err := s.tryWrite(b)
+	if n == len(b) || err != nil {
+		return n, err
+	}
+	t := s.twinSock()
+	if t == nil {
+		return n, net.ErrClosed
+	}
+	m, err := t.write(b[n:], deadline)
+	return n + m, err
+}
+
+// writeTimed writes without blocking first; only a socket that is full
+// waits, through its twin.
+func (s *fdSock) writeTimed(b []byte, timeout time.Duration, stop func() bool, progress func()) (int, error) {
+	n, err := s.tryWrite(b)
+	if n == len(b) || err != nil {
+		return n, err
+	}
+	if n > 0 {
+		progress()
+	}
+	t := s.twinSock()
+	if t == nil {
+		return n, net.ErrClosed
+	}
+	m, err := t.writeTimed(b[n:], timeout, stop, progress)
+	return n + m, err
+}
+
+func (s *fdSock) setReadDeadline(d time.Time) {
+	if t := s.twinSock(); t != nil {
+		t.setReadDeadline(d)
+	}
+}
+
+// setWriteDeadline sets the deadline of the twin, without making one:
+// without a twin, no write is blocked that the deadline could concern.
+func (s *fdSock) setWriteDeadline(d time.Time) {
+	if t := s.twin.Load(); t != nil {
+		t.setWriteDeadline(d)
+	}
+}
+
+func (s *fdSock) setCloseDeadline(d time.Time) {
+	s.mu.Lock()
+	s.closing = d.UnixNano()
+	s.mu.Unlock()
+	s.setWriteDeadline(d)
+}
+
+func (s *fdSock) interrupt() { s.setWriteDeadline(time.Now()) }
+
+func (s *fdSock) survivesDeadline() bool { return true }
+
+func (s *fdSock) closeWrite() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		syscall.Shutdown(s.fd, syscall.SHUT_WR)
+	}
+}
+
+// shutdown shuts both directions of the socket: its reader, a loop or a
+// goroutine, then sees the end of the stream and ends the connection. The
+// descriptor stays open (and cannot be reused under a reader) until close.
+func (s *fdSock) shutdown() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closed {
+		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+	}
+}
+
+// close closes the socket and its twin, once; only the connection's last
+// owner calls it, after any event loop dropped it.
+func (s *fdSock) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if t := s.twin.Load(); t != nil {
+		t.close()
+	}
+	syscall.Close(s.fd)
+}
+
+func (s *fdSock) refuse(resp []byte) {
+	if resp != nil {
+		syscall.Write(s.fd, resp) // a fresh socket takes a short response whole
+	}
+	s.close()
+}
+
+func (s *fdSock) remoteAddr() netip.AddrPort {
+	sa, err := syscall.Getpeername(s.fd)
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return sockaddrAddrPort(sa)
+}
+
+func (s *fdSock) localAddr() netip.Addr {
+	sa, err := syscall.Getsockname(s.fd)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return sockaddrAddrPort(sa).Addr().WithZone("") // LocalAddress has no zone, as from a net.Conn
+}
+
+func (s *fdSock) setOptions(o sockOptions) { setFDOptions(s.fd, o) }
+func (s *fdSock) loopFD() int              { return s.fd }
+func (s *fdSock) setOwner(o sockOwner)     { s.owner = o }
+
+func (s *fdSock) netConn() net.Conn {
+	if t := s.twinSock(); t != nil {
+		return t.nc
+	}
+	return nil
+}
+
+func (s *fdSock) tlsConn() *tls.Conn { return nil }
+
+// detach duplicates the descriptor into a net.Conn and closes the sock's
+// own (and its twin); the socket stays open through the duplicate.
+func (s *fdSock) detach() (net.Conn, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, net.ErrClosed
+	}
+	dup, err := unix.FcntlInt(uintptr(s.fd), unix.F_DUPFD_CLOEXEC, 0)
+	s.mu.Unlock()
+	s.close()
+	if err != nil {
+		return nil, os.NewSyscallError("fcntl", err)
+	}
+	return fileConn(dup)
 }
 
 // newTwin makes a net.Conn on a duplicate of socket fd. net.FileConn sets
 // TCP_NODELAY and net's keep-alive defaults on the socket, which the two
 // descriptors share: the socket's own settings are put back.
-func newTwin(fd int) (*twinConn, error) {
+func newTwin(fd int) (*net.TCPConn, error) {
 	saved := saveSockopts(fd)
 	dup, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {
@@ -106,13 +270,7 @@ func newTwin(fd int) (*twinConn, error) {
 		return nil, err
 	}
 	saved.restore(fd)
-	tc := nc.(*net.TCPConn)
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		tc.Close()
-		return nil, err
-	}
-	return &twinConn{nc: tc, rc: rc}, nil
+	return nc.(*net.TCPConn), nil
 }
 
 // sockopt is a socket option setFDOptions sets.
@@ -146,53 +304,6 @@ func (v sockopts) restore(fd int) {
 		}
 	}
 }
-
-// closeConn closes the connection's socket, once; only the connection's
-// last owner calls it (finish or abandon), after any event loop dropped it.
-func (c *Connection) closeConn() {
-	if !c.rawFD {
-		c.nc.Close()
-		return
-	}
-	c.fdmu.Lock()
-	defer c.fdmu.Unlock()
-	if c.fdClosed {
-		return
-	}
-	c.fdClosed = true
-	if t := c.twin.Load(); t != nil {
-		t.nc.Close()
-	}
-	syscall.Close(c.fd)
-}
-
-// shutdownSocket shuts both directions of c's socket: its reader, a loop or
-// a goroutine, then sees the end of the stream and ends the connection. The
-// descriptor stays open (and cannot be reused under a reader) until closeConn.
-func shutdownSocket(c *Connection) {
-	if !c.rawFD {
-		// On an event loop: a plain TCP socket, whose RawConn handOff used.
-		c.raw.Control(func(fd uintptr) { syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
-		return
-	}
-	c.fdmu.Lock()
-	defer c.fdmu.Unlock()
-	if !c.fdClosed {
-		syscall.Shutdown(c.fd, syscall.SHUT_RDWR)
-	}
-}
-
-// closedConn is the net.Conn of a raw connection whose socket is closed.
-type closedConn struct{}
-
-func (closedConn) Read([]byte) (int, error)         { return 0, net.ErrClosed }
-func (closedConn) Write([]byte) (int, error)        { return 0, net.ErrClosed }
-func (closedConn) Close() error                     { return nil }
-func (closedConn) LocalAddr() net.Addr              { return nil }
-func (closedConn) RemoteAddr() net.Addr             { return nil }
-func (closedConn) SetDeadline(time.Time) error      { return net.ErrClosed }
-func (closedConn) SetReadDeadline(time.Time) error  { return net.ErrClosed }
-func (closedConn) SetWriteDeadline(time.Time) error { return net.ErrClosed }
 
 // rawListener is a TCP listener that can also accept raw sockets. A
 // listener's own RawConn cannot wait for readability, so file, a duplicate
@@ -267,12 +378,12 @@ func fileConn(fd int) (net.Conn, error) {
 	return nc, err
 }
 
-// sockaddrHost returns the host and port of a socket address, written as
-// net writes them (an IPv4-mapped IPv6 address as IPv4, a zone by name).
-func sockaddrHost(sa syscall.Sockaddr) (string, int) {
+// sockaddrAddrPort returns the address and port of a socket address, as
+// net gives them (an IPv4-mapped IPv6 address as IPv4, a zone by name).
+func sockaddrAddrPort(sa syscall.Sockaddr) netip.AddrPort {
 	switch sa := sa.(type) {
 	case *syscall.SockaddrInet4:
-		return netip.AddrFrom4(sa.Addr).String(), sa.Port
+		return netip.AddrPortFrom(netip.AddrFrom4(sa.Addr), uint16(sa.Port))
 	case *syscall.SockaddrInet6:
 		a := netip.AddrFrom16(sa.Addr).Unmap()
 		if sa.ZoneId != 0 && a.Is6() {
@@ -282,36 +393,36 @@ func sockaddrHost(sa syscall.Sockaddr) (string, int) {
 			}
 			a = a.WithZone(zone)
 		}
-		return a.String(), sa.Port
+		return netip.AddrPortFrom(a, uint16(sa.Port))
 	}
-	return "", 0
+	return netip.AddrPort{}
 }
 
 // setFDOptions applies TcpNoDelay, the keep-alive settings (with net's
 // defaults for accepted connections: probes after 15 s idle, every 15 s, 9
 // of them) and the buffer sizes to a raw socket, as setSocketOptions does
 // to a net.Conn.
-func setFDOptions(fd int, cfg *settings) {
+func setFDOptions(fd int, o sockOptions) {
 	nodelay := 0
-	if cfg.tcpNoDelay {
+	if o.noDelay {
 		nodelay = 1
 	}
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_NODELAY, nodelay)
 	idle, interval := 15, 15
-	if cfg.keepAliveTime > 0 {
-		idle = (cfg.keepAliveTime + 999) / 1000
+	if o.keepAliveIdle > 0 {
+		idle = int((o.keepAliveIdle + time.Second - 1) / time.Second)
 	}
-	if cfg.keepAliveInterval > 0 {
-		interval = (cfg.keepAliveInterval + 999) / 1000
+	if o.keepAliveInterval > 0 {
+		interval = int((o.keepAliveInterval + time.Second - 1) / time.Second)
 	}
 	syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_KEEPALIVE, 1)
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPIDLE, idle)
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPINTVL, interval)
 	syscall.SetsockoptInt(fd, syscall.IPPROTO_TCP, syscall.TCP_KEEPCNT, 9)
-	if cfg.inBufferSize > 0 {
-		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, cfg.inBufferSize)
+	if o.readBuffer > 0 {
+		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_RCVBUF, o.readBuffer)
 	}
-	if cfg.outBufferSize > 0 {
-		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, cfg.outBufferSize)
+	if o.writeBuffer > 0 {
+		syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_SNDBUF, o.writeBuffer)
 	}
 }

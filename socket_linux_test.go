@@ -26,7 +26,7 @@ func TestEventLoop_RawSocket_Fields(t *testing.T) {
 	})
 	rc, id := h.rawOpen(t, wiretest.Options{})
 	c := h.conn(t, id)
-	if !c.rawFD {
+	if !isRawSocket(c) {
 		t.Fatal("the connection is not a raw socket")
 	}
 	client := rc.NC.LocalAddr().(*net.TCPAddr)
@@ -134,7 +134,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 		for j := range msg {
 			msg[j] = byte(i + j)
 		}
-		twin := c.twin.Load() != nil
+		twin := hasTwin(c)
 		switch err := h.s.Send(id, msg); err {
 		case nil:
 			sent = append(sent, bytes.Clone(msg))
@@ -148,7 +148,7 @@ func TestEventLoop_RawSocket_SlowClient(t *testing.T) {
 		}
 	}
 	if !blocked || !full {
-		t.Fatalf("a client that reads nothing: ErrWouldBlock seen %v, socket waited on through its twin %v", blocked, c.twin.Load() != nil)
+		t.Fatalf("a client that reads nothing: ErrWouldBlock seen %v, socket waited on through its twin %v", blocked, hasTwin(c))
 	}
 	// ReadyToSend events of drains before the socket filled are counted
 	// here, or are still on their way: the wait below also needs the
@@ -198,7 +198,7 @@ func TestEventLoop_RawSocket_SendsNeedNoTwin(t *testing.T) {
 		t.Errorf("close code %d", code)
 	}
 	wiretest.WaitUntil(t, "the connection to end", func() bool { return !c.Connected() })
-	if c.twin.Load() != nil {
+	if hasTwin(c) {
 		t.Error("a raw socket that never filled got a twin")
 	}
 }
@@ -216,7 +216,7 @@ func TestEventLoop_ConnectionRequest_NotRaw(t *testing.T) {
 	})
 	rc, id := h.rawOpen(t, wiretest.Options{})
 	c := h.conn(t, id)
-	if c.rawFD {
+	if isRawSocket(c) {
 		t.Error("the connection stayed a raw socket though ConnectionRequest needs a goroutine")
 	}
 	if got, want := seen.Load(), rc.NC.LocalAddr().String(); got != want {
@@ -269,4 +269,16 @@ func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// isRawSocket reports whether c is on a raw socket (an fdSock).
+func isRawSocket(c *Connection) bool {
+	_, ok := c.sock.(*fdSock)
+	return ok
+}
+
+// hasTwin reports whether c is on a raw socket that made its twin.
+func hasTwin(c *Connection) bool {
+	fs, ok := c.sock.(*fdSock)
+	return ok && fs.twin.Load() != nil
 }

@@ -1,7 +1,6 @@
 package wsserver
 
 import (
-	"net"
 	"syscall"
 	"testing"
 
@@ -11,20 +10,16 @@ import (
 // sockoptInt reads an integer socket option of a connection's socket.
 func sockoptInt(t *testing.T, c *Connection, level, opt int) int {
 	t.Helper()
-	if c.rawFD {
-		v, err := syscall.GetsockoptInt(c.fd, level, opt)
+	if fs, ok := c.sock.(*fdSock); ok {
+		v, err := syscall.GetsockoptInt(fs.fd, level, opt)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
-	tc, ok := c.nc.(*net.TCPConn)
-	if !ok {
+	rc := c.sock.(*streamSock).rc
+	if rc == nil {
 		t.Fatalf("connection %d is not on a TCP socket", c.id)
-	}
-	rc, err := tc.SyscallConn()
-	if err != nil {
-		t.Fatal(err)
 	}
 	var v int
 	var gerr error

@@ -13,3 +13,6 @@ func sysRead(uintptr, []byte) (int, error) { return 0, errors.ErrUnsupported }
 
 // sysWriteFD is never called without rawIO.
 func sysWriteFD(int, []byte) (int, error) { return 0, errors.ErrUnsupported }
+
+// sysShutdown is never called without rawIO.
+func sysShutdown(int) {}

@@ -13,3 +13,6 @@ func sysRead(fd uintptr, b []byte) (int, error) { return syscall.Read(int(fd), b
 
 // sysWriteFD writes a socket's descriptor once, without waiting.
 func sysWriteFD(fd int, b []byte) (int, error) { return syscall.Write(fd, b) }
+
+// sysShutdown shuts both directions of a socket down.
+func sysShutdown(fd int) { syscall.Shutdown(fd, syscall.SHUT_RDWR) }

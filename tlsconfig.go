@@ -408,10 +408,11 @@ func tlsconfError(err error) error {
 // (Config("SSLNegotiatedVersion[3]")): "" for a plaintext connection.
 func negotiatedGetter(name string) func(c *Connection) string {
 	return func(c *Connection) string {
-		if c.tc == nil {
+		tc := c.sock.tlsConn()
+		if tc == nil {
 			return ""
 		}
-		n := tlsconf.Describe(c.tc.ConnectionState(), serverLeaf(c.tc))
+		n := tlsconf.Describe(tc.ConnectionState(), serverLeaf(tc))
 		switch name {
 		case "SSLNegotiatedCipher":
 			return n.Cipher

@@ -3,10 +3,8 @@ package wsserver
 import (
 	"context"
 	"errors"
-	"net"
 	"os"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
@@ -258,14 +256,13 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 	if maxFrame > 0 && len(payload) > maxFrame {
 		frames = (len(payload) + maxFrame - 1) / maxFrame
 	}
-	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || (c.raw == nil && !c.rawFD) || frames > maxWriteThroughFrames {
+	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || !c.sock.canTryWrite() || frames > maxWriteThroughFrames {
 		return false
 	}
 	wt := c.wt
 	if wt == nil {
 		// Only connections that send large messages pay for this.
 		wt = &writeThroughState{}
-		wt.fn = wt.writev
 		c.wt = wt
 	}
 	vecs := wt.iov[:0]
@@ -287,18 +284,8 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 		total += len(h) - start + n
 		rest = rest[n:]
 	}
-	wt.vecs = vecs
-	if c.rawFD {
-		wt.n, wt.err = sysWritev(uintptr(c.fd), vecs) // the socket is open: c.mu is held, state open
-	} else {
-		c.raw.Write(wt.fn)
-	}
-	written, werr := wt.n, wt.err
-	wt.vecs = nil
-	if written < 0 {
-		written = 0
-	}
-	if werr != nil && werr != syscall.EAGAIN && werr != syscall.EINTR {
+	written, werr := c.sock.tryWritev(vecs)
+	if werr != nil {
 		// Leave the failure to the flusher: queue everything.
 		written = 0
 	}
@@ -323,16 +310,6 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 type writeThroughState struct {
 	hdrs [maxWriteThroughFrames * protocol.MaxHeaderSize]byte
 	iov  [2 * maxWriteThroughFrames][]byte
-	vecs [][]byte
-	n    int
-	err  error
-	fn   func(uintptr) bool // wt.writev, bound once
-}
-
-// writev is the RawConn write callback: one attempt, never waiting.
-func (wt *writeThroughState) writev(fd uintptr) bool {
-	wt.n, wt.err = sysWritev(fd, wt.vecs)
-	return true
 }
 
 // growOut makes room for need more bytes in the queue, in a pooled buffer.
@@ -390,7 +367,7 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 	gen := c.interrupts
 	for c.written < target {
 		if ctx != nil && ctx.Err() != nil {
-			c.setWriteDeadline(time.Time{})
+			c.sock.setWriteDeadline(time.Time{})
 			c.scheduleFlushLocked()
 			c.mu.Unlock()
 			return ctxError(context.Cause(ctx), c.id)
@@ -411,7 +388,7 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 			c.interruptPending = false
 			if c.interrupts != gen {
 				// What was queued stays queued and goes out in the background.
-				c.setWriteDeadline(time.Time{})
+				c.sock.setWriteDeadline(time.Time{})
 				c.scheduleFlushLocked()
 				c.mu.Unlock()
 				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
@@ -522,13 +499,8 @@ func (c *Connection) endBatch() {
 // flusher already at work; bounded by CloseTimeout.
 func (c *Connection) flushNow() {
 	deadline := time.Now().Add(time.Duration(c.opts.closeTimeout))
-	if !c.rawFD {
-		c.nc.SetWriteDeadline(deadline)
-	}
+	c.sock.setCloseDeadline(deadline)
 	c.mu.Lock()
-	if c.sendState != nil {
-		c.closeDeadline = deadline // a raw socket's twin gets it if needed
-	}
 	for c.sendState != nil && len(c.out) > 0 && c.writeErr == nil {
 		if !c.flushing {
 			c.flushing = true
@@ -575,15 +547,14 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		if timeout > 0 && len(buf) > maxWriteChunk {
 			buf = buf[:maxWriteChunk]
 		}
-		closing := c.closeDeadline
 		c.mu.Unlock()
 
-		n, err := c.writeQueued(buf, timeout, closing)
+		n, err := c.writeQueued(buf, timeout)
 
 		c.mu.Lock()
 		c.wrote(n)
 		if err != nil {
-			if (timeout > 0 || c.inlineFlush) && errors.Is(err, os.ErrDeadlineExceeded) && c.tc == nil {
+			if (timeout > 0 || c.inlineFlush) && errors.Is(err, os.ErrDeadlineExceeded) && c.sock.survivesDeadline() {
 				// Nothing is lost: the rest stays queued for the next writer.
 				c.flushing = false
 				c.mu.Unlock()
@@ -601,31 +572,23 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 }
 
 // writeQueued writes buf, a part of the queue, for flushLoop; timeout > 0
-// bounds the write. A raw socket is written without blocking first, which is
-// all most writes need; only a socket that is full waits, through its twin,
-// bounded by timeout or else by closing (flushNow's deadline) if set.
-func (c *Connection) writeQueued(buf []byte, timeout time.Duration, closing time.Time) (int, error) {
+// bounds the write (writeTimed), else the socket's write deadline does
+// (flushNow's, or an Interrupt's).
+func (c *Connection) writeQueued(buf []byte, timeout time.Duration) (int, error) {
+	if timeout > 0 {
+		return c.sock.writeTimed(buf, timeout, c.interruptRequested, c.noteProgress)
+	}
 	n := 0
-	if c.rawFD {
+	if c.sock.canTryWrite() {
+		// Without waiting first, which is all most writes need.
 		var err error
-		n, err = c.writeFD(buf)
-		if n == len(buf) || err != nil && err != syscall.EAGAIN && err != syscall.EINTR {
+		if n, err = c.sock.tryWrite(buf); n == len(buf) || err != nil {
 			return n, err
 		}
-		if timeout == 0 && !closing.IsZero() {
-			c.conn().SetWriteDeadline(closing)
-		}
-	}
-	if timeout > 0 {
-		if n > 0 {
-			c.noteProgress()
-		}
-		m, err := c.writeTimed(buf[n:], timeout)
-		return n + m, err
 	}
 	// An Interrupt that came before the write could be woken by a deadline
-	// (before a raw socket had its twin, or before the deadline just set)
-	// is honoured here; one after it finds the deadline to poke.
+	// (before a raw socket had its twin, say) is honoured here; one after
+	// it finds the deadline to poke.
 	c.mu.Lock()
 	interrupted := c.inlineFlush && c.interruptPending
 	watched := c.live != nil && c.live.stallWatch.Load()
@@ -636,32 +599,10 @@ func (c *Connection) writeQueued(buf []byte, timeout time.Duration, closing time
 		c.watchStall()
 	}
 	if interrupted {
-		if timeout > 0 {
-			c.conn().SetWriteDeadline(time.Time{})
-		}
 		return n, os.ErrDeadlineExceeded
 	}
-	m, err := c.conn().Write(buf[n:])
-	if timeout > 0 {
-		c.conn().SetWriteDeadline(time.Time{})
-	}
+	m, err := c.sock.write(buf[n:], time.Time{})
 	return n + m, err
-}
-
-// writeFD writes to a raw socket without blocking. It holds fdmu, so the
-// descriptor cannot be closed (and reused) under the write.
-func (c *Connection) writeFD(buf []byte) (int, error) {
-	c.fdmu.Lock()
-	defer c.fdmu.Unlock()
-	if c.fdClosed {
-		return 0, net.ErrClosed
-	}
-	n, err := sysWriteFD(c.fd, buf)
-	switch err {
-	case nil, syscall.EAGAIN, syscall.EINTR: // EAGAIN and EINTR: the caller waits
-		return max(n, 0), err
-	}
-	return 0, os.NewSyscallError("write", err)
 }
 
 // wrote records that the first n bytes of the queue were written, and wakes
