@@ -66,13 +66,9 @@ func (c *Connection) abort() {
 // reading back on for an event loop, so that a closing connection reads on
 // to its end. c.mu is held.
 func (c *Connection) wakeReaderLocked() {
-	if c.resume != nil {
-		close(c.resume)
-		c.resume = nil
-	}
-	if p := c.poll.Load(); p != nil && (!c.acceptData || c.throttled) {
+	if !c.acceptData || c.throttled {
 		c.throttled = false
-		p.setReading(c, true)
+		c.setReadingLocked(true)
 	}
 }
 

@@ -1,6 +1,7 @@
 package wsserver
 
 import (
+	"crypto/tls"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,14 +43,13 @@ type Connection struct {
 	// Used only by the connection's reader: its goroutine or event loop.
 	*readState                        // made when the first data arrives
 	poll       atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	hs         *loopHandshake         // the opening handshake on an event loop, until it ends
+	hs         *handshakeState        // the opening handshake (stage_handshake.go), until it ends
 
 	mu            sync.Mutex // guards the fields below
 	*sendState               // made by the first send (sending)
 	dataFormat    DataFormat
 	timeout       int
 	maxLineLength int
-	resume        chan struct{} // closed when AcceptData turns true again
 	bytesSent     int
 	state         connState           // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
 	deflater      *deflate.Compressor // set before the connection opens
@@ -91,6 +91,14 @@ type sendState struct {
 	inlineFlush      bool // the flusher is a blocking send, with a write deadline
 	interruptPending bool // Interrupt came while inlineFlush: the flusher stops
 	inBatch          bool // the reader is handling a batch and will flush after it
+}
+
+// tlsConn returns the connection's TLS connection, nil for plaintext.
+func (c *Connection) tlsConn() *tls.Conn {
+	if c.sock == nil {
+		return nil
+	}
+	return c.sock.tlsConn()
 }
 
 // sockFailed reports a socket failure no caller sees (sockOwner).
@@ -138,13 +146,6 @@ func (c *Connection) reading() *readState {
 // peerClosed reports whether the client's close frame has been read.
 func (c *Connection) peerClosed() bool {
 	return c.readState != nil && c.rd.Closed()
-}
-
-// loopHandshake is an opening handshake an event loop is reading.
-type loopHandshake struct {
-	buf   []byte      // the request so far
-	timer *time.Timer // HandshakeTimeout
-	limit int         // MaxRequestHeadSize
 }
 
 // connState is where a connection is in its life.
@@ -196,17 +197,18 @@ func (c *Connection) SetAcceptData(accept bool) {
 		return
 	}
 	c.acceptData = accept
+	c.setReadingLocked(accept && !c.throttled)
+}
+
+// setReadingLocked turns the reading of the socket on or off: an event
+// loop's, or the reader goroutine's, which waits before its next read.
+// c.mu is held.
+func (c *Connection) setReadingLocked(on bool) {
 	if p := c.poll.Load(); p != nil {
-		p.setReading(c, accept && !c.throttled)
+		p.setReading(c, on)
+		return
 	}
-	if accept {
-		if c.resume != nil {
-			close(c.resume)
-			c.resume = nil
-		}
-	} else {
-		c.resume = make(chan struct{})
-	}
+	c.sock.setReading(on)
 }
 
 // PauseData stops data reception; ProcessData resumes it.

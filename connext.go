@@ -182,7 +182,7 @@ func (c *Connection) buildRequest(h *handshake.Request) *http.Request {
 		r.Host = c.host
 	}
 	r.RemoteAddr = net.JoinHostPort(c.remoteHost, strconv.Itoa(c.remotePort))
-	if tc := c.sock.tlsConn(); tc != nil {
+	if tc := c.tlsConn(); tc != nil {
 		st := tc.ConnectionState()
 		r.TLS = &st
 	}

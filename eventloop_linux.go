@@ -1,17 +1,12 @@
 package wsserver
 
 import (
-	"bytes"
-	"errors"
 	"io"
 	"runtime"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
-
-	"github.com/wsserver/wsserver/internal/bufpool"
-	"github.com/wsserver/wsserver/internal/handshake"
 )
 
 // The event loop transport (the EventLoop setting) serves open plaintext
@@ -152,113 +147,6 @@ func handOff(c *Connection) bool {
 	return true
 }
 
-// handOffHandshake puts a just-admitted connection on an event loop, which
-// reads its opening handshake (bounded by HandshakeTimeout) and then serves
-// it. It reports false when it cannot; the caller then serves it on a goroutine.
-func handOffHandshake(c *Connection) bool {
-	c.srv.mu.Lock()
-	timeout, limit := c.srv.cfg.handshakeTimeout, c.srv.cfg.maxHeadSize
-	c.srv.mu.Unlock()
-	// Everything the loop reads is set before handOff publishes c to it.
-	hs := &loopHandshake{buf: bufpool.Get(4 << 10), timer: time.AfterFunc(timeout, c.closeSocket), limit: limit}
-	c.hs = hs
-	if !handOff(c) {
-		hs.timer.Stop()
-		c.endHandshake()
-		return false
-	}
-	return true
-}
-
-// handshake reads the opening handshake of c on its loop; once it is whole
-// and accepted, the connection opens there.
-func (p *poller) handshake(c *Connection) {
-	s := c.srv
-	hs := c.hs
-	limit := hs.limit
-	if len(hs.buf) == cap(hs.buf) {
-		if len(hs.buf) >= limit {
-			rej := handshake.TooLarge(limit)
-			s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-			p.refuse(c, s.reject(rej.Status, rej.Reason, ""))
-			return
-		}
-		hs.buf = bufpool.Grow(hs.buf, limit-len(hs.buf))
-	}
-	n, err := syscall.Read(c.sock.loopFD(), hs.buf[len(hs.buf):cap(hs.buf)])
-	if err == syscall.EAGAIN || err == syscall.EINTR {
-		return
-	}
-	if n <= 0 {
-		p.refuse(c, nil)
-		return
-	}
-	hs.buf = hs.buf[:len(hs.buf)+n]
-	req, used, perr := handshake.ParseLimit(hs.buf, limit)
-	if errors.Is(perr, handshake.ErrIncomplete) {
-		return
-	}
-	var rej *handshake.Rejection
-	if errors.As(perr, &rej) {
-		s.logf(c.id, 1, "Refused handshake from %s: %v", c.remoteHost, rej)
-		p.refuse(c, s.reject(rej.Status, rej.Reason, rej.Header))
-		return
-	}
-	if p.handOffHTTP(c, req) {
-		return
-	}
-	hs.timer.Stop()
-	leftover := bytes.Clone(hs.buf[used:])
-	resp, ok := s.upgrade(c, req, hs.buf[:0])
-	written, _ := c.sock.tryWrite(resp)
-	if written != len(resp) || !ok {
-		// Refused, or a response the socket did not take whole (which a
-		// fresh socket always does): finish on a goroutine.
-		rest := bytes.Clone(resp[written:])
-		p.drop(c)
-		c.endHandshake()
-		go func() {
-			if !c.writeRaw(rest) || !ok {
-				s.abandon(c)
-				return
-			}
-			s.run(c, leftover)
-		}()
-		return
-	}
-	c.endHandshake()
-	s.open(c)
-	if !c.Connected() {
-		// A handler failed it: the goroutine path reads the close reply.
-		p.drop(c)
-		go func() { code, reason := c.readLoop(leftover); s.finish(c, code, reason) }()
-		return
-	}
-	if len(leftover) > 0 {
-		p.handle(c, leftover)
-	}
-}
-
-// refuse ends a connection whose handshake failed: best-effort response,
-// then the socket closes.
-func (p *poller) refuse(c *Connection, resp []byte) {
-	if len(resp) > 0 {
-		c.sock.tryWrite(resp)
-	}
-	p.drop(c)
-	c.hs.timer.Stop()
-	c.endHandshake()
-	go c.srv.abandon(c)
-}
-
-// endHandshake returns the handshake buffer.
-func (c *Connection) endHandshake() {
-	if c.hs != nil {
-		bufpool.Put(c.hs.buf)
-		c.hs = nil
-	}
-}
-
 // drop removes c from the loop. Only the loop's own goroutine or a handOff
 // that failed calls it, so c's socket is still open.
 func (p *poller) drop(c *Connection) {
@@ -392,17 +280,15 @@ func (b *spinBackoff) end(found bool) {
 // busy connection cannot starve the others of its loop.
 const maxReadsPerEvent = 16
 
-// serve reads from a readable socket and handles what came, reading again
-// while reads fill the buffer. When the connection ends it leaves the loop,
-// and a goroutine completes the close.
+// serve reads from a readable socket and hands what came to the
+// connection's byte handler, reading again while reads fill the buffer.
+// When the reading ends the connection leaves the loop, and a goroutine
+// ends it (connHandler.ended).
 func (p *poller) serve(c *Connection) {
-	if c.hs != nil {
-		p.handshake(c)
-		return
-	}
+	h := (*connHandler)(c)
 	fd := c.sock.loopFD()
 	for i := 0; i < maxReadsPerEvent; i++ {
-		buf := c.directTarget()
+		buf, _ := h.readTarget()
 		if buf == nil {
 			buf = p.buf
 		}
@@ -414,30 +300,24 @@ func (p *poller) serve(c *Connection) {
 			if err == nil {
 				err = io.EOF
 			}
-			p.drop(c)
-			go func() { code, reason := c.readFailed(err); c.srv.finish(c, code, reason) }()
+			p.end(c, err)
 			return
 		}
-		if !p.handle(c, buf[:n]) || n < len(buf) || !c.loopReads() {
+		if herr := h.bytes(buf[:n]); herr != nil && herr != errOpened {
+			p.end(c, herr)
+			return
+		}
+		if n < len(buf) || !c.loopReads() {
 			return
 		}
 	}
 }
 
-// handle feeds data to c and reports whether c stays on the loop; when the
-// data ends the connection, a goroutine completes the close.
-func (p *poller) handle(c *Connection, data []byte) bool {
-	if ferr := c.feed(data); ferr != nil {
-		p.drop(c)
-		go func() { code, reason := c.failed(ferr); c.srv.finish(c, code, reason) }()
-		return false
-	}
-	if c.rd.Closed() {
-		p.drop(c)
-		go func() { code, reason := c.closedByPeer(); c.srv.finish(c, code, reason) }()
-		return false
-	}
-	return true
+// end takes c off the loop, whose reading of it ended with err, and ends
+// it on a goroutine.
+func (p *poller) end(c *Connection, err error) {
+	p.drop(c)
+	go (*connHandler)(c).ended(err)
 }
 
 // flushOnce writes the queue with one non-blocking write, for a loop that

@@ -14,10 +14,6 @@ type poller struct{}
 // handOff would give an open connection to an event loop: there are none.
 func handOff(*Connection) bool { return false }
 
-// handOffHandshake would give a new connection's handshake to an event
-// loop: there are none.
-func handOffHandshake(*Connection) bool { return false }
-
 // flushOnce is the event loops' flush; never called without them.
 func (c *Connection) flushOnce() { c.flushLoop(0) }
 

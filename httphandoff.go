@@ -1,7 +1,6 @@
 package wsserver
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
 	"net/url"
@@ -113,29 +112,17 @@ func (s *Server) handoffFor(req *handshake.Request) *httpListener {
 	return l
 }
 
-// handOffHTTP hands an admitted connection whose request head (with what
-// followed it) is head to the HTTP listener, when req is not this server's
-// WebSocket; it reports whether it did. The connection is then no longer
-// this server's: its MaxConnections slot and wg count are given back, and
-// the caller must not touch it. Both handshake paths, serveRaw's and the
-// event loop's, call it (or its loop form) right after parsing the head.
-func (s *Server) handOffHTTP(c *Connection, req *handshake.Request, head []byte) bool {
-	l := s.handoffFor(req)
-	if l == nil {
-		return false
-	}
-	s.serveHTTPConn(c, l, req, bytes.Clone(head))
-	return true
-}
-
-// serveHTTPConn turns c into a net.Conn that reads head first, gives back
-// what c holds of the server, and delivers it to l.
+// serveHTTPConn turns c, whose reading ended with its request head (with
+// what followed it) in head, into a net.Conn that reads head first, gives
+// back what c holds of the server (its MaxConnections slot and wg count),
+// and delivers it to l. The handshake stage decides (handoffFor) and the
+// connection's end (handshakeEnded) calls it, off any event loop.
 func (s *Server) serveHTTPConn(c *Connection, l *httpListener, req *handshake.Request, head []byte) {
 	defer s.wg.Done()
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "%s %s %s: handed to the HTTP listener", req.Method, req.URI, req.Proto)
 	}
-	nc, err := detachConn(c)
+	nc, err := c.sock.detach()
 	s.release(c.remoteHost)
 	if err != nil {
 		s.fireError(c.id, socketError(err, ErrSend))

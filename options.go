@@ -125,7 +125,7 @@ func LicenseInfo() string {
 // TLS returns the state of the connection's TLS session (the typed form of
 // the SSLNegotiated* settings), or nil for a plaintext connection.
 func (c *Connection) TLS() *tls.ConnectionState {
-	tc := c.sock.tlsConn()
+	tc := c.tlsConn()
 	if tc == nil {
 		return nil
 	}

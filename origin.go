@@ -204,7 +204,7 @@ func (s *Server) checkOrigin(c *Connection, origin, host string) ([]byte, bool) 
 	s.mu.Lock()
 	p := s.cfg.allowedOrigins
 	s.mu.Unlock()
-	if p.allows(origin, host, c.sock.tlsConn() != nil) {
+	if p.allows(origin, host, c.tlsConn() != nil) {
 		return nil, true
 	}
 	s.logf(c.id, 1, "Refused WebSocket request from %s: Origin %q is not allowed for Host %q (AllowedOrigins=%s)", c.remoteHost, origin, host, p.text)

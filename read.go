@@ -11,52 +11,32 @@ import (
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
-// readLoop reads and handles the client's frames until the connection ends,
-// and returns the close code and reason it ended with. leftover holds bytes
-// that arrived with the opening handshake.
-func (c *Connection) readLoop(leftover []byte) (code int, reason string) {
-	c.reading()
-	if len(leftover) > 0 {
-		if err := c.feed(leftover); err != nil {
-			return c.failed(err)
-		}
+// The frame stage of a connection's byte handler: the bytes after the
+// opening handshake go to the protocol reader (frameHandler), which
+// delivers messages to the events.
+
+// errPeerClosed ends the reading once the client's close frame is read.
+var errPeerClosed = errors.New("wsserver: the client sent its close frame")
+
+// frameError is the frame stage's error that ends the reading: a protocol
+// violation (a *protocol.CloseError) or a handler's panic.
+type frameError struct{ err error }
+
+func (e *frameError) Error() string { return e.err.Error() }
+
+// frameBytes is the frame stage: it feeds p to the protocol reader as one
+// batch, and ends the reading on an error or the client's close frame.
+func (c *Connection) frameBytes(p []byte) error {
+	if err := c.feed(p); err != nil {
+		return &frameError{err}
+	}
+	if c.poll.Load() == nil {
+		c.holdWhileOver() // an event loop must not block; it stops reading instead (throttleLocked)
 	}
 	if c.rd.Closed() {
-		// The client's close frame came with the opening handshake (fed
-		// above, or by run before it kept the connection off the event loop).
-		return c.closedByPeer()
+		return errPeerClosed
 	}
-	for {
-		if ch := c.pausedUntil(); ch != nil {
-			<-ch // closed by ProcessData, or by a close of the connection
-		}
-		p, err := c.readChunk()
-		if len(p) > 0 {
-			ferr := c.feed(p)
-			c.releaseChunk()
-			if ferr != nil {
-				return c.failed(ferr)
-			}
-			c.holdWhileOver()
-			if c.rd.Closed() {
-				return c.closedByPeer()
-			}
-		} else {
-			c.releaseChunk()
-		}
-		if err != nil {
-			return c.readFailed(err)
-		}
-	}
-}
-
-// readChunk reads what the socket has: straight into the message buffer
-// when a large frame goes there (directTarget), into a large buffer while a
-// large frame arrives, else into a buffer of the socket's, valid until
-// releaseChunk.
-func (c *Connection) readChunk() ([]byte, error) {
-	target := c.directTarget()
-	return c.sock.readChunk(target, target == nil && c.readState != nil && c.rd.FrameRemaining() > readBufferSize)
+	return nil
 }
 
 // growthRoom returns the room to make ahead in a message buffer holding
@@ -99,20 +79,6 @@ func (c *Connection) directTarget() []byte {
 	return c.msgBuf[len(c.msgBuf) : len(c.msgBuf)+n]
 }
 
-// releaseChunk returns the buffer of the last read to the pool.
-func (c *Connection) releaseChunk() { c.sock.releaseChunk() }
-
-// pausedUntil returns a channel to wait on while AcceptData is false. A
-// closing connection is never paused: its reader must see the close reply.
-func (c *Connection) pausedUntil() chan struct{} {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.acceptData || c.state != stateOpen {
-		return nil
-	}
-	return c.resume
-}
-
 // waitWhilePaused holds the reader, before a DataIn, while AcceptData is
 // false: data read before the pause, or after it in the same read, waits
 // too. What the batch queued goes out first.
@@ -120,9 +86,9 @@ func (c *Connection) waitWhilePaused() {
 	if c.poll.Load() != nil {
 		return // an event loop must not block; it stops reading instead (setReading)
 	}
-	for ch := c.pausedUntil(); ch != nil; ch = c.pausedUntil() {
+	for c.sock.paused() {
 		c.endBatch()
-		<-ch
+		c.sock.waitReading()
 		c.mu.Lock()
 		c.sending().inBatch = true
 		c.mu.Unlock()
@@ -445,8 +411,8 @@ func (c *Connection) drain() {
 	c.sock.setReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
 	c.sock.closeWrite()
 	for {
-		_, err := c.readChunk()
-		c.releaseChunk()
+		_, err := c.sock.readChunk(nil, false)
+		c.sock.releaseChunk()
 		if err != nil {
 			return
 		}

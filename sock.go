@@ -63,6 +63,14 @@ type sock interface {
 	// survivesDeadline reports whether a write cut short by a deadline
 	// leaves the stream usable: false for TLS, whose record is then broken.
 	survivesDeadline() bool
+	// setReading turns the reading of a reader goroutine on or off: with it
+	// off, waitReading waits until it is turned on again (or the socket is
+	// shut down). An event loop's reading is the loop's to turn.
+	setReading(on bool)
+	// waitReading waits while reading is off.
+	waitReading()
+	// paused reports whether reading is off.
+	paused() bool
 	// closeWrite sends the end of the stream (FIN) and keeps reading.
 	closeWrite()
 	// shutdown makes the reader see the end of the stream; the socket stays
@@ -146,6 +154,10 @@ type streamSock struct {
 	rc     syscall.RawConn // nil for TLS or without raw I/O
 	tc     *tls.Conn       // nc as a TLS connection, nil for plaintext
 	loopFd atomic.Int32    // the descriptor an event loop serves (looped), -1 when none
+
+	gateMu sync.Mutex    // guards gate and down
+	gate   chan struct{} // while reading is off: closed when it turns on
+	down   bool          // shut down: reading is never off again
 
 	// Used by the reader only.
 	rbp          *[]byte            // the pooled buffer of the last read, until releaseChunk
@@ -336,6 +348,34 @@ func (s *streamSock) interrupt() {
 	}
 }
 
+func (s *streamSock) setReading(on bool) {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	if on || s.down {
+		if s.gate != nil {
+			close(s.gate)
+			s.gate = nil
+		}
+	} else if s.gate == nil {
+		s.gate = make(chan struct{})
+	}
+}
+
+func (s *streamSock) waitReading() {
+	s.gateMu.Lock()
+	ch := s.gate
+	s.gateMu.Unlock()
+	if ch != nil {
+		<-ch
+	}
+}
+
+func (s *streamSock) paused() bool {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	return s.gate != nil
+}
+
 func (s *streamSock) closeWrite() {
 	if cw, ok := s.nc.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
@@ -346,6 +386,10 @@ func (s *streamSock) closeWrite() {
 // which waits on the descriptor itself, it shuts the socket down instead, so
 // that the descriptor cannot be reused under the loop.
 func (s *streamSock) shutdown() {
+	s.gateMu.Lock()
+	s.down = true
+	s.gateMu.Unlock()
+	s.setReading(true) // a paused reader goes on to see the end
 	if s.loopFd.Load() >= 0 {
 		s.rc.Control(func(fd uintptr) { sysShutdown(int(fd)) })
 		return

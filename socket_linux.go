@@ -167,6 +167,26 @@ func (s *fdSock) interrupt() { s.setWriteDeadline(time.Now()) }
 
 func (s *fdSock) survivesDeadline() bool { return true }
 
+// setReading turns the reading of a reader goroutine (on the twin) on or off.
+// Without a twin, no reader goroutine reads it yet. (It never makes the
+// twin: the caller may hold Connection.mu, and a failure would be reported.)
+func (s *fdSock) setReading(on bool) {
+	if t := s.twin.Load(); t != nil {
+		t.setReading(on)
+	}
+}
+
+func (s *fdSock) waitReading() {
+	if t := s.twin.Load(); t != nil {
+		t.waitReading()
+	}
+}
+
+func (s *fdSock) paused() bool {
+	t := s.twin.Load()
+	return t != nil && t.paused()
+}
+
 func (s *fdSock) closeWrite() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -179,6 +199,9 @@ func (s *fdSock) closeWrite() {
 // goroutine, then sees the end of the stream and ends the connection. The
 // descriptor stays open (and cannot be reused under a reader) until close.
 func (s *fdSock) shutdown() {
+	if t := s.twin.Load(); t != nil {
+		t.setReading(true) // a paused reader goroutine goes on to see the end
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.closed {

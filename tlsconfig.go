@@ -408,7 +408,7 @@ func tlsconfError(err error) error {
 // (Config("SSLNegotiatedVersion[3]")): "" for a plaintext connection.
 func negotiatedGetter(name string) func(c *Connection) string {
 	return func(c *Connection) string {
-		tc := c.sock.tlsConn()
+		tc := c.tlsConn()
 		if tc == nil {
 			return ""
 		}

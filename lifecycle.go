@@ -1,0 +1,408 @@
+package wsserver
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/handshake"
+)
+
+// A connection's life: accept (admission: MaxConnections, the client
+// filters, ConnectionRequest), the TLS handshake when UseSSL is on, then its
+// byte handler (connHandler) fed by a transport: the handshake stage
+// (stage_handshake.go), then the frame stage (read.go), until the reading
+// ends (ended) and finish (or abandon, for one that never opened) gives
+// back what it held. serve and serveFrames are the one place that decides
+// which transport reads a connection.
+
+// accept starts serving a socket the listener accepted.
+func (s *Server) accept(sk sock) {
+	s.wg.Add(1)
+	if s.handshakeOnLoop() {
+		// No handler or name lookup to wait for: admit here, and let an
+		// event loop read the handshake, so a burst of new connections
+		// costs no goroutine stacks.
+		c, ok := s.admit(sk)
+		if !ok {
+			s.wg.Done()
+			return
+		}
+		s.serveAccepted(c, false)
+		return
+	}
+	go func() {
+		c, ok := s.admit(sk)
+		if !ok {
+			s.wg.Done()
+			return
+		}
+		s.serveAccepted(c, true)
+	}()
+}
+
+// serveAccepted serves an admitted connection from the listener: the TLS
+// handshake (on this goroutine) when UseSSL is on, then the byte handler,
+// from the opening handshake on. With wait it returns when the connection
+// has ended or moved to a transport of its own.
+// From here on the connection owns its wg count and MaxConnections slot:
+// abandon gives them back when the handshake fails, finish when it ends.
+func (s *Server) serveAccepted(c *Connection, wait bool) {
+	s.mu.Lock()
+	cfg := s.cfg
+	s.mu.Unlock()
+	if rt := s.tlsState.Load(); rt != nil {
+		tc, err := s.tlsHandshake(c, rt, &cfg)
+		if err != nil {
+			s.abandon(c)
+			return
+		}
+		c.sock = newStreamSock(tc)
+	}
+	c.beginHandshake(cfg.handshakeTimeout, cfg.maxHeadSize)
+	if s.handshakeOnLoop() && handOff(c) {
+		return // the loop reads the handshake, then serves the connection
+	}
+	if wait {
+		s.readStream(c)
+		return
+	}
+	go s.readStream(c)
+}
+
+// serveFrames moves an open connection whose handshake a reader goroutine
+// read to the transport for its frames, and reports whether it did: an
+// event loop with EventLoop, or, after a TLS handshake (which grew this
+// goroutine's stack to 8 KiB or more, kept for the connection's life), a
+// fresh goroutine with a small stack.
+func (s *Server) serveFrames(c *Connection) bool {
+	if s.framesOnLoop(c) {
+		return true
+	}
+	if c.tlsConn() != nil {
+		go s.readStream(c)
+		return true
+	}
+	return false
+}
+
+// framesOnLoop moves an open connection to an event loop when EventLoop is
+// on, and reports whether it did.
+func (s *Server) framesOnLoop(c *Connection) bool {
+	s.mu.Lock()
+	loop := s.cfg.eventLoop
+	s.mu.Unlock()
+	return loop && c.Connected() && handOff(c)
+}
+
+// readStream is the reader goroutine of a connection: it feeds the byte
+// handler what the socket has until the reading ends, holding back while
+// AcceptData is false.
+func (s *Server) readStream(c *Connection) {
+	h := (*connHandler)(c)
+	for {
+		c.sock.waitReading()
+		target, large := h.readTarget()
+		p, err := c.sock.readChunk(target, large)
+		if len(p) > 0 {
+			herr := h.bytes(p)
+			c.sock.releaseChunk()
+			if herr == errOpened {
+				if s.serveFrames(c) {
+					return
+				}
+				herr = nil
+			}
+			if herr != nil {
+				h.ended(herr)
+				return
+			}
+		} else {
+			c.sock.releaseChunk()
+		}
+		if err != nil {
+			h.ended(err)
+			return
+		}
+	}
+}
+
+// opened opens a connection whose handshake was answered (its response
+// queued or written): Connected and ReadyToSend fire, and the bytes that
+// came after the request head go to the frame stage. The response and
+// what the handlers and the frames queued go out in one write.
+func (c *Connection) opened(leftover []byte) error {
+	c.mu.Lock()
+	c.sending().inBatch = true
+	c.mu.Unlock()
+	c.srv.open(c)
+	if len(leftover) > 0 {
+		return c.frameBytes(leftover)
+	}
+	c.endBatch()
+	return nil
+}
+
+// connHandler is the Connection seen as its transport's byte handler; it
+// keeps the handler methods off Connection's exported method set. One
+// reader at a time calls bytes and readTarget: the connection's reader
+// goroutine or its event loop; ended runs last, on a goroutine.
+type connHandler Connection
+
+// bytes hands p, read from the socket, to the connection's current stage.
+// An error ends the reading: ended gets it.
+func (h *connHandler) bytes(p []byte) error {
+	c := (*Connection)(h)
+	if c.hs != nil {
+		return c.handshakeBytes(p)
+	}
+	return c.frameBytes(p)
+}
+
+// readTarget returns where the next read should go, nil for the
+// transport's own buffer, and whether a large read is expected (a large
+// frame arriving).
+func (h *connHandler) readTarget() ([]byte, bool) {
+	c := (*Connection)(h)
+	if c.hs != nil {
+		return c.hs.target(), false
+	}
+	t := c.directTarget()
+	return t, t == nil && c.readState != nil && c.rd.FrameRemaining() > readBufferSize
+}
+
+// ended ends the connection once its reading has ended with err: the
+// client's close frame (errPeerClosed), a protocol violation or a
+// handler's panic (frameError), or the socket's end. It runs on a
+// goroutine (never on an event loop) and may block.
+func (h *connHandler) ended(err error) {
+	c := (*Connection)(h)
+	if c.hs != nil {
+		c.handshakeEnded(err)
+		return
+	}
+	var code int
+	var reason string
+	var fe *frameError
+	switch {
+	case err == errPeerClosed:
+		code, reason = c.closedByPeer()
+	case errors.As(err, &fe):
+		code, reason = c.failed(fe.err)
+	default:
+		code, reason = c.readFailed(err)
+	}
+	c.srv.finish(c, code, reason)
+}
+
+// admit applies MaxConnections, the client filters and the ConnectionRequest
+// event to a new TCP connection, and sets its socket options. When it says
+// no, it has closed the socket.
+func (s *Server) admit(sk sock) (*Connection, bool) {
+	var host string
+	remote := sk.remoteAddr()
+	if remote.IsValid() {
+		host = remote.Addr().String()
+	}
+	port := int(remote.Port())
+	id, cfg, ok := s.admission(host, port, sk.refuse)
+	if !ok {
+		return nil, false
+	}
+	sk.setOptions(sockOptionsOf(cfg))
+	c := newConnection(s, id, sk, cfg)
+	c.remoteHost, c.remotePort = host, port
+	if la := sk.localAddr(); la.IsValid() {
+		c.localAddr = la.String()
+	}
+	return c, true
+}
+
+// admission decides whether a new connection from host:port may proceed:
+// MaxConnections, the client filters and ConnectionRequest. When it says no,
+// refuse has been called with the response to write (nil: none) and has
+// closed the socket. It returns the ConnectionId and the settings to use.
+func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int, *settings, bool) {
+	key := clientKey(host)
+	s.mu.Lock()
+	cfg := s.cfg
+	full := s.active >= cfg.maxConnections
+	var limited string
+	var retry int
+	if !full {
+		limited, retry = s.admitClientLocked(key, &cfg, time.Now())
+	}
+	if !full && limited == "" {
+		s.active++
+		s.started = true
+	}
+	s.nextID++
+	id := s.nextID
+	s.mu.Unlock()
+	if full {
+		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", net.JoinHostPort(host, strconv.Itoa(port)), cfg.maxConnections)
+		s.stats.refusedFull.Add(1)
+		refuse(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
+		return 0, nil, false
+	}
+	if limited != "" {
+		s.logf(id, 1, "Refused %s: %s", net.JoinHostPort(host, strconv.Itoa(port)), limited)
+		refuse(handshake.AppendReject(nil, 429, limited, "Retry-After: "+strconv.Itoa(retry)))
+		return 0, nil, false
+	}
+	names := func() []string {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		ns, _ := net.DefaultResolver.LookupAddr(ctx, host)
+		return ns
+	}
+	accept := matchClients(cfg.allowedClients, host, names) && !matchClients(cfg.blockedClients, host, names)
+	ev := &ConnectionRequestEvent{Address: host, Port: port, Accept: accept}
+	if err := call(s, nil, "ConnectionRequest", s.Events.OnConnectionRequest, ev); err != nil {
+		s.reportPanic(id, err.(*handlerPanic))
+		ev.Accept = false
+	}
+	if !ev.Accept {
+		s.logf(id, 1, "Refused connection from %s:%d", host, port)
+		s.stats.refusedFilter.Add(1)
+		refuse(nil)
+		s.release(host)
+		return 0, nil, false
+	}
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(id, 1, "Accepted connection from %s:%d", host, port)
+	}
+	return id, &cfg, true
+}
+
+// release gives back the MaxConnections slot of an ended connection.
+func (s *Server) release(host string) {
+	key := clientKey(host)
+	s.mu.Lock()
+	s.active--
+	s.releaseClientLocked(key)
+	s.mu.Unlock()
+}
+
+func newConnection(s *Server, id int, sk sock, cfg *settings) *Connection {
+	s.mu.Lock()
+	timeout := s.timeout
+	s.mu.Unlock()
+	c := &Connection{
+		srv:           s,
+		id:            id,
+		sock:          sk,
+		timeout:       timeout,
+		maxLineLength: cfg.defaultMaxLineLength,
+		acceptData:    true,
+		readyToSend:   true,
+		opts: s.options(connOptions{
+			bufferMessage:  cfg.bufferMessage,
+			maxFrameSize:   cfg.maxFrameSize,
+			queueLimit:     cfg.queueLimit(),
+			waitForClose:   cfg.waitForCloseResponse,
+			closeTimeout:   int64(cfg.closeTimeout),
+			compressMin:    cfg.compressMin,
+			codePage:       cfg.codePage,
+			maxMessageSize: cfg.maxMessageSize,
+			spin:           time.Duration(cfg.eventLoopSpin) * time.Microsecond,
+
+			slowClientTimeout: cfg.slowClientTimeout,
+			budget:            cfg.budget(),
+			share:             cfg.budget() / int64(cfg.maxConnections),
+			pingInterval:      cfg.pingInterval,
+			pongTimeout:       cfg.pongTimeout,
+			msgRate:           float64(cfg.msgRate),
+		}),
+	}
+	sk.setOwner(c)
+	return c
+}
+
+// options returns o as the connection options to share: the last options
+// made when they are equal, so that connections carry one pointer, not a copy.
+func (s *Server) options(o connOptions) *connOptions {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastOpts == nil || *s.lastOpts != o {
+		s.lastOpts = &o
+	}
+	return s.lastOpts
+}
+
+// open registers an open connection in Connections and fires Connected and
+// ReadyToSend; a handler's panic fails the connection with 1011.
+func (s *Server) open(c *Connection) {
+	s.mu.Lock()
+	s.conns[c.id] = c
+	s.mu.Unlock()
+	s.stats.accepted.Add(1)
+	s.mem.conns.Add(1)
+	c.startHeartbeat()
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)
+	}
+	err := c.fireOpened()
+	c.endOpen()
+	if err != nil {
+		c.fail(c.panicClose(err))
+	}
+}
+
+// handshakeOnLoop reports whether new connections can do their opening
+// handshake on an event loop: EventLoop is on, TLS is off, no
+// ConnectionRequest handler or host-name filter can make admission wait,
+// and events run inline.
+func (s *Server) handshakeOnLoop() bool {
+	if s.tlsState.Load() != nil || s.Events.OnConnectionRequest != nil || s.EventDispatch() != DispatchInline {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg.eventLoop && !isHostPattern(s.cfg.allowedClients) && !isHostPattern(s.cfg.blockedClients)
+}
+
+// fireOpened fires Connected, then ReadyToSend, for the handlers that are
+// set (no event struct is made for the others).
+func (c *Connection) fireOpened() error {
+	s := c.srv
+	if h := s.Events.OnConnected; h != nil {
+		if err := call(s, c, "Connected", h, &ConnectedEvent{ConnectionID: c.id, Connection: c}); err != nil {
+			return err
+		}
+	}
+	if h := s.Events.OnReadyToSend; h != nil {
+		return call(s, c, "ReadyToSend", h, &ReadyToSendEvent{ConnectionID: c.id})
+	}
+	return nil
+}
+
+// finish ends an open connection: it leaves Connections, Disconnected fires,
+// the socket closes, and its MaxConnections slot and wg count are released.
+func (s *Server) finish(c *Connection, code int, reason string) {
+	for _, h := range s.retire(c, code) {
+		(*h)(c.id)
+	}
+	s.mem.conns.Add(-1)
+	if s.logLevel() >= 1 { // the check spares the arguments' allocations
+		s.logf(c.id, 1, "WebSocket connection %d closed: %d %s", c.id, code, reason)
+	}
+	if h := s.Events.OnDisconnected; h != nil {
+		ev := &DisconnectedEvent{ConnectionID: c.id, Connection: c, StatusCode: code, Description: reason}
+		if err := call(s, c, "Disconnected", h, ev); err != nil {
+			s.reportPanic(c.id, err.(*handlerPanic))
+		}
+	}
+	c.cleanup()
+	s.release(c.remoteHost)
+	s.wg.Done()
+}
+
+// abandon gives back what an admitted connection holds when it never opened.
+func (s *Server) abandon(c *Connection) {
+	c.sock.close()
+	s.release(c.remoteHost)
+	s.wg.Done()
+}
