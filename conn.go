@@ -143,11 +143,6 @@ func (c *Connection) reading() *readState {
 	return c.readState
 }
 
-// peerClosed reports whether the client's close frame has been read.
-func (c *Connection) peerClosed() bool {
-	return c.readState != nil && c.rd.Closed()
-}
-
 // connState is where a connection is in its life.
 type connState int
 
