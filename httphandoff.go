@@ -169,16 +169,3 @@ func (h *handedConn) Read(p []byte) (int, error) {
 	}
 	return h.Conn.Read(p)
 }
-
-// tlsConnOf returns the TLS connection of nc, a net.Conn a net/http server
-// passed to ServeHTTP: nc itself, or the one under a handed-off connection;
-// nil for plaintext.
-func tlsConnOf(nc net.Conn) *tls.Conn {
-	switch nc := nc.(type) {
-	case *tls.Conn:
-		return nc
-	case *handedConn:
-		return nc.tc
-	}
-	return nil
-}
