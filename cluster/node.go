@@ -473,11 +473,14 @@ func (n *Node) Broadcast(format wsserver.DataFormat, data []byte) (int, error) {
 	if err := checkFormat(format, data); err != nil {
 		return 0, err
 	}
+	// The publish goes first (it never waits for the broker), so that the
+	// other nodes frame and send while this one does.
+	err := n.publish(n.chAll, n.chAll, kindBroadcast, format, nil, data)
 	sent, _ := n.srv.Broadcast(format, data)
 	if d := n.srv.ConnectionCount() - sent; d > 0 {
 		n.stats.localDropped.Add(uint64(d))
 	}
-	return sent, n.publish(n.chAll, n.chAll, kindBroadcast, format, nil, data)
+	return sent, err
 }
 
 // Forward is Broadcast to the other nodes' connections only, for an
@@ -508,8 +511,8 @@ func (n *Node) Publish(topicName string, format wsserver.DataFormat, data []byte
 		conns = t.conns
 	}
 	n.mu.RUnlock()
-	sent := n.deliverLocal(format, data, conns)
-	return sent, n.publish(topicName, "", kindTopic, format, nil, data)
+	err := n.publish(topicName, "", kindTopic, format, nil, data) // first, as in Broadcast
+	return n.deliverLocal(format, data, conns), err
 }
 
 // Send sends data as one message of format to connection to, on whichever
