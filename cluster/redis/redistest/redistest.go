@@ -7,6 +7,7 @@
 package redistest
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"os"
@@ -59,45 +60,82 @@ func waitFor(tb testing.TB, what string, cond func() bool) {
 	}
 }
 
-// start runs redis-server bin with args on 127.0.0.1:port, stops it when
-// the test ends, and waits until it answers PING.
-func start(tb testing.TB, bin string, port int, args ...string) *goredis.Client {
+// server is a redis-server that start started.
+type server struct {
+	addr   string
+	bus    int // cluster bus port (cluster mode)
+	client *goredis.Client
+}
+
+// start runs redis-server bin on 127.0.0.1 and ports the OS had free (in
+// cluster mode with cluster set), stops it when the test ends, and waits
+// until it answers PING. A server that exits before answering (a port taken
+// since it was found free) is tried again on other ports, three times in
+// all.
+func start(tb testing.TB, bin string, cluster bool) server {
 	tb.Helper()
-	dir := tb.TempDir()
-	args = append([]string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
-		"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"}, args...)
-	cmd := exec.Command(bin, args...)
-	if err := cmd.Start(); err != nil {
-		tb.Fatal(err)
+	for attempt := 1; ; attempt++ {
+		port := freePort(tb)
+		dir := tb.TempDir()
+		args := []string{"--bind", "127.0.0.1", "--port", strconv.Itoa(port),
+			"--save", "", "--appendonly", "no", "--dir", dir, "--protected-mode", "yes"}
+		srv := server{addr: "127.0.0.1:" + strconv.Itoa(port)}
+		if cluster {
+			srv.bus = freePort(tb)
+			args = append(args, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(srv.bus),
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+		}
+		cmd := exec.Command(bin, args...)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			tb.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		tb.Cleanup(func() {
+			cmd.Process.Kill()
+			<-done
+		})
+		srv.client = goredis.NewClient(&goredis.Options{Addr: srv.addr, MaxRetries: -1})
+		tb.Cleanup(func() { srv.client.Close() })
+		if answered(tb, srv, done) {
+			return srv
+		}
+		if attempt == 3 {
+			tb.Fatalf("redis-server on %s exited: %v\n%s", srv.addr, cmd.ProcessState, out.String())
+		}
 	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	tb.Cleanup(func() {
-		cmd.Process.Kill()
-		<-done
-	})
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	c := goredis.NewClient(&goredis.Options{Addr: addr, MaxRetries: -1})
-	tb.Cleanup(func() { c.Close() })
-	waitFor(tb, "redis-server "+addr+" to answer", func() bool {
+}
+
+// answered waits until srv answers PING (true) or its process ends (false),
+// failing the test after Wait.
+func answered(tb testing.TB, srv server, exited chan struct{}) bool {
+	tb.Helper()
+	deadline := time.Now().Add(Wait)
+	for {
 		select {
-		case <-done:
-			tb.Fatalf("redis-server on %s exited: %v", addr, cmd.ProcessState)
+		case <-exited:
+			return false
 		default:
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		return c.Ping(ctx).Err() == nil
-	})
-	return c
+		err := srv.client.Ping(ctx).Err()
+		cancel()
+		if err == nil {
+			return true
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("redis-server on %s did not answer within %v: %v", srv.addr, Wait, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // Start starts one redis-server and returns its address, host:port.
 func Start(tb testing.TB, bin string) string {
 	tb.Helper()
-	port := freePort(tb)
-	start(tb, bin, port)
-	return "127.0.0.1:" + strconv.Itoa(port)
+	return start(tb, bin, false).addr
 }
 
 // StartCluster starts masters redis-servers in cluster mode (each with a
@@ -114,12 +152,10 @@ func StartCluster(tb testing.TB, bin string, masters int) []string {
 	var buses []int
 	var clients []*goredis.Client
 	for range masters {
-		port, bus := freePort(tb), freePort(tb)
-		c := start(tb, bin, port, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(bus),
-			"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
-		addrs = append(addrs, "127.0.0.1:"+strconv.Itoa(port))
-		buses = append(buses, bus)
-		clients = append(clients, c)
+		srv := start(tb, bin, true)
+		addrs = append(addrs, srv.addr)
+		buses = append(buses, srv.bus)
+		clients = append(clients, srv.client)
 	}
 	for i, c := range clients {
 		lo, hi := i*16384/masters, (i+1)*16384/masters-1
