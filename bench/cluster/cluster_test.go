@@ -7,10 +7,11 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os/exec"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/wsserver/wsserver/cluster"
 	natsengine "github.com/wsserver/wsserver/cluster/nats"
 	redisengine "github.com/wsserver/wsserver/cluster/redis"
+	"github.com/wsserver/wsserver/cluster/redis/redistest"
 )
 
 // wait bounds every wait of the benchmarks.
@@ -31,6 +33,12 @@ type clients struct {
 	got   atomic.Int64
 	conns []net.Conn
 	wg    sync.WaitGroup
+	// notify, when made, gets a token (if it has room) after each message
+	// read, so that a publisher can wait for the reader without polling.
+	notify chan struct{}
+	// reached gets a token when got reaches target (waitGot's).
+	target  atomic.Int64
+	reached chan struct{}
 }
 
 // dial connects n clients to the server at addr, from the local address
@@ -91,7 +99,18 @@ func (cs *clients) read(br *bufio.Reader) {
 		if _, err := br.Discard(int(n)); err != nil {
 			return
 		}
-		cs.got.Add(1)
+		if cs.got.Add(1) == cs.target.Load() {
+			select {
+			case cs.reached <- struct{}{}:
+			default:
+			}
+		}
+		if cs.notify != nil {
+			select {
+			case cs.notify <- struct{}{}:
+			default:
+			}
+		}
 	}
 }
 
@@ -102,14 +121,19 @@ func (cs *clients) close() {
 	cs.wg.Wait()
 }
 
-// waitGot waits until the clients have read want messages in all.
+// waitGot waits until the clients have read want messages in all: the
+// reader that reads the last one wakes it (no polling, which would cost CPU
+// and, on a loaded machine, oversleep).
 func (cs *clients) waitGot(b *testing.B, want int64) {
-	deadline := time.Now().Add(wait)
+	cs.target.Store(want)
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
 	for cs.got.Load() < want {
-		if time.Now().After(deadline) {
+		select {
+		case <-cs.reached: // maybe a token of an earlier target: check again
+		case <-timer.C:
 			b.Fatalf("clients read %d of %d messages in %v", cs.got.Load(), want, wait)
 		}
-		time.Sleep(50 * time.Microsecond)
 	}
 }
 
@@ -197,7 +221,7 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 			if nodes > 1 {
 				nats = embeddedNATS(b, nodes)
 			}
-			cs := &clients{}
+			cs := &clients{reached: make(chan struct{}, 1)}
 			for i := range nodes {
 				s := startServer(b)
 				servers = append(servers, s)
@@ -217,27 +241,45 @@ func BenchmarkClusterBroadcast(b *testing.B) {
 			}
 			ns[0].Broadcast(wsserver.FormatBinary, msg) // warm up
 			cs.waitGot(b, total)
+			cpu := cpuTime()
 			b.ResetTimer()
 			for i := range b.N {
 				ns[0].Broadcast(wsserver.FormatBinary, msg)
 				cs.waitGot(b, int64(i+2)*total)
 			}
+			b.StopTimer()
+			// The process's CPU time per message (servers, brokers and
+			// clients): the work, which other processes' load does not
+			// change as it changes the elapsed time.
+			b.ReportMetric(float64((cpuTime()-cpu).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 		})
 	}
 }
 
+// cpuTime returns the CPU time (user and system) the process used so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // topicThroughput publishes b.N messages of size bytes on node 1 to one
-// subscriber on node 2 and waits for the last.
+// subscriber on node 2 and waits for the last. With one engine, the
+// subscriber is on node 1 too: the WebSocket delivery alone, no broker.
 func topicThroughput(b *testing.B, engines []cluster.Engine, size int) {
-	s1, s2 := startServer(b), startServer(b)
-	cs := &clients{}
-	cs.dial(b, addr(s2), 1, 2)
+	servers := []*wsserver.Server{startServer(b)}
+	if len(engines) > 1 {
+		servers = append(servers, startServer(b))
+	}
+	sub := servers[len(servers)-1]
+	cs := &clients{notify: make(chan struct{}, 1), reached: make(chan struct{}, 1)}
+	cs.dial(b, addr(sub), 1, 2)
 	defer cs.close()
-	ns := joinAll(b, []*wsserver.Server{s1, s2}, engines)
-	for s2.ConnectionCount() != 1 {
+	ns := joinAll(b, servers, engines)
+	for sub.ConnectionCount() != 1 {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if err := ns[1].Subscribe(s2.Connections()[0].ID(), "bench"); err != nil {
+	if err := ns[len(ns)-1].Subscribe(sub.Connections()[0].ID(), "bench"); err != nil {
 		b.Fatal(err)
 	}
 	payload := make([]byte, size)
@@ -253,6 +295,8 @@ func topicThroughput(b *testing.B, engines []cluster.Engine, size int) {
 	time.Sleep(100 * time.Millisecond)
 	base := cs.got.Load()
 	inflight := int64(max(16, 256<<10/size))
+	stall := time.NewTimer(wait)
+	defer stall.Stop()
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -263,8 +307,15 @@ func topicThroughput(b *testing.B, engines []cluster.Engine, size int) {
 		// At most 256 KiB in flight: within the subscriber's send queue
 		// (beyond it the node drops, at most once, and counts) and the
 		// brokers' buffers, so that the rate measured is the sustained one.
+		// The reader wakes the publisher (no sleeping poll, whose timer
+		// granularity on a loaded machine would set the rate).
 		for int64(i+1)-(cs.got.Load()-base) > inflight {
-			time.Sleep(5 * time.Microsecond)
+			stall.Reset(wait)
+			select {
+			case <-cs.notify:
+			case <-stall.C:
+				b.Fatalf("the subscriber read nothing for %v (%d of %d)", wait, cs.got.Load()-base, i+1)
+			}
 		}
 	}
 	cs.waitGot(b, base+int64(b.N))
@@ -272,27 +323,53 @@ func topicThroughput(b *testing.B, engines []cluster.Engine, size int) {
 }
 
 // BenchmarkTopicPublish: topic publish throughput from one node to a
-// subscriber on another, through embedded NATS (two servers and a route)
-// and through Redis (a redis-server on loopback), 128 B and 4 KiB.
+// subscriber on another, through embedded NATS (two servers and a route;
+// the nodes connected in-process, or natstcp: over loopback TCP), through
+// Redis (a redis-server on loopback) and through a Redis Cluster of three
+// masters (sharded pub/sub), 128 B and 4 KiB; and local: publisher and
+// subscriber on one node, the WebSocket delivery's own rate.
 func BenchmarkTopicPublish(b *testing.B) {
 	for _, size := range []int{128, 4096} {
+		b.Run("local-"+strconv.Itoa(size), func(b *testing.B) {
+			topicThroughput(b, []cluster.Engine{nil}, size)
+		})
 		b.Run("nats-"+strconv.Itoa(size), func(b *testing.B) {
 			nats := embeddedNATS(b, 2)
 			topicThroughput(b, []cluster.Engine{nats[0], nats[1]}, size)
 		})
-		b.Run("redis-"+strconv.Itoa(size), func(b *testing.B) {
-			addr := startRedis(b)
+		b.Run("natstcp-"+strconv.Itoa(size), func(b *testing.B) {
+			nats := embeddedNATS(b, 2)
 			var engines []cluster.Engine
-			for range 2 {
-				e, err := redisengine.Connect("redis://" + addr)
+			for _, e := range nats {
+				tcp, err := natsengine.New(natsengine.Options{URL: e.Server().ClientURL()})
 				if err != nil {
 					b.Fatal(err)
 				}
-				engines = append(engines, e)
+				engines = append(engines, tcp)
 			}
 			topicThroughput(b, engines, size)
 		})
+		b.Run("redis-"+strconv.Itoa(size), func(b *testing.B) {
+			topicThroughput(b, redisEngines(b, "redis://"+redistest.Start(b, redistest.ServerBin(b))), size)
+		})
+		b.Run("rediscluster-"+strconv.Itoa(size), func(b *testing.B) {
+			addrs := redistest.StartCluster(b, redistest.ServerBin(b), 3)
+			topicThroughput(b, redisEngines(b, "redis+cluster://"+strings.Join(addrs, ",")), size)
+		})
 	}
+}
+
+// redisEngines returns two engines for the Redis at url.
+func redisEngines(b *testing.B, url string) []cluster.Engine {
+	var engines []cluster.Engine
+	for range 2 {
+		e, err := redisengine.Connect(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		engines = append(engines, e)
+	}
+	return engines
 }
 
 // BenchmarkBrokerPubSub is the brokers' own loopback pub/sub rate beside
@@ -329,6 +406,7 @@ func BenchmarkBrokerPubSub(b *testing.B) {
 			time.Sleep(100 * time.Millisecond)
 			base := got.Load()
 			b.SetBytes(int64(size))
+			b.ReportAllocs()
 			b.ResetTimer()
 			for range b.N {
 				pub.Publish("raw", payload)
@@ -343,76 +421,63 @@ func BenchmarkBrokerPubSub(b *testing.B) {
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 		})
 		b.Run("redis-"+strconv.Itoa(size), func(b *testing.B) {
-			addr := startRedis(b)
-			ctx := context.Background()
-			rdb := goredis.NewClient(&goredis.Options{Addr: addr})
+			rdb := goredis.NewClient(&goredis.Options{Addr: redistest.Start(b, redistest.ServerBin(b))})
 			defer rdb.Close()
-			ps := rdb.Subscribe(ctx, "raw")
-			defer ps.Close()
-			if _, err := ps.Receive(ctx); err != nil {
-				b.Fatal(err)
-			}
-			var got atomic.Int64
-			go func() {
-				for {
-					if _, err := ps.ReceiveMessage(ctx); err != nil {
-						return
-					}
-					got.Add(1)
-				}
-			}()
-			b.SetBytes(int64(size))
-			b.ResetTimer()
-			for i := 0; i < b.N; i += 256 {
-				pipe := rdb.Pipeline()
-				for j := i; j < min(i+256, b.N); j++ {
-					pipe.Publish(ctx, "raw", payload)
-				}
-				if _, err := pipe.Exec(ctx); err != nil {
-					b.Fatal(err)
-				}
-			}
-			deadline := time.Now().Add(wait)
-			for got.Load() < int64(b.N) {
-				if time.Now().After(deadline) {
-					b.Fatal("messages lost")
-				}
-				time.Sleep(10 * time.Microsecond)
-			}
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			redisPubSub(b, rdb, payload, false)
+		})
+		b.Run("rediscluster-"+strconv.Itoa(size), func(b *testing.B) {
+			rdb := goredis.NewClusterClient(&goredis.ClusterOptions{Addrs: redistest.StartCluster(b, redistest.ServerBin(b), 3)})
+			defer rdb.Close()
+			redisPubSub(b, rdb, payload, true)
 		})
 	}
 }
 
-// startRedis starts redis-server on a free loopback port (skipping without
-// one) and stops it when the benchmark ends.
-func startRedis(b *testing.B) string {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		b.Skip("redis-server is not installed (scripts/install-clients.sh installs it)")
+// redisPubSub measures go-redis's pipelined PUBLISH (SPUBLISH when
+// sharded) to a subscriber of the same client.
+func redisPubSub(b *testing.B, rdb goredis.UniversalClient, payload []byte, sharded bool) {
+	ctx := context.Background()
+	var ps *goredis.PubSub
+	if sharded {
+		ps = rdb.SSubscribe(ctx, "raw")
+	} else {
+		ps = rdb.Subscribe(ctx, "raw")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
+	defer ps.Close()
+	if _, err := ps.Receive(ctx); err != nil {
 		b.Fatal(err)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "--bind", "127.0.0.1", "--port", strconv.Itoa(port), "--save", "", "--appendonly", "no", "--dir", b.TempDir())
-	if err := cmd.Start(); err != nil {
-		b.Fatal(err)
+	var got atomic.Int64
+	go func() {
+		for {
+			if _, err := ps.ReceiveMessage(ctx); err != nil {
+				return
+			}
+			got.Add(1)
+		}
+	}()
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i += 256 {
+		pipe := rdb.Pipeline()
+		for j := i; j < min(i+256, b.N); j++ {
+			if sharded {
+				pipe.SPublish(ctx, "raw", payload)
+			} else {
+				pipe.Publish(ctx, "raw", payload)
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			b.Fatal(err)
+		}
 	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	a := "127.0.0.1:" + strconv.Itoa(port)
 	deadline := time.Now().Add(wait)
-	for {
-		c, err := net.Dial("tcp", a)
-		if err == nil {
-			c.Close()
-			return a
-		}
+	for got.Load() < int64(b.N) {
 		if time.Now().After(deadline) {
-			b.Fatal("redis-server did not start")
+			b.Fatal("messages lost")
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(10 * time.Microsecond)
 	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
