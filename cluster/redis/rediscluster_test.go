@@ -261,7 +261,7 @@ func TestClusterURL(t *testing.T) {
 // this code), and that channels spread over the partitions.
 func TestPartition(t *testing.T) {
 	for _, tc := range []struct {
-		channel  string
+		channel string
 		n, want int
 	}{
 		{"wsserver.all", 16, 13}, {"wsserver.all", 1024, 189},
