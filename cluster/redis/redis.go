@@ -85,14 +85,16 @@ type Engine struct {
 	smu    sync.Mutex          // guards shards and serializes Subscribe and Unsubscribe
 	shards map[int]*subscriber // by partition (0 for one server)
 
-	queue   chan pubMsg
-	stopPub chan struct{} // closed by Close: the publisher sends what is queued and ends
-	pubDone chan struct{}
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	deliver func(string, []byte)
-	report  func(cluster.Report)
+	queue     chan pubMsg
+	stopPub   chan struct{} // closed by Close: the publisher sends what is queued and ends
+	pubDone   chan struct{}
+	pubCtx    context.Context // the publisher's: Close cancels it 2 s after it began
+	pubCancel context.CancelFunc
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	deliver   func(string, []byte)
+	report    func(cluster.Report)
 }
 
 // subscriber is one subscriber connection: the only one for one server, one
@@ -277,6 +279,7 @@ func (e *Engine) Open(deliver func(string, []byte), report func(cluster.Report))
 	e.queue = make(chan pubMsg, e.opts.QueueSize)
 	e.stopPub = make(chan struct{})
 	e.pubDone = make(chan struct{})
+	e.pubCtx, e.pubCancel = context.WithCancel(context.Background())
 	go e.publish()
 	return nil
 }
@@ -375,8 +378,7 @@ func (e *Engine) receive(s *subscriber) {
 // When Close asks, it sends what is still queued (for 2 s at most) and ends.
 func (e *Engine) publish() {
 	defer close(e.pubDone)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx := e.pubCtx
 	batch := make([]pubMsg, 0, 256)
 	cmds := make([]*goredis.IntCmd, 0, 256)
 	stopping := false
@@ -387,7 +389,6 @@ func (e *Engine) publish() {
 				batch = append(batch[:0], m)
 			case <-e.stopPub:
 				stopping = true
-				time.AfterFunc(2*time.Second, cancel)
 				continue
 			}
 		} else {
@@ -532,7 +533,12 @@ func (e *Engine) Close() error {
 	e.closed = true
 	e.mu.Unlock()
 	close(e.stopPub)
+	// What is queued has 2 s to go out, a pipeline under way included
+	// (one stuck on an unreachable Redis is cancelled then).
+	giveUp := time.AfterFunc(2*time.Second, e.pubCancel)
 	<-e.pubDone
+	giveUp.Stop()
+	e.pubCancel()
 	e.cancel()
 	e.smu.Lock()
 	for p, s := range e.shards {
