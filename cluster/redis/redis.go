@@ -17,7 +17,11 @@
 // master that owns the partition's slot), and its publisher sends SPUBLISH
 // in pipelines that go-redis splits by shard: a message crosses only the
 // shard of its channel, never the whole Redis Cluster as PUBLISH would.
-// Every node of a wsserver cluster must use the same Partitions.
+// Every node of a wsserver cluster must use the same Partitions. When a
+// partition's slot moves to another master (resharding, or a failover),
+// Redis drops the subscriptions there (or answers MOVED); the engine then
+// subscribes again on the slot's new master by itself, losing what was
+// published meanwhile.
 //
 // Redis pub/sub delivers at most once: what is published while a node's
 // subscriber connection is down is lost for it. The subscriber connections
@@ -78,9 +82,13 @@ type Engine struct {
 	single  *goredis.Client            // rdb, one server
 	cc      *goredis.ClusterClient     // rdb, a Redis Cluster
 	waiters map[string][]chan struct{} // subscribe confirmations awaited, by Redis channel
-	down    int                        // subscriber connections down
-	opened  bool
-	closed  bool
+	// movedSubs are the subscribers whose slot may have moved, with the
+	// channels Redis dropped ("": all); moveWake wakes the mover.
+	movedSubs map[*subscriber][]string
+	moveWake  chan struct{}
+	down      int // subscriber connections down
+	opened    bool
+	closed    bool
 
 	smu    sync.Mutex          // guards shards and serializes Subscribe and Unsubscribe
 	shards map[int]*subscriber // by partition (0 for one server)
@@ -275,6 +283,10 @@ func (e *Engine) Open(deliver func(string, []byte), report func(cluster.Report))
 	e.ctx, e.cancel = context.WithCancel(context.Background())
 	if e.single != nil {
 		e.startSubscriber(0, e.single.Subscribe(e.ctx))
+	} else {
+		e.moveWake = make(chan struct{}, 1)
+		e.wg.Add(1)
+		go e.mover()
 	}
 	e.queue = make(chan pubMsg, e.opts.QueueSize)
 	e.stopPub = make(chan struct{})
@@ -334,6 +346,12 @@ func (e *Engine) receive(s *subscriber) {
 		if s.ctx.Err() != nil {
 			return
 		}
+		if sharded && isMoved(err) {
+			// The partition's slot is served elsewhere now (resharding or
+			// a failover): this connection will never carry it again.
+			e.moved(s, "")
+			return
+		}
 		if err != nil {
 			if !down {
 				down = true
@@ -362,16 +380,109 @@ func (e *Engine) receive(s *subscriber) {
 			// call: no copy of go-redis's string.
 			e.deliver(ch, unsafe.Slice(unsafe.StringData(m.Payload), len(m.Payload)))
 		case *goredis.Subscription:
-			if m.Kind == "subscribe" || m.Kind == "ssubscribe" {
+			switch m.Kind {
+			case "subscribe", "ssubscribe":
 				e.mu.Lock()
 				for _, w := range e.waiters[m.Channel] {
 					close(w)
 				}
 				delete(e.waiters, m.Channel)
 				e.mu.Unlock()
+			case "sunsubscribe":
+				// Our SUNSUBSCRIBE's answer, or Redis dropping the channel
+				// because its slot moved to another shard: the mover tells
+				// them apart.
+				e.moved(s, m.Channel)
 			}
 		}
 	}
+}
+
+// isMoved reports whether err is Redis's MOVED redirection.
+func isMoved(err error) bool {
+	var re goredis.Error
+	return errors.As(err, &re) && strings.HasPrefix(re.Error(), "MOVED ")
+}
+
+// moved asks the mover to make subscriber s again on the master that now
+// owns its slot, if channel ("" for any) is still subscribed there.
+func (e *Engine) moved(s *subscriber, channel string) {
+	e.mu.Lock()
+	if e.movedSubs == nil {
+		e.movedSubs = make(map[*subscriber][]string)
+	}
+	e.movedSubs[s] = append(e.movedSubs[s], channel)
+	e.mu.Unlock()
+	select {
+	case e.moveWake <- struct{}{}:
+	default:
+	}
+}
+
+// mover makes again, on the slot's new master, the subscriber connections
+// whose slot moved. It waits 100 ms first (and asks go-redis to reload the
+// cluster's layout), so that a slot still moving costs a few attempts a
+// second at most. Messages published meanwhile are lost (and counted by
+// the node).
+func (e *Engine) mover() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-e.moveWake:
+		}
+		e.cc.ReloadState(e.ctx)
+		select {
+		case <-e.ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		e.mu.Lock()
+		pending := e.movedSubs
+		e.movedSubs = nil
+		e.mu.Unlock()
+		e.smu.Lock()
+		for s, channels := range pending {
+			e.resubscribe(s, channels)
+		}
+		e.smu.Unlock()
+	}
+}
+
+// resubscribe replaces subscriber s with a new connection to its slot's
+// master, subscribed to the same channels, when one of channels ("" for
+// any) is still wanted. smu is held.
+func (e *Engine) resubscribe(s *subscriber, channels []string) {
+	if e.ctx.Err() != nil {
+		return
+	}
+	p := -1
+	for i, x := range e.shards {
+		if x == s {
+			p = i
+		}
+	}
+	if p < 0 {
+		return // replaced or closed meanwhile
+	}
+	wanted := false
+	for _, ch := range channels {
+		wanted = wanted || ch == "" || s.channels[ch]
+	}
+	if !wanted || len(s.channels) == 0 {
+		return // the answer to our own SUNSUBSCRIBE
+	}
+	s.cancel()
+	s.ps.Close()
+	var list []string
+	for ch := range s.channels {
+		list = append(list, ch)
+	}
+	ps := e.cc.SSubscribe(e.ctx)
+	ps.SSubscribe(e.ctx, list...) // one slot: one command; an error shows in the receiver
+	ns := e.startSubscriber(p, ps)
+	ns.channels = s.channels
 }
 
 // publish sends the queued messages in pipelines of up to 256, in order.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -283,4 +284,123 @@ func TestPartition(t *testing.T) {
 	if len(used) != 16 {
 		t.Fatalf("256 channels used %d of 16 partitions", len(used))
 	}
+}
+
+// TestRedisCluster_SlotMoved: when a subscribed channel's slot moves to
+// another master (resharding), Redis drops the subscription (SUNSUBSCRIBE
+// from the server); the engine subscribes again on the new master by
+// itself, and messages flow again, in order.
+func TestRedisCluster_SlotMoved(t *testing.T) {
+	bin := redistest.ServerBin(t)
+	addrs := redistest.StartCluster(t, bin, 3)
+	ctx := context.Background()
+	pub, err := Connect(clusterURL(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := Connect(clusterURL(addrs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 10000)
+	if err := pub.Open(func(string, []byte) {}, func(cluster.Report) {}); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := sub.Open(func(_ string, p []byte) { got <- string(p) }, func(cluster.Report) {}); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	const channel = "wsserver.t.moving"
+	if err := sub.Subscribe(channel); err != nil {
+		t.Fatal(err)
+	}
+	// receive publishes probes until one arrives, then a numbered run that
+	// must arrive whole and in order.
+	receive := func(run string) {
+		t.Helper()
+		deadline := time.Now().Add(clustertest.Wait)
+	probe:
+		for k := 0; ; k++ {
+			if err := pub.Publish(channel, []byte("probe")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-got:
+				break probe
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no message reached the subscriber in %v", run, clustertest.Wait)
+			}
+		}
+		for k := range 20 {
+			pub.Publish(channel, []byte(run+strconv.Itoa(k)))
+		}
+		for k := 0; k < 20; {
+			select {
+			case m := <-got:
+				if m == "probe" {
+					continue
+				}
+				if want := run + strconv.Itoa(k); m != want {
+					t.Fatalf("got %q, want %q", m, want)
+				}
+				k++
+			case <-time.After(clustertest.Wait):
+				t.Fatalf("%s: got %d of 20 messages", run, k)
+			}
+		}
+	}
+	receive("before")
+
+	rc, _ := sub.redisChannel(channel)
+	var masters []*goredis.Client
+	var ids []string
+	for _, a := range addrs {
+		c := goredis.NewClient(&goredis.Options{Addr: a})
+		defer c.Close()
+		id, err := c.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			t.Fatal(err)
+		}
+		masters = append(masters, c)
+		ids = append(ids, id)
+	}
+	slot64, err := masters[0].ClusterKeySlot(ctx, rc).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slot := int(slot64)
+	from := slices.Index(addrs, redistest.Owner(addrs, slot))
+	to := (from + 1) % len(addrs)
+	// The slot holds no keys: moving it is IMPORTING on the target,
+	// MIGRATING on the source, then NODE on every master.
+	steps := []struct {
+		on   int
+		args []any
+	}{
+		{to, []any{"CLUSTER", "SETSLOT", slot, "IMPORTING", ids[from]}},
+		{from, []any{"CLUSTER", "SETSLOT", slot, "MIGRATING", ids[to]}},
+		{to, []any{"CLUSTER", "SETSLOT", slot, "NODE", ids[to]}},
+		{from, []any{"CLUSTER", "SETSLOT", slot, "NODE", ids[to]}},
+	}
+	for i := range masters {
+		if i != from && i != to {
+			steps = append(steps, struct {
+				on   int
+				args []any
+			}{i, []any{"CLUSTER", "SETSLOT", slot, "NODE", ids[to]}})
+		}
+	}
+	for _, st := range steps {
+		if err := masters[st.on].Do(ctx, st.args...).Err(); err != nil {
+			t.Fatalf("%v on %s: %v", st.args, addrs[st.on], err)
+		}
+	}
+	clustertest.WaitFor(t, "the subscription on the slot's new master", func() bool {
+		n, err := masters[to].Do(ctx, "PUBSUB", "SHARDNUMSUB", rc).Slice()
+		return err == nil && n[1].(int64) == 1
+	})
+	receive("after")
 }
