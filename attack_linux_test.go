@@ -463,13 +463,21 @@ func TestConfigureHTTPServer_Issue11(t *testing.T) {
 // TestHeartbeat_ClientStopsAnsweringPings_Issue11 checks the heartbeat
 // (PingInterval, PongTimeout): a client that sends nothing is pinged after
 // PingInterval and, when it does not answer within PongTimeout, is cut off
-// and reported (Error 10060, Disconnected 1006); a client that answers keeps
-// its connection and its measured round trip is its Connection's PingRTT.
+// and reported once: one Error event (10060), one Log entry and one
+// Disconnected (1006) for the one dead peer. A client that answers keeps its
+// connection and its measured round trip is its Connection's PingRTT.
 func TestHeartbeat_ClientStopsAnsweringPings_Issue11(t *testing.T) {
 	for _, tr := range attackTransports {
 		t.Run(tr.name, func(t *testing.T) {
+			var logMu sync.Mutex
+			var logs []LogEvent
 			env := startAttackEnv(t, tr, func(s *Server) {
-				setConfig(t, s, "PingInterval=0.2", "PongTimeout=0.3")
+				setConfig(t, s, "PingInterval=0.2", "PongTimeout=0.3", "LogLevel=1")
+				s.Events.OnLog = func(e *LogEvent) {
+					logMu.Lock()
+					logs = append(logs, *e)
+					logMu.Unlock()
+				}
 			})
 			good, goodID := env.goodClient(t)
 			readerDone := make(chan error, 1)
@@ -489,6 +497,38 @@ func TestHeartbeat_ClientStopsAnsweringPings_Issue11(t *testing.T) {
 				t.Errorf("the Error event %q does not name PongTimeout", msg)
 			}
 			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", silentID))
+			// The connection ends (its ID leaves Connections) after
+			// Disconnected: once it has, nothing more can be reported for it.
+			wiretest.WaitUntil(t, "the dead connection to end", func() bool {
+				_, err := env.s.Connection(silentID)
+				return err != nil
+			})
+			var errs, discs int
+			for _, e := range env.ev.Snapshot() {
+				if strings.HasPrefix(e, fmt.Sprintf("error %d ", silentID)) {
+					errs++
+				}
+				if strings.HasPrefix(e, fmt.Sprintf("disconnected %d ", silentID)) {
+					discs++
+				}
+			}
+			if errs != 1 || discs != 1 {
+				t.Errorf("one dead peer was reported by %d Error and %d Disconnected events, want 1 and 1: %q", errs, discs, env.ev.Snapshot())
+			}
+			logMu.Lock()
+			cuts := 0
+			for _, l := range logs {
+				if l.ConnectionID == silentID && l.LogType == "Error" {
+					cuts++
+					if !strings.Contains(l.Message, "10060") || !strings.Contains(l.Message, "PongTimeout") {
+						t.Errorf("the Log entry %q does not give the code 10060 and name PongTimeout", l.Message)
+					}
+				}
+			}
+			logMu.Unlock()
+			if cuts != 1 {
+				t.Errorf("%d Log entries of type Error for connection %d, want 1: %+v", cuts, silentID, logs)
+			}
 			// The silent client was pinged before it was cut off.
 			f, err := (&rawConn{NC: silent.Conn, BR: silent.br}).ReadFrame()
 			if err != nil || f.Op != opPing || len(f.Payload) < 19 {

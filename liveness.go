@@ -211,8 +211,7 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 		if next, dead = c.heartbeat(l, now); dead {
 			c.mu.Unlock()
 			reason := "no pong within PongTimeout (" + c.opts.pongTimeout.String() + ")"
-			c.srv.fireError(c.id, newError(ErrTimedOut, "connection %d: %s", c.id, reason))
-			c.cutOff(protocol.CloseAbnormal, reason)
+			c.cutOff(protocol.CloseAbnormal, reason, newError(ErrTimedOut, "connection %d: %s", c.id, reason))
 			return
 		}
 	}
@@ -227,7 +226,8 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 			l.stallWatch.Store(false)
 			queued := c.queued
 			c.mu.Unlock()
-			c.cutOff(protocol.ClosePolicyViolation, "the client does not read: "+strconv.Itoa(queued)+" bytes waited "+c.opts.slowClientTimeout.String()+" without progress")
+			reason := "the client does not read: " + strconv.Itoa(queued) + " bytes waited " + c.opts.slowClientTimeout.String() + " without progress"
+			c.cutOff(protocol.ClosePolicyViolation, reason, &Error{Code: protocol.ClosePolicyViolation, Message: reason})
 			return
 		default:
 			next = earliest(next, l.lastProgress+limit)
@@ -321,9 +321,12 @@ func (c *Connection) unwatch() {
 }
 
 // cutOff ends a connection that broke a limit: it records code and reason
-// as the close the server made (Disconnected reports them), fires Error and
-// closes the socket without waiting for the client, which is not reading.
-func (c *Connection) cutOff(code int, reason string) {
+// as the close the server made (Disconnected reports them), fires report as
+// the one Error event of the cut (which logs it as the one Log entry of type
+// Error), and closes the socket without
+// waiting for the client, which is not reading. Only the first cut of a
+// connection reports.
+func (c *Connection) cutOff(code int, reason string, report *Error) {
 	c.mu.Lock()
 	c.sending()
 	open := c.state == stateOpen
@@ -334,8 +337,7 @@ func (c *Connection) cutOff(code int, reason string) {
 	c.wakeReaderLocked()
 	c.mu.Unlock()
 	if open {
-		c.srv.logf(c.id, 1, "Cutting off connection %d with %d: %s", c.id, code, reason)
-		c.srv.fireError(c.id, &Error{Code: code, Message: reason})
+		c.srv.fireError(c.id, report)
 	}
 	c.closeSocket()
 }
