@@ -258,6 +258,37 @@ type Decompressor struct {
 	src   bytes.Reader
 	sink  sink
 	onEOB func(flate.InflateCheckpoint)
+
+	account func(delta int64) error // SetAccount's function, nil when none
+	held    int64                   // bytes held between calls: input, window, history
+}
+
+// SetAccount makes d report the memory it holds between calls (the
+// compressed input of the message, the resume window, the context-takeover
+// history) to account, as changes in bytes, before it allocates and after it
+// lets go. account may refuse a growth by returning an error: the Write or
+// Finish that needed it then fails with that error, and d is failed as by
+// any error. A release (a negative delta) cannot be refused. Set it before
+// the first Write; nil stops the reports. Close gives back everything held.
+func (d *Decompressor) SetAccount(account func(delta int64) error) { d.account = account }
+
+// Held returns the bytes d holds between calls, as reported to SetAccount's
+// function.
+func (d *Decompressor) Held() int64 { return d.held }
+
+// hold records a change of n bytes in what d holds, asking the account
+// first when it grows.
+func (d *Decompressor) hold(n int64) error {
+	if n == 0 {
+		return nil
+	}
+	if d.account != nil {
+		if err := d.account(n); err != nil && n > 0 {
+			return err
+		}
+	}
+	d.held += n
+	return nil
 }
 
 // NewDecompressor returns a Decompressor for the negotiated params.
@@ -287,6 +318,10 @@ func (d *Decompressor) Write(p []byte, limit int64, emit func([]byte) error) err
 		return nil // data after the final block is ignored
 	}
 	d.grabInput()
+	if err := d.growInput(len(p)); err != nil {
+		d.fail(err)
+		return err
+	}
 	d.in = append(d.in, p...)
 	bound := pendingBound(limit)
 	if (d.whole || len(d.in) < d.nextTry) && int64(len(d.in)) <= bound {
@@ -322,6 +357,10 @@ func (d *Decompressor) Finish(limit int64, emit func([]byte) error) error {
 	}
 	if !d.done && (len(d.in) > 0 || d.base > 0) {
 		d.grabInput()
+		if err := d.growInput(len(finishTail)); err != nil {
+			d.fail(err)
+			return err
+		}
 		d.in = append(d.in, finishTail...)
 		if err := d.inflate(true, limit, emit); err != nil {
 			d.fail(err)
@@ -335,6 +374,7 @@ func (d *Decompressor) Finish(limit int64, emit func([]byte) error) error {
 // Close releases the Decompressor's buffers; it must not be used afterwards.
 func (d *Decompressor) Close() {
 	d.endMessage()
+	d.hold(-int64(len(d.hist.buf)))
 	d.hist = history{}
 	d.err = errClosed
 }
@@ -354,6 +394,14 @@ func pendingBound(limit int64) int64 {
 // saved and the bytes before the last one dropped. With final true d.in ends
 // with finishTail and the stream must end cleanly.
 func (d *Decompressor) inflate(final bool, limit int64, emit func([]byte) error) error {
+	if d.takeover && d.hist.buf == nil {
+		// The history this message's output goes to, made here rather
+		// than by its first write so that the account is asked first.
+		if err := d.hold(int64(d.hist.size)); err != nil {
+			return err
+		}
+		d.hist.buf = make([]byte, d.hist.size)
+	}
 	d.sink.skip = d.emitted - d.cp.UncompressedOffset
 	d.sink.limit, d.sink.emit, d.sink.err = limit, emit, nil
 	defer func() { d.sink.emit = nil }()
@@ -392,6 +440,9 @@ func (d *Decompressor) inflate(final bool, limit int64, emit func([]byte) error)
 			// This attempt's output changes the history, and a later
 			// attempt may have to resume from the start of the message:
 			// keep a copy of the starting window.
+			if err := d.hold(windowSize); err != nil {
+				return err
+			}
 			d.cpWin = getWindow()
 			w := (*d.cpWin)[:0]
 			if d.takeover && d.hist.buf != nil {
@@ -452,17 +503,44 @@ func (d *Decompressor) dropBeforeResumePoint() {
 	d.base = d.cp.CompressedOffset
 }
 
-// grabInput makes sure a pooled input buffer backs d.in.
+// grabInput makes sure a pooled input buffer backs d.in. A pooled buffer
+// the account refuses goes back: d.in then starts empty and grows as it
+// must (growInput).
 func (d *Decompressor) grabInput() {
 	if d.inBuf != nil {
 		return
 	}
-	if b, ok := inputPool.Get().(*[]byte); ok {
-		d.inBuf = b
-	} else {
-		d.inBuf = new([]byte)
+	b, ok := inputPool.Get().(*[]byte)
+	if ok && d.hold(int64(cap(*b))) != nil {
+		inputPool.Put(b)
+		ok = false
 	}
-	d.in = (*d.inBuf)[:0]
+	if !ok {
+		b = new([]byte)
+	}
+	d.inBuf = b
+	d.in = (*b)[:0]
+}
+
+// growInput makes room in d.in for n more bytes, asking the account for
+// the growth first.
+func (d *Decompressor) growInput(n int) error {
+	need := len(d.in) + n
+	if need <= cap(d.in) {
+		return nil
+	}
+	c := cap(d.in)
+	grown := max(need, 4096, 2*c)
+	if c >= 1<<20 {
+		grown = max(need, c+c/4) // as append grows large slices
+	}
+	if err := d.hold(int64(grown - c)); err != nil {
+		return err
+	}
+	in := make([]byte, len(d.in), grown)
+	copy(in, d.in)
+	d.in = in
+	return nil
 }
 
 // releaseInput returns the input buffer to the pool.
@@ -470,6 +548,7 @@ func (d *Decompressor) releaseInput() {
 	if d.inBuf == nil {
 		return
 	}
+	d.hold(-int64(cap(d.in)))
 	if cap(d.in) <= maxPooledInput {
 		*d.inBuf = d.in[:0]
 		inputPool.Put(d.inBuf)
@@ -484,6 +563,7 @@ func (d *Decompressor) endMessage() {
 		*d.cpWin = (*d.cpWin)[:0]
 		windowPool.Put(d.cpWin)
 		d.cpWin = nil
+		d.hold(-windowSize)
 	}
 	d.base = 0
 	d.cp = flate.InflateCheckpoint{}
