@@ -150,7 +150,7 @@ func (c *Connection) queueFrames(frames []byte, n int) error {
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
 	c.sending()
-	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.opts.queueLimit {
+	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.sendLimitLocked() {
 		return c.wouldBlockLocked()
 	}
 	c.countOut(n, true)

@@ -1,48 +1,76 @@
 package wsserver
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
 )
 
-// The memory budget (MemoryBudget): the large buffers a server holds for
-// its clients are accounted against one server-wide budget. Accounted are
-// the message being assembled (BufferMessage, inflated messages included)
-// and each outgoing queue past its first outAllowance bytes; small queues
-// and the pooled read buffers of single reads are left out, so that the
-// per-message path touches no shared counter.
+// The memory budget (MemoryBudget): the buffers a server holds for its
+// clients are accounted against one server-wide budget. Accounted are the
+// message being assembled (BufferMessage, inflated messages included), the
+// decompressor's buffers (the compressed input of a message, its resume
+// window, the context-takeover history), the stored request head, each
+// outgoing queue past its first outAllowance bytes, and what the
+// application charges (ChargeMemory). Small queues and the pooled read
+// buffers of single reads are left out, so that the per-message path
+// touches no shared counter.
 //
 // Each open connection has a share of the budget: the budget divided by
-// MaxConnections. A message may always grow within its connection's share,
+// MaxConnections. A connection's buffers may always grow within its share,
 // so a well-behaved client is never held back. Past its share a message
-// grows only into budget no other connection's share needs: a growth that
-// would take the total past the budget less the shares the others have not
-// used yet is refused, and the connection is closed with 1013 (try again
-// later) before its buffer grows. The accounted total so stays within the
-// budget (plus at most one share while a new connection arrives). A
-// connection whose queue holds more than its share while the server is over
-// the budget is not read until the queue drains, and is cut off with 1008
-// if it stays stuck for SlowClientTimeout.
+// (or decompressor input, or application holding) grows only into budget
+// no other connection's share needs: a growth that would take the total
+// past the budget less the shares the others have not used yet is refused,
+// and the connection is closed with 1013 (try again later) before its
+// buffer grows. Queues and request heads cannot be refused that way; they
+// may take the server over its budget, and then the budget sweep (sweep
+// below) acts: it stops reading from the heaviest connections over their
+// share, heaviest first, until what they hold past their shares covers the
+// excess; resumes them once the server is within its budget; and cuts off
+// with 1013 those still over their share after OverBudgetTimeout while the
+// server stays over, heaviest first again. A connection whose queue holds
+// more than its share while the server is over the budget is also not read
+// until the queue drains (overBudgetLocked), and is cut off with 1008 if it
+// stays stuck for SlowClientTimeout.
 
 // outAllowance is the part of each outgoing queue left out of the budget.
 const outAllowance = 64 << 10
 
 // memBudget is the server's accounted memory.
 type memBudget struct {
-	used   atomic.Int64 // bytes accounted
-	within atomic.Int64 // the message bytes within their connection's share
-	peak   atomic.Int64 // the most used has been (for tests and monitors)
-	conns  atomic.Int64 // open connections, each with a share
+	used     atomic.Int64 // bytes accounted
+	within   atomic.Int64 // the bytes within their connection's share
+	peak     atomic.Int64 // the most used has been (for tests and monitors)
+	conns    atomic.Int64 // open connections, each with a share
+	sweeping atomic.Bool  // the sweep's goroutine runs
+
+	mu    sync.Mutex
+	heavy map[*Connection]struct{} // the connections holding more than their share
 }
 
-// charge adds n bytes (negative: gives them back) to the accounted memory.
-func (m *memBudget) charge(n int64) {
-	if n == 0 {
-		return
+// memAccount is a connection's part of the accounting.
+type memAccount struct {
+	held atomic.Int64 // every byte accounted to the connection
+	cut  atomic.Bool  // cut off (cutOff), which reported why: what fails after goes unreported
+	head int64        // of which the stored request head (set as it opens)
+	infl int64        // of which the decompressor's buffers (the reader's)
+
+	// Guarded by the connection's mu.
+	paused bool          // the budget sweep stopped reading the connection
+	wake   chan struct{} // closed when the pause ends, for a goroutine reader waiting
+}
+
+// charge adds n bytes (negative: gives them back) to the accounted memory,
+// and returns the new total.
+func (m *memBudget) charge(n int64) int64 {
+	u := m.used.Add(n)
+	if n > 0 {
+		m.notePeak(u)
 	}
-	m.notePeak(m.used.Add(n))
+	return u
 }
 
 // notePeak records u as the peak if it is one.
@@ -82,66 +110,78 @@ func defaultBudget(maxConns int) int64 {
 	return max(b, 64<<20)
 }
 
-// reserveMsg accounts delta more bytes for a message buffer of held bytes,
-// and reports false, accounting nothing, when the growth goes past the
-// connection's share into budget the other connections' shares need.
-func (c *Connection) reserveMsg(held, delta int64) bool {
-	return c.srv.mem.reserve(held, delta, c.opts.share, c.opts.budget)
-}
-
-// reserve accounts delta more bytes for a holding of held bytes with the
-// given share of budget, and reports false, accounting nothing, when the
-// growth goes past the share into budget the other connections' shares need.
-func (m *memBudget) reserve(held, delta, share, budget int64) bool {
-	dWithin := min(held+delta, share) - min(held, share)
-	if held+delta <= share {
-		m.charge(delta)
-		m.within.Add(dWithin)
+// hold accounts delta more bytes (negative: fewer) to c. A growth that is
+// refusable is refused, accounting nothing, when it goes past c's share into
+// budget the other connections' shares need; hold then reports false.
+func (c *Connection) hold(delta int64, refusable bool) bool {
+	if delta == 0 {
 		return true
 	}
-	for {
-		u := m.used.Load()
-		unused := max(0, m.conns.Load()*share-m.within.Load()) // the others' shares not in use
-		if u+delta+unused > budget {
-			return false
+	m, share := &c.srv.mem, c.opts.share
+	h := c.mem.held.Add(delta)
+	m.within.Add(min(h, share) - min(h-delta, share))
+	var u int64
+	if delta > 0 && refusable && h > share {
+		for {
+			u = m.used.Load()
+			unused := max(0, m.conns.Load()*share-m.within.Load()) // the others' shares not in use
+			if u+delta+unused > c.opts.budget {
+				back := c.mem.held.Add(-delta)
+				m.within.Add(min(back, share) - min(back+delta, share))
+				return false
+			}
+			if m.used.CompareAndSwap(u, u+delta) {
+				u += delta
+				m.notePeak(u)
+				break
+			}
 		}
-		if m.used.CompareAndSwap(u, u+delta) {
-			m.notePeak(u + delta)
-			m.within.Add(dWithin)
-			return true
-		}
+	} else {
+		u = m.charge(delta)
 	}
+	if (h > share) != (h-delta > share) {
+		c.noteHeavy()
+	}
+	if delta > 0 && u > c.opts.budget {
+		c.srv.startSweep()
+	}
+	return true
 }
 
-// releaseMsgBytes gives back held message bytes.
-func (c *Connection) releaseMsgBytes(held int64) {
-	c.srv.mem.release(held, c.opts.share)
-}
-
-// release gives back a holding of held bytes with the given share.
-func (m *memBudget) release(held, share int64) {
-	m.charge(-held)
-	m.within.Add(-min(held, share))
+// noteHeavy puts c in the server's set of connections over their share, or
+// takes it out, as its holdings are now.
+func (c *Connection) noteHeavy() {
+	m := &c.srv.mem
+	m.mu.Lock()
+	if c.mem.held.Load() > c.opts.share {
+		if m.heavy == nil {
+			m.heavy = make(map[*Connection]struct{})
+		}
+		m.heavy[c] = struct{}{}
+	} else {
+		delete(m.heavy, c)
+	}
+	m.mu.Unlock()
 }
 
 // ChargeMemory accounts n bytes that the application holds for c (messages
 // waiting for it, say) against the memory budget, as the server does for
 // its own buffers; a negative n gives bytes back. It reports false, and
-// accounts nothing, when n would take c's application holdings past its
-// share into budget other connections' shares need: the application should
-// then drop the data or cut the connection off. What is still charged when
-// the connection ends is given back then.
+// accounts nothing, when n would take c's holdings past its share into
+// budget other connections' shares need: the application should then drop
+// the data or cut the connection off. What is still charged when the
+// connection ends is given back then.
 func (c *Connection) ChargeMemory(n int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	ss := c.sending()
 	if n < 0 {
 		n = max(n, -ss.appHeld)
-		c.srv.mem.release(-n, c.opts.share-min(c.opts.share, ss.appHeld+n))
+		c.hold(n, false)
 		ss.appHeld += n
 		return true
 	}
-	if c.state == stateClosed || !c.srv.mem.reserve(ss.appHeld, n, c.opts.share, c.opts.budget) {
+	if c.state == stateClosed || !c.hold(n, true) {
 		return false
 	}
 	ss.appHeld += n
@@ -161,7 +201,7 @@ func (c *Connection) growMsg(need int) error {
 		return nil
 	}
 	grown := int64(bufpoolClass(len(rs.msgBuf) + need))
-	if !c.reserveMsg(rs.heldMsg, grown-rs.heldMsg) {
+	if !c.hold(grown-rs.heldMsg, true) {
 		return errOverBudget
 	}
 	rs.msgBuf = bufpool.Grow(rs.msgBuf, need)
@@ -187,7 +227,7 @@ func (c *Connection) releaseMsg() {
 	rs := c.readState
 	bufpool.Put(rs.msgBuf)
 	rs.msgBuf = nil
-	c.releaseMsgBytes(rs.heldMsg)
+	c.hold(-rs.heldMsg, false)
 	rs.heldMsg = 0
 }
 
@@ -196,7 +236,7 @@ func (c *Connection) releaseMsg() {
 func (c *Connection) accountOutLocked() {
 	held := int64(max(0, cap(c.out)-outAllowance))
 	if held != c.outHeld {
-		c.srv.mem.charge(held - c.outHeld)
+		c.hold(held-c.outHeld, false)
 		c.outHeld = held
 	}
 }
@@ -210,18 +250,61 @@ func (c *Connection) overBudgetLocked() bool {
 	return c.outHeld > c.opts.share && c.srv.mem.used.Load() > c.opts.budget
 }
 
+// accountOpen counts c, just opened, in the budget's connections and
+// charges what it holds from its handshake: the stored request head and,
+// through its account, the decompressor's buffers.
+func (c *Connection) accountOpen() {
+	c.srv.mem.conns.Add(1)
+	c.mem.head = int64(len(c.requestHeaders) + len(c.uri) + len(c.host) + len(c.origin) +
+		len(c.subProtocols) + len(c.protocol) + len(c.extensions))
+	c.hold(c.mem.head, false)
+	if rs := c.readState; rs != nil && rs.inflater != nil {
+		rs.inflater.SetAccount(c.holdInflater)
+	}
+}
+
+// holdInflater is the decompressor's account: its growth is refused, with
+// 1013, as a message's is. Only the reader calls it.
+func (c *Connection) holdInflater(delta int64) error {
+	if !c.hold(delta, true) {
+		return errOverBudget
+	}
+	c.mem.infl += delta
+	return nil
+}
+
+// sendLimitLocked returns how many bytes c's queue may hold for a send to
+// be queued: SendQueueSize; or, while c is an offender of an exhausted
+// budget (the sweep holds it back, or its queue alone is over its share
+// while the server is over the budget), none: a send is then queued only
+// into an empty queue, and otherwise waits or fails with ErrWouldBlock
+// until the queue drains. c.mu is held.
+func (c *Connection) sendLimitLocked() int {
+	if c.mem.paused || c.overBudgetLocked() {
+		return 0
+	}
+	return c.opts.queueLimit
+}
+
 // unaccount gives back what an ended connection still has charged.
 func (c *Connection) unaccount() {
-	if rs := c.readState; rs != nil && rs.heldMsg != 0 {
-		c.releaseMsgBytes(rs.heldMsg)
+	if rs := c.readState; rs != nil {
+		c.hold(-rs.heldMsg, false)
 		rs.heldMsg = 0
+		if rs.inflater != nil {
+			rs.inflater.SetAccount(nil) // Close gives back nothing more
+		}
 	}
+	c.hold(-c.mem.infl-c.mem.head, false)
+	c.mem.infl, c.mem.head = 0, 0
 	c.mu.Lock()
 	if c.sendState != nil {
-		c.srv.mem.charge(-c.outHeld)
-		c.outHeld = 0
-		c.srv.mem.release(c.appHeld, c.opts.share)
-		c.appHeld = 0
+		c.hold(-c.outHeld-c.appHeld, false)
+		c.outHeld, c.appHeld = 0, 0
 	}
 	c.mu.Unlock()
+	m := &c.srv.mem
+	m.mu.Lock()
+	delete(m.heavy, c)
+	m.mu.Unlock()
 }

@@ -66,6 +66,7 @@ func (c *Connection) abort() {
 // reading back on for an event loop, so that a closing connection reads on
 // to its end. c.mu is held.
 func (c *Connection) wakeReaderLocked() {
+	c.budgetWakeLocked()
 	if !c.acceptData || c.throttled {
 		c.throttled = false
 		c.setReadingLocked(true)

@@ -466,8 +466,10 @@ var settingTable = []setting{
 	// Liveness and limits (liveness.go).
 	optionalSecondsSetting("SlowClientTimeout", "wsserver", "seconds queued output may wait without a byte written before the client is cut off with 1008 (default 60; 0: never; new connections); meanwhile a client whose queue is over its limit is not read",
 		func(c *settings) *time.Duration { return &c.slowClientTimeout }),
-	int64Setting("MemoryBudget", "wsserver", "bytes the server may hold for all its clients' messages and queues; past it the heaviest connections are held back or cut off (1013); 0 (default): MaxConnections x 1 MiB, at least 64 MiB, at most half the machine's memory (Server.MemoryBudget gives the budget in effect; new connections)", 0, 1<<50,
+	int64Setting("MemoryBudget", "wsserver", "bytes the server may hold for all its clients' messages, queues, decompressors and request heads; past it the heaviest connections over their share (the budget / MaxConnections) are held back and, after OverBudgetTimeout, cut off (1013); 0 (default): MaxConnections x 1 MiB, at least 64 MiB, at most half the machine's memory (Server.MemoryBudget gives the budget in effect; new connections)", 0, 1<<50,
 		func(c *settings) *int64 { return &c.memoryBudget }),
+	optionalSecondsSetting("OverBudgetTimeout", "wsserver", "seconds a connection over its share of MemoryBudget may stay held back (not read) while the server is over the budget, before it is cut off with 1013 and an Error event (default 5; 0: held back, never cut off)",
+		func(c *settings) *time.Duration { return &c.overBudgetTimeout }),
 	optionalSecondsSetting("PingInterval", "wsserver", "heartbeat: seconds without a read from a client after which the server pings it (default 0: no heartbeat; new connections); Connection.PingRTT gives the measured round trip",
 		func(c *settings) *time.Duration { return &c.pingInterval }),
 	secondsSetting("PongTimeout", "wsserver", "heartbeat: seconds a client has to answer a heartbeat ping (with anything) before it is cut off, reported with an Error (10060) and Disconnected 1006 (default 30; new connections)",

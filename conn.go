@@ -54,6 +54,7 @@ type Connection struct {
 	state         connState           // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
 	deflater      *deflate.Compressor // set before the connection opens
 	live          *liveState          // the connection's entry in the server's wheel, once needed
+	mem           memAccount          // the memory budget's account of the connection (budget.go)
 	acceptData    bool
 	throttled     bool // an event loop stopped reading: the queue is over its limit
 	readyToSend   bool

@@ -339,7 +339,7 @@ func (s *Server) open(c *Connection) {
 	s.conns[c.id] = c
 	s.mu.Unlock()
 	s.stats.accepted.Add(1)
-	s.mem.conns.Add(1)
+	c.accountOpen()
 	c.startHeartbeat()
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "WebSocket connection %d open from %s:%d", c.id, c.remoteHost, c.remotePort)

@@ -333,38 +333,64 @@ func (c *Connection) cutOff(code int, reason string, report *Error) {
 	if open {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = code, reason
+		c.mem.cut.Store(true)
 	}
 	c.wakeReaderLocked()
 	c.mu.Unlock()
 	if open {
 		c.srv.fireError(c.id, report)
 	}
+	if tc := c.tlsConn(); tc != nil {
+		// Before tls.Conn's Close: its close_notify alert would wait up to
+		// five seconds for a client that does not read.
+		tc.NetConn().Close()
+	}
 	c.closeSocket()
 }
 
-// overLimitLocked reports whether c's queue holds more than its limit: pongs
-// and other replies the reader queued while the client did not read. c.mu
-// is held.
+// overLimitLocked reports whether c must not be read now: the budget sweep
+// holds it back, or its queue is over its limit. c.mu is held.
 func (c *Connection) overLimitLocked() bool {
+	return c.mem.paused || c.queueOverLocked()
+}
+
+// queueOverLocked reports whether c's queue holds more than its limit:
+// pongs and other replies the reader queued while the client did not read.
+// c.mu is held.
+func (c *Connection) queueOverLocked() bool {
 	return c.sendState != nil && (c.queued > c.opts.queueLimit || c.overBudgetLocked())
 }
 
 // holdWhileOver holds a goroutine reader while the queue is over its limit,
 // so that a client that sends (pings, say) but does not read gets no more
-// read until it reads; the stall watch cuts it off if it never does.
+// read until it reads; the stall watch cuts it off if it never does. It
+// holds the reader too while the budget sweep holds the connection back.
 func (c *Connection) holdWhileOver() {
 	c.mu.Lock()
-	for c.overLimitLocked() && c.state == stateOpen && c.writeErr == nil {
-		if !c.flushing {
-			c.flushing = true
-			c.mu.Unlock()
-			c.flushLoop(0)
-			c.mu.Lock()
+	for c.state == stateOpen {
+		if c.queueOverLocked() {
+			if c.writeErr != nil {
+				break
+			}
+			if !c.flushing {
+				c.flushing = true
+				c.mu.Unlock()
+				c.flushLoop(0)
+				c.mu.Lock()
+				continue
+			}
+			if err := c.waitLocked(time.Time{}); err != nil {
+				return // not reached: no deadline; waitLocked unlocked
+			}
 			continue
 		}
-		if err := c.waitLocked(time.Time{}); err != nil {
-			return // not reached: no deadline; waitLocked unlocked
+		if !c.mem.paused {
+			break
 		}
+		ch := c.budgetWaitLocked() // closed by the resume, or a close
+		c.mu.Unlock()
+		<-ch
+		c.mu.Lock()
 	}
 	c.mu.Unlock()
 }
@@ -393,7 +419,7 @@ func (c *Connection) loopReads() bool {
 // unthrottleLocked turns an event loop's reading of c back on once its queue
 // is within its limit again. c.mu is held.
 func (c *Connection) unthrottleLocked() {
-	if !c.throttled || c.queued > c.opts.queueLimit/2 || c.overBudgetLocked() {
+	if !c.throttled || c.mem.paused || c.queued > c.opts.queueLimit/2 || c.overBudgetLocked() {
 		return // resuming at half the limit spares a stop and start per write
 	}
 	c.throttled = false

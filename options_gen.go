@@ -190,12 +190,22 @@ func WithSlowClientTimeout(v time.Duration) Option {
 }
 
 // WithMemoryBudget sets MemoryBudget (Config("MemoryBudget=...")): bytes the
-// server may hold for all its clients' messages and queues; past it the
-// heaviest connections are held back or cut off (1013); 0 (default):
-// MaxConnections x 1 MiB, at least 64 MiB, at most half the machine's memory
-// (Server.MemoryBudget gives the budget in effect; new connections). Default:
-// 0.
+// server may hold for all its clients' messages, queues, decompressors and
+// request heads; past it the heaviest connections over their share (the
+// budget / MaxConnections) are held back and, after OverBudgetTimeout, cut
+// off (1013); 0 (default): MaxConnections x 1 MiB, at least 64 MiB, at most
+// half the machine's memory (Server.MemoryBudget gives the budget in effect;
+// new connections). Default: 0.
 func WithMemoryBudget(v int64) Option { return intOption("MemoryBudget", int64(v)) }
+
+// WithOverBudgetTimeout sets OverBudgetTimeout
+// (Config("OverBudgetTimeout=...")): seconds a connection over its share of
+// MemoryBudget may stay held back (not read) while the server is over the
+// budget, before it is cut off with 1013 and an Error event (default 5; 0:
+// held back, never cut off). Default: 5s.
+func WithOverBudgetTimeout(v time.Duration) Option {
+	return durationOption("OverBudgetTimeout", v, kindSeconds)
+}
 
 // WithPingInterval sets PingInterval (Config("PingInterval=...")): heartbeat:
 // seconds without a read from a client after which the server pings it

@@ -398,7 +398,7 @@ func (c *Connection) fail(ce *protocol.CloseError) {
 		c.queueCloseLocked(ce.Code, ce.Reason)
 	}
 	c.mu.Unlock()
-	if ce.Code != protocol.CloseInternalError {
+	if ce.Code != protocol.CloseInternalError && !c.mem.cut.Load() {
 		c.srv.fireError(c.id, &Error{Code: ce.Code, Message: ce.Reason})
 	}
 	c.flushNow()

@@ -140,7 +140,7 @@ func (c *Connection) inactivityDeadline(timeout int) time.Time {
 func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bool, maxFrame, timeout int) error {
 	c.mu.Lock()
 	size := frameBytes(len(p), maxFrame)
-	for c.queued > 0 && c.queued+size > c.opts.queueLimit && c.state == stateOpen && !c.interrupted {
+	for c.queued > 0 && c.queued+size > c.sendLimitLocked() && c.state == stateOpen && !c.interrupted {
 		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {
 			return err
 		}

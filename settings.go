@@ -50,8 +50,9 @@ type settings struct {
 	eventLoopSpin           int           // microseconds a loop polls after serving this server's connections
 	allowedOrigins          *originPolicy // AllowedOrigins, parsed (origin.go)
 	slowClientTimeout       time.Duration
-	memoryBudget            int64 // bytes; 0: derived from MaxConnections and the machine
-	maxHeadSize             int   // bytes of an opening handshake's request head
+	overBudgetTimeout       time.Duration // held back by the budget sweep this long: cut off (0: never)
+	memoryBudget            int64         // bytes; 0: derived from MaxConnections and the machine
+	maxHeadSize             int           // bytes of an opening handshake's request head
 	pingInterval            time.Duration
 	pongTimeout             time.Duration
 	maxConnsPerIP           int // 0: no limit
@@ -74,6 +75,7 @@ const (
 	defaultCloseTimeout     = 5 * time.Second
 	defaultCodePage         = 65001
 	defaultSlowClient       = 60 * time.Second
+	defaultOverBudget       = 5 * time.Second
 	defaultPongTimeout      = 30 * time.Second
 )
 
@@ -100,6 +102,7 @@ func defaultSettings() settings {
 		compressMin:              32,
 		serverNoContextTakeover:  true,
 		slowClientTimeout:        defaultSlowClient,
+		overBudgetTimeout:        defaultOverBudget,
 		maxHeadSize:              handshake.MaxRequestSize,
 		pongTimeout:              defaultPongTimeout,
 		ssl:                      defaultSSLSettings(),

@@ -158,7 +158,7 @@ func (c *Connection) sendCtx(op protocol.Opcode, data []byte, ctx context.Contex
 			c.mu.Unlock()
 			return newError(ErrNotConnected, "connection %d is closing", c.id)
 		}
-		if !c.streaming && (c.queued == 0 || c.queued+size <= c.opts.queueLimit) {
+		if !c.streaming && (c.queued == 0 || c.queued+size <= c.sendLimitLocked()) {
 			break
 		}
 		if timeout == 0 {

@@ -1,0 +1,205 @@
+package wsserver
+
+import (
+	"bytes"
+	stdflate "compress/flate"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wsserver/wsserver/internal/wiretest"
+)
+
+// TestAttack_OverBudget_Issue11 plays the rows of issue 11's table where
+// clients that never read make the server hold their output ("20 broadcast
+// readers + 100 clients that never read", and the flood of messages whose
+// echoes are never read), with the one server-wide answer: "Over the
+// budget, the server stops reading from the heaviest offenders first and
+// cuts those that stay over with a stated close code (1008 or 1013) and a
+// Log/Error entry — never the well-behaved." Attackers send 16 KiB messages
+// as fast as they can and never read; the application sends each of them
+// 16 KiB messages as fast as they are taken. Their queues grow
+// (SendQueueSize is far away) until the server is over MemoryBudget. Then
+// an offender's reading stops after the batch that crossed it, sends to it
+// fail with ErrWouldBlock, the budget sweep holds back the heaviest, and
+// after OverBudgetTimeout cuts them off with 1013 and an Error event (or a
+// message of theirs that cannot grow is refused with 1013), while a
+// well-behaved client keeps its round trips. The accounted memory's peak
+// stays within the budget plus what each attacker can add after the
+// crossing (a read batch's echo and a message on top of its share, in the
+// queue's doubling buffer classes).
+func TestAttack_OverBudget_Issue11(t *testing.T) {
+	const (
+		budget    = 4 << 20
+		maxConns  = 16
+		share     = budget / maxConns
+		attackers = 3
+		msgSize   = 16 << 10
+	)
+	// After the crossing an attacker adds at most a read batch's echo
+	// (pollBufferSize on an event loop, less elsewhere) to a queue over its
+	// share, in a buffer at most twice that, plus the message it assembles.
+	const slackEach = 2*(share+outAllowance+2*pollBufferSize) + 2*msgSize + 4<<10
+	var chunk []byte
+	for range 4 {
+		chunk = append(chunk, wiretest.Client(true, opBinary, bytes.Repeat([]byte{'x'}, msgSize)).Bytes()...)
+	}
+	for _, tr := range attackTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			env := startAttackEnv(t, tr, func(s *Server) {
+				setConfig(t, s, "MemoryBudget="+strconv.Itoa(budget), "MaxConnections="+strconv.Itoa(maxConns),
+					"SendQueueSize="+strconv.Itoa(64<<20), "SlowClientTimeout=0", "OverBudgetTimeout=0.5",
+					"CloseTimeout=1") // a message refused with 1013 closes with a handshake the attacker does not read
+			})
+			good, goodID := env.goodClient(t)
+			ids := map[int]bool{}
+			for range attackers {
+				a := env.attackDial(t, true, "")
+				if a.resp.StatusCode != http.StatusSwitchingProtocols {
+					t.Fatalf("attacker's handshake answered %s", a.resp.Status)
+				}
+				ids[env.nextID(t)] = true
+				// The flood ends when the server cuts the connection, or when
+				// the test's cleanup closes it.
+				go a.flood(chunk, 3*waitLimit)
+			}
+			stop := make(chan struct{})
+			sent := make(chan int, 1)
+			go func() { // the application's sends to the clients that never read
+				msg := make([]byte, msgSize)
+				n := 0
+				defer func() { sent <- n }()
+				for i := 0; i < 1_000_000; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					for id := range ids {
+						if env.s.SendMessage(id, FormatBinary, msg) == nil {
+							n++
+						}
+					}
+					if i%64 == 63 {
+						time.Sleep(time.Millisecond) // let the readers in
+					}
+				}
+			}()
+			roundTrips(t, good, 30, "during the flood")
+
+			// At least one attacker is cut off with 1013, and an Error event
+			// (1013) says why.
+			var cutID int
+			env.ev.WaitMatch(t, "an attacker disconnected with 1013", func(e string) bool {
+				var id, code int
+				if n, _ := fmt.Sscanf(e, "disconnected %d %d", &id, &code); n == 2 && ids[id] && code == 1013 {
+					cutID = id
+					return true
+				}
+				return false
+			})
+			msg := env.ev.WaitPrefix(t, fmt.Sprintf("error %d 1013 ", cutID))
+			if !strings.Contains(msg, "memory budget") {
+				t.Errorf("the cut's Error event %q does not say why", msg)
+			}
+			roundTrips(t, good, 10, "after the cut")
+			close(stop)
+			t.Logf("the application queued %d messages to the attackers", wiretest.Receive(t, sent, "the sender to stop"))
+			// Once what the cut attackers held is back, the server is within
+			// its budget.
+			wiretest.WaitUntil(t, "MemoryInUse within the budget", func() bool { return env.s.MemoryInUse() <= budget })
+			if peak, limit := env.s.mem.peak.Load(), int64(budget+attackers*slackEach); peak > limit {
+				t.Errorf("accounted memory peaked at %d bytes, over the budget %d plus %d attackers' slack (%d)", peak, budget, attackers, limit)
+			} else {
+				t.Logf("accounted memory peaked at %d bytes (budget %d)", peak, budget)
+			}
+			// Each attacker cut is reported by one Error event.
+			wiretest.WaitUntil(t, "the cut attacker to end", func() bool {
+				_, err := env.s.Connection(cutID)
+				return err != nil
+			})
+			errs := map[int]int{}
+			for _, e := range env.ev.Snapshot() {
+				var id, code int
+				if n, _ := fmt.Sscanf(e, "error %d %d", &id, &code); n == 2 {
+					errs[id]++
+				}
+				if n, _ := fmt.Sscanf(e, "disconnected %d %d", &id, &code); n == 2 && (id == goodID || code != 1013) {
+					t.Errorf("unexpected %q: only attackers are cut, with 1013", e)
+				}
+				if strings.HasPrefix(e, fmt.Sprintf("error %d ", goodID)) {
+					t.Errorf("the well-behaved client got %q", e)
+				}
+			}
+			if errs[cutID] != 1 {
+				t.Errorf("the cut attacker %d was reported by %d Error events, want 1: %q", cutID, errs[cutID], env.ev.Snapshot())
+			}
+		})
+	}
+}
+
+// TestBudget_ChargesHeadsAndDecompressor_Issue11 checks that the memory
+// budget accounts what issue 11 lists beside messages and queues: the
+// stored request head (RequestHeaders and the other fields kept from the
+// opening handshake) from the moment the connection opens, and the
+// decompressor's buffered input of a compressed message that has not ended
+// yet, each given back when the connection ends, on every transport.
+func TestBudget_ChargesHeadsAndDecompressor_Issue11(t *testing.T) {
+	for _, tr := range attackTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			env := startAttackEnv(t, tr, nil)
+			base := env.s.MemoryInUse()
+
+			// A 12 KiB request head.
+			big := env.attackDial(t, false, upgradeHead(env.addr, env.path, []string{"X-Fill: " + strings.Repeat("h", 12<<10)}))
+			bigID := env.nextID(t)
+			c, err := env.s.Connection(bigID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := env.s.MemoryInUse() - base
+			if stored := int64(len(c.RequestHeaders()) + len(c.RequestURI())); held < stored || held < 12<<10 {
+				t.Errorf("a connection storing a %d-byte request head is charged %d bytes", stored, held)
+			}
+			big.Close()
+			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", bigID))
+			wiretest.WaitUntil(t, "the head's bytes to be given back", func() bool { return env.s.MemoryInUse() == base })
+
+			// The first 96 KiB of a compressed message, without its end: the
+			// decompressor holds them (BufferMessage inflates whole messages).
+			ext := []string{"Sec-WebSocket-Extensions: permessage-deflate; client_no_context_takeover"}
+			z := deflateRandom(t, 200<<10)
+			a := env.attackDial(t, false, upgradeHead(env.addr, env.path, ext))
+			aID := env.nextID(t)
+			withHead := env.s.MemoryInUse()
+			a.SetWriteDeadline(time.Now().Add(waitLimit))
+			if _, err := a.Write(wiretest.Client(false, opBinary|0x40, z[:96<<10]).Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			wiretest.WaitUntil(t, "the compressed input to be charged", func() bool { return env.s.MemoryInUse()-withHead >= 96<<10 })
+			if n := env.s.MemoryInUse() - withHead; n > 2*(96<<10)+4<<10 {
+				t.Errorf("96 KiB of compressed input are charged %d bytes, more than its doubling buffer", n)
+			}
+			a.Close()
+			env.ev.WaitFor(t, fmt.Sprintf("disconnected %d 1006", aID))
+			wiretest.WaitUntil(t, "the decompressor's bytes to be given back", func() bool { return env.s.MemoryInUse() == base })
+		})
+	}
+}
+
+// deflateRandom returns the permessage-deflate payload of n random (so
+// incompressible) bytes.
+func deflateRandom(t *testing.T, n int) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	w, _ := stdflate.NewWriter(&b, stdflate.BestSpeed)
+	p := make([]byte, n)
+	rand.NewChaCha8([32]byte{1}).Read(p)
+	w.Write(p)
+	w.Flush()
+	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
