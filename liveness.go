@@ -237,7 +237,10 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 	if next > 0 {
 		w := &c.srv.wheel
 		w.mu.Lock()
-		if !l.linked {
+		// A stall watch that began meanwhile (the heartbeat's ping being
+		// written, say) may have linked l for a later visit: the earlier
+		// one stays.
+		if !l.linked || l.at > next {
 			w.linkLocked(l, next)
 		}
 		w.mu.Unlock()
