@@ -3,9 +3,13 @@ package wsserver
 import (
 	"bytes"
 	stdflate "compress/flate"
+	"crypto/tls"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -202,4 +206,65 @@ func deflateRandom(t *testing.T, n int) []byte {
 	w.Write(p)
 	w.Flush()
 	return bytes.TrimSuffix(b.Bytes(), []byte{0, 0, 0xff, 0xff})
+}
+
+// TestAttack_SlowAndIdleHTTP_Issue11 plays two rows of issue 11's table on
+// every transport: "HTTP keep-alive connections after one plain GET, then
+// silence" and "slow handshakes" with HandshakeTimeout set: a whole plain
+// request followed by silence, and a request head that never ends, are
+// both closed by the server after HandshakeTimeout; neither stays open. On
+// net/http, ConfigureHTTPServer gives the http.Server the timeouts.
+func TestAttack_SlowAndIdleHTTP_Issue11(t *testing.T) {
+	for _, tr := range attackTransports {
+		t.Run(tr.name, func(t *testing.T) {
+			setup := func(s *Server) { setConfig(t, s, "HandshakeTimeout=0.5") }
+			var addr string
+			var conf *tls.Config
+			if tr.http {
+				checkGoroutines(t)
+				s := New()
+				setup(s)
+				mux := http.NewServeMux()
+				mux.Handle("/ws", s)
+				mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "plain") })
+				hs := httptest.NewUnstartedServer(mux)
+				s.ConfigureHTTPServer(hs.Config)
+				hs.Start()
+				t.Cleanup(hs.Close)
+				t.Cleanup(func() { s.Shutdown() })
+				addr = hs.Listener.Addr().String()
+			} else {
+				env := startAttackEnv(t, tr, setup)
+				addr, conf = env.addr, env.tlsConf
+			}
+			for _, req := range []string{
+				"GET / HTTP/1.1\r\nHost: x\r\n\r\n", // a whole plain request, then silence
+				"GET / HTTP/1.1\r\nHost: x\r\n",     // a head that never ends
+			} {
+				nc, err := net.DialTimeout("tcp", addr, waitLimit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer nc.Close()
+				if conf != nil {
+					tc := tls.Client(nc, conf)
+					tc.SetDeadline(time.Now().Add(waitLimit))
+					if err := tc.Handshake(); err != nil {
+						t.Fatalf("TLS handshake: %v", err)
+					}
+					nc = tc
+				}
+				nc.SetDeadline(time.Now().Add(waitLimit))
+				if _, err := io.WriteString(nc, req); err != nil {
+					t.Fatal(err)
+				}
+				// The response, if any, then the end of the connection; a
+				// reset counts as closed too.
+				_, err = io.Copy(io.Discard, nc)
+				if isTimeout(err) {
+					t.Errorf("after %q and silence, the connection was still open after %v", req, waitLimit)
+				}
+			}
+		})
+	}
 }
