@@ -123,10 +123,12 @@ func (c *Connection) queueCloseLocked(code int, reason string) {
 	c.account(2 + len(payload))
 }
 
-// account records n newly queued bytes. c.mu is held.
+// account records n newly queued bytes, and charges the queue's growth to
+// the memory budget. c.mu is held.
 func (c *Connection) account(n int) {
 	c.queued += n
 	c.enqueued += int64(n)
+	c.accountOutLocked()
 }
 
 // send queues data as a message (or as the next part of a MessageLength
