@@ -290,7 +290,7 @@ func TestAttack_PongFlood_Issue11(t *testing.T) {
 // deflateBomb returns the payload of a permessage-deflate message that
 // inflates to n zero bytes (RFC 7692 section 7.2.1: the trailing 00 00 ff ff
 // of the flush is left off).
-func deflateBomb(t *testing.T, n int) []byte {
+func deflateBomb(t testing.TB, n int) []byte {
 	t.Helper()
 	var b bytes.Buffer
 	w, _ := flate.NewWriter(&b, flate.BestCompression)
