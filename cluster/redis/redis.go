@@ -21,7 +21,9 @@
 // partition's slot moves to another master (resharding, or a failover),
 // Redis drops the subscriptions there (or answers MOVED); the engine then
 // subscribes again on the slot's new master by itself, losing what was
-// published meanwhile.
+// published meanwhile. After a failed pipeline or a lost subscriber
+// connection it has go-redis learn the cluster's layout again, so that a
+// replica that took over from a dead master is found.
 //
 // Redis pub/sub delivers at most once: what is published while a node's
 // subscriber connection is down is lost for it. The subscriber connections
@@ -357,6 +359,12 @@ func (e *Engine) receive(s *subscriber) {
 				down = true
 				e.setDown(true, err)
 			}
+			if sharded {
+				// The master may be gone for good (a replica takes over):
+				// have go-redis learn the layout again, so that the next
+				// attempt goes to the slot's owner of now.
+				e.cc.ReloadState(s.ctx)
+			}
 			select {
 			case <-s.ctx.Done():
 				return
@@ -529,6 +537,11 @@ func (e *Engine) publish() {
 			}
 		}
 		if _, err := pipe.Exec(ctx); err != nil && !stopping {
+			if e.cc != nil {
+				// A master may be gone (its replica taking over): learn the
+				// layout again (go-redis does not when it may not retry).
+				e.cc.ReloadState(ctx)
+			}
 			lost := 0
 			for _, c := range cmds {
 				if c.Err() != nil {

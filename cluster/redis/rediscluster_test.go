@@ -315,43 +315,7 @@ func TestRedisCluster_SlotMoved(t *testing.T) {
 	if err := sub.Subscribe(channel); err != nil {
 		t.Fatal(err)
 	}
-	// receive publishes probes until one arrives, then a numbered run that
-	// must arrive whole and in order.
-	receive := func(run string) {
-		t.Helper()
-		deadline := time.Now().Add(clustertest.Wait)
-	probe:
-		for k := 0; ; k++ {
-			if err := pub.Publish(channel, []byte("probe")); err != nil {
-				t.Fatal(err)
-			}
-			select {
-			case <-got:
-				break probe
-			case <-time.After(50 * time.Millisecond):
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s: no message reached the subscriber in %v", run, clustertest.Wait)
-			}
-		}
-		for k := range 20 {
-			pub.Publish(channel, []byte(run+strconv.Itoa(k)))
-		}
-		for k := 0; k < 20; {
-			select {
-			case m := <-got:
-				if m == "probe" {
-					continue
-				}
-				if want := run + strconv.Itoa(k); m != want {
-					t.Fatalf("got %q, want %q", m, want)
-				}
-				k++
-			case <-time.After(clustertest.Wait):
-				t.Fatalf("%s: got %d of 20 messages", run, k)
-			}
-		}
-	}
+	receive := receiver(t, pub, channel, got, clustertest.Wait)
 	receive("before")
 
 	rc, _ := sub.redisChannel(channel)
@@ -403,4 +367,131 @@ func TestRedisCluster_SlotMoved(t *testing.T) {
 		return err == nil && n[1].(int64) == 1
 	})
 	receive("after")
+}
+
+// TestRedisCluster_Failover: the master that holds a subscribed channel's
+// slot is killed; its replica takes over (cluster node timeout 1 s), and
+// the engine's subscriber and publisher move to it by themselves: messages
+// flow again, in order, and the outage was reported.
+func TestRedisCluster_Failover(t *testing.T) {
+	bin := redistest.ServerBin(t)
+	rc := redistest.StartReplicated(t, bin, 3)
+	seeds := append(append([]string(nil), rc.Masters...), rc.Replicas...)
+	pub, err := Connect(clusterURL(seeds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := Connect(clusterURL(seeds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan string, 10000)
+	var mu sync.Mutex
+	var reports []cluster.Report
+	if err := pub.Open(func(string, []byte) {}, func(cluster.Report) {}); err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Close()
+	if err := sub.Open(func(_ string, p []byte) { got <- string(p) }, func(r cluster.Report) {
+		mu.Lock()
+		reports = append(reports, r)
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	const channel = "wsserver.t.failover"
+	if err := sub.Subscribe(channel); err != nil {
+		t.Fatal(err)
+	}
+	// After a failover the publisher needs a few seconds to learn the new
+	// layout (its pipelines to the dead master fail first): a longer wait.
+	receive := receiver(t, pub, channel, got, 3*clustertest.Wait)
+	receive("before")
+
+	redisChannel, _ := sub.redisChannel(channel)
+	slot := int(goredisSlot(t, rc.Masters[0], redisChannel))
+	master := redistest.Owner(rc.Masters, slot)
+	replica := rc.Replicas[slices.Index(rc.Masters, master)]
+	rc.Kill(master)
+	clustertest.WaitFor(t, "the replica "+replica+" to take over", func() bool { return rc.Role(replica) == "master" })
+	clustertest.WaitFor(t, "the subscription on the new master", func() bool {
+		return shardSubscribers(t, replica, redisChannel) == 1
+	})
+	receive("after")
+	mu.Lock()
+	defer mu.Unlock()
+	var kinds []cluster.ReportKind
+	for _, r := range reports {
+		kinds = append(kinds, r.Kind)
+	}
+	if !slices.Contains(kinds, cluster.Disconnected) {
+		t.Errorf("the subscriber's reports %v have no Disconnected", kinds)
+	}
+}
+
+// shardSubscribers returns the subscribers of the shard channel ch on the
+// Redis at addr (PUBSUB SHARDNUMSUB).
+func shardSubscribers(t *testing.T, addr, ch string) int64 {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	n, err := c.Do(context.Background(), "PUBSUB", "SHARDNUMSUB", ch).Slice()
+	if err != nil {
+		return -1
+	}
+	return n[1].(int64)
+}
+
+// goredisSlot returns the hash slot of key, as the Redis at addr says.
+func goredisSlot(t *testing.T, addr, key string) int64 {
+	t.Helper()
+	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	defer c.Close()
+	slot, err := c.ClusterKeySlot(context.Background(), key).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slot
+}
+
+// receiver returns a function that publishes probes on channel through pub
+// until one arrives on got, then a numbered run that must arrive whole and
+// in order.
+func receiver(t *testing.T, pub *Engine, channel string, got chan string, wait time.Duration) func(run string) {
+	return func(run string) {
+		t.Helper()
+		deadline := time.Now().Add(wait)
+	probe:
+		for {
+			if err := pub.Publish(channel, []byte("probe")); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-got:
+				break probe
+			case <-time.After(50 * time.Millisecond):
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no message reached the subscriber in %v", run, wait)
+			}
+		}
+		for k := range 20 {
+			pub.Publish(channel, []byte(run+strconv.Itoa(k)))
+		}
+		for k := 0; k < 20; {
+			select {
+			case m := <-got:
+				if m == "probe" {
+					continue
+				}
+				if want := run + strconv.Itoa(k); m != want {
+					t.Fatalf("got %q, want %q", m, want)
+				}
+				k++
+			case <-time.After(wait):
+				t.Fatalf("%s: got %d of 20 messages", run, k)
+			}
+		}
+	}
 }

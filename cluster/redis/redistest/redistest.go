@@ -65,6 +65,7 @@ type server struct {
 	addr   string
 	bus    int // cluster bus port (cluster mode)
 	client *goredis.Client
+	kill   func() // stops it at once (SIGKILL) and waits for its end
 }
 
 // start runs redis-server bin on 127.0.0.1 and ports the OS had free (in
@@ -72,7 +73,7 @@ type server struct {
 // until it answers PING. A server that exits before answering (a port taken
 // since it was found free) is tried again on other ports, three times in
 // all.
-func start(tb testing.TB, bin string, cluster bool) server {
+func start(tb testing.TB, bin string, cluster bool, nodeTimeout time.Duration) server {
 	tb.Helper()
 	for attempt := 1; ; attempt++ {
 		port := freePort(tb)
@@ -83,7 +84,8 @@ func start(tb testing.TB, bin string, cluster bool) server {
 		if cluster {
 			srv.bus = freePort(tb)
 			args = append(args, "--cluster-enabled", "yes", "--cluster-port", strconv.Itoa(srv.bus),
-				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000")
+				"--cluster-config-file", "nodes.conf", "--cluster-node-timeout", strconv.Itoa(int(nodeTimeout/time.Millisecond)),
+				"--repl-diskless-sync-delay", "0") // a replica syncs at once, not after 5 s
 		}
 		cmd := exec.Command(bin, args...)
 		var out bytes.Buffer
@@ -93,10 +95,11 @@ func start(tb testing.TB, bin string, cluster bool) server {
 		}
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
-		tb.Cleanup(func() {
+		srv.kill = func() {
 			cmd.Process.Kill()
 			<-done
-		})
+		}
+		tb.Cleanup(srv.kill)
 		srv.client = goredis.NewClient(&goredis.Options{Addr: srv.addr, MaxRetries: -1})
 		tb.Cleanup(func() { srv.client.Close() })
 		if answered(tb, srv, done) {
@@ -135,7 +138,7 @@ func answered(tb testing.TB, srv server, exited chan struct{}) bool {
 // Start starts one redis-server and returns its address, host:port.
 func Start(tb testing.TB, bin string) string {
 	tb.Helper()
-	return start(tb, bin, false).addr
+	return start(tb, bin, false, 0).addr
 }
 
 // StartCluster starts masters redis-servers in cluster mode (each with a
@@ -146,49 +149,110 @@ func Start(tb testing.TB, bin string) string {
 // the masters' addresses, host:port, in slot order.
 func StartCluster(tb testing.TB, bin string, masters int) []string {
 	tb.Helper()
+	return startCluster(tb, bin, masters, false, 5*time.Second).Masters
+}
+
+// Cluster is a Redis Cluster with a replica per master (StartReplicated).
+type Cluster struct {
+	Masters  []string // in slot order
+	Replicas []string // Replicas[i] replicates Masters[i]
+	servers  map[string]server
+}
+
+// Kill stops the server at addr at once (SIGKILL), as a crash would.
+func (c *Cluster) Kill(addr string) { c.servers[addr].kill() }
+
+// Role returns the role ("master", "slave") the server at addr reports.
+func (c *Cluster) Role(addr string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	r, err := c.servers[addr].client.Do(ctx, "ROLE").Slice()
+	if err != nil || len(r) == 0 {
+		return ""
+	}
+	role, _ := r[0].(string)
+	return role
+}
+
+// StartReplicated is StartCluster with a replica for each master (CLUSTER
+// REPLICATE) and a cluster node timeout of 1 s, so that a replica takes
+// over within seconds when its master is killed. It waits until every
+// replica's link to its master is up.
+func StartReplicated(tb testing.TB, bin string, masters int) *Cluster {
+	tb.Helper()
+	return startCluster(tb, bin, masters, true, time.Second)
+}
+
+func startCluster(tb testing.TB, bin string, masters int, replicas bool, nodeTimeout time.Duration) *Cluster {
+	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), Wait)
 	defer cancel()
-	var addrs []string
-	var buses []int
-	var clients []*goredis.Client
-	for range masters {
-		srv := start(tb, bin, true)
-		addrs = append(addrs, srv.addr)
-		buses = append(buses, srv.bus)
-		clients = append(clients, srv.client)
+	c := &Cluster{servers: make(map[string]server)}
+	n := masters
+	if replicas {
+		n *= 2
 	}
-	for i, c := range clients {
+	var all []server
+	for i := range n {
+		srv := start(tb, bin, true, nodeTimeout)
+		all = append(all, srv)
+		c.servers[srv.addr] = srv
+		if i < masters {
+			c.Masters = append(c.Masters, srv.addr)
+		} else {
+			c.Replicas = append(c.Replicas, srv.addr)
+		}
+	}
+	for i, srv := range all[:masters] {
 		lo, hi := i*16384/masters, (i+1)*16384/masters-1
-		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
-			tb.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, addrs[i], err)
+		if err := srv.client.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			tb.Fatalf("CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, srv.addr, err)
 		}
 	}
-	for i := 1; i < masters; i++ {
-		_, port, _ := net.SplitHostPort(addrs[i])
-		if err := clients[0].Do(ctx, "CLUSTER", "MEET", "127.0.0.1", port, buses[i]).Err(); err != nil {
-			tb.Fatalf("CLUSTER MEET %s: %v", addrs[i], err)
+	for _, srv := range all[1:] {
+		_, port, _ := net.SplitHostPort(srv.addr)
+		if err := all[0].client.Do(ctx, "CLUSTER", "MEET", "127.0.0.1", port, srv.bus).Err(); err != nil {
+			tb.Fatalf("CLUSTER MEET %s: %v", srv.addr, err)
 		}
+	}
+	for i, srv := range all[masters:] {
+		id, err := all[i].client.Do(ctx, "CLUSTER", "MYID").Text()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		// The replica must have heard of its master first (gossip).
+		waitFor(tb, srv.addr+" to replicate "+all[i].addr, func() bool {
+			return srv.client.Do(ctx, "CLUSTER", "REPLICATE", id).Err() == nil
+		})
 	}
 	waitFor(tb, "the Redis Cluster to form (cluster_state:ok on every node)", func() bool {
-		for _, c := range clients {
-			info, err := c.ClusterInfo(ctx).Result()
+		for _, srv := range all {
+			info, err := srv.client.ClusterInfo(ctx).Result()
 			if err != nil || !strings.Contains(info, "cluster_state:ok") ||
-				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(masters)+"\r") {
+				!strings.Contains(info, "cluster_known_nodes:"+strconv.Itoa(n)+"\r") {
 				return false
 			}
-			shards, err := c.ClusterShards(ctx).Result()
+			shards, err := srv.client.ClusterShards(ctx).Result()
 			if err != nil || len(shards) != masters {
 				return false
 			}
 			for _, sh := range shards {
-				if len(sh.Slots) == 0 {
+				if len(sh.Slots) == 0 || len(sh.Nodes) != n/masters {
 					return false
 				}
 			}
 		}
+		// Replicas in sync (CLUSTER SHARDS says "loading" for a replica
+		// until its master has written something).
+		for _, srv := range all[masters:] {
+			info, err := srv.client.Info(ctx, "replication").Result()
+			if err != nil || !strings.Contains(info, "master_link_status:up") {
+				return false
+			}
+		}
 		return true
 	})
-	return addrs
+	return c
 }
 
 // Owner returns which of addrs, as StartCluster returned them, owns slot.
