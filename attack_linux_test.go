@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/wsserver/wsserver/internal/transport"
 	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
@@ -274,7 +275,7 @@ func TestAttack_PongFlood_Issue11(t *testing.T) {
 			}
 			// Reading stops after the batch that crossed the limit: at most
 			// one read's worth of pongs (a loop reads 256 KiB) over it.
-			if n, _ := strconv.Atoi(m[1]); n > queueLimit+pollBufferSize {
+			if n, _ := strconv.Atoi(m[1]); n > queueLimit+transport.LoopBufferSize {
 				t.Errorf("the attacker held %d bytes of pongs, more than the limit %d and one read", n, queueLimit)
 			}
 			roundTrips(t, good, 10, "after the flood")

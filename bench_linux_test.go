@@ -6,6 +6,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // BenchmarkIdleConnections reports the server's Go memory (heap and stacks)
@@ -57,8 +59,8 @@ func idleCost(b *testing.B, n int, loop string, measure func(func() net.Conn) fl
 		if err != nil {
 			b.Fatal(err)
 		}
-		ln, ok := withRawAccept(tl).(*rawListener)
-		if !ok {
+		ln := transport.RawAccept(tl)
+		if !transport.CanAcceptRaw(ln) {
 			b.Fatal("cannot accept raw sockets")
 		}
 		go func() {
@@ -69,7 +71,7 @@ func idleCost(b *testing.B, n int, loop string, measure func(func() net.Conn) fl
 				}
 			}()
 			for {
-				fd, _, err := acceptRaw(ln.rc)
+				fd, err := transport.AcceptFD(ln)
 				if err != nil {
 					return
 				}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/protocol"
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // The memory budget (MemoryBudget): the buffers a server holds for its
@@ -104,7 +105,7 @@ func (st *settings) budget() int64 {
 // defaultBudget is the budget for MemoryBudget 0.
 func defaultBudget(maxConns int) int64 {
 	b := int64(maxConns) << 20
-	if half := totalRAM() / 2; half > 0 && b > half {
+	if half := transport.TotalMemory() / 2; half > 0 && b > half {
 		b = half
 	}
 	return max(b, 64<<20)

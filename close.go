@@ -90,7 +90,7 @@ func (c *Connection) interrupt() {
 		// Wake the sender's blocked write; the unwritten rest stays queued.
 		// (A TLS connection cannot survive a write deadline: there the
 		// sender notices at its next wait.)
-		c.sock.interrupt()
+		c.sock.Interrupt()
 	}
 	c.mu.Unlock()
 }
@@ -113,7 +113,7 @@ func (c *Connection) cleanup() {
 	c.unaccount()
 	// After the state: a sender that writes the socket itself (writeThrough)
 	// checks it under c.mu, so it never writes a closed descriptor.
-	c.sock.close()
+	c.sock.Close()
 	if c.readState != nil && c.inflater != nil {
 		c.inflater.Close()
 	}
@@ -123,13 +123,7 @@ func (c *Connection) cleanup() {
 // closeSocket cuts the connection so that its reader ends. On an event loop
 // the socket is shut down instead of closed: only the loop, once it has
 // dropped the socket, may close it, or the descriptor could be reused under it.
-func (c *Connection) closeSocket() { c.sock.shutdown() }
+func (c *Connection) closeSocket() { c.sock.Shutdown() }
 
 // closeReadAfter makes the reader give up waiting for the client after d.
-func (c *Connection) closeReadAfter(d time.Duration) {
-	if c.poll.Load() != nil {
-		time.AfterFunc(d, c.closeSocket)
-		return
-	}
-	c.sock.setReadDeadline(time.Now().Add(d))
-}
+func (c *Connection) closeReadAfter(d time.Duration) { c.sock.CloseReadAfter(d) }

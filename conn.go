@@ -8,6 +8,7 @@ import (
 
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/protocol"
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // Connection is one connected WebSocket client: an entry of the reference's
@@ -16,8 +17,8 @@ import (
 type Connection struct {
 	srv  *Server
 	id   int
-	sock sock         // the socket (sock.go); a TLS handshake replaces it before the connection opens
-	opts *connOptions // shared by the connections opened with the same settings
+	sock transport.Conn // the socket; a TLS handshake replaces it before the connection opens
+	opts *connOptions   // shared by the connections opened with the same settings
 
 	// Set while the connection opens, read-only once it is in Connections.
 	remoteHost     string
@@ -41,9 +42,8 @@ type Connection struct {
 	lastRTT      atomic.Int64 // nanoseconds: the last ping's round trip (metrics.go)
 
 	// Used only by the connection's reader: its goroutine or event loop.
-	*readState                        // made when the first data arrives
-	poll       atomic.Pointer[poller] // the event loop serving the connection, nil when none
-	hs         *handshakeState        // the opening handshake (stage_handshake.go), until it ends
+	*readState                 // made when the first data arrives
+	hs         *handshakeState // the opening handshake (stage_handshake.go), until it ends
 
 	mu            sync.Mutex // guards the fields below
 	*sendState               // made by the first send (sending)
@@ -99,12 +99,7 @@ func (c *Connection) tlsConn() *tls.Conn {
 	if c.sock == nil {
 		return nil
 	}
-	return c.sock.tlsConn()
-}
-
-// sockFailed reports a socket failure no caller sees (sockOwner).
-func (c *Connection) sockFailed(err error) {
-	c.srv.fireError(c.id, socketError(err, ErrSend))
+	return c.sock.TLS()
 }
 
 // sending returns the send state, making it on first use. c.mu is held.
@@ -200,11 +195,7 @@ func (c *Connection) SetAcceptData(accept bool) {
 // loop's, or the reader goroutine's, which waits before its next read.
 // c.mu is held.
 func (c *Connection) setReadingLocked(on bool) {
-	if p := c.poll.Load(); p != nil {
-		p.setReading(c, on)
-		return
-	}
-	c.sock.setReading(on)
+	c.sock.SetReading(on)
 }
 
 // PauseData stops data reception; ProcessData resumes it.

@@ -357,6 +357,6 @@ func (c *Connection) wakeSenders() {
 	c.notifyLocked()
 	if c.inlineFlush {
 		c.interruptPending = true
-		c.sock.interrupt()
+		c.sock.Interrupt()
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // Tests of the reference's error codes: the Error type, the sentinels, the
@@ -122,7 +124,7 @@ func TestError_ErrnoMapsTo100xx(t *testing.T) {
 		}
 	}
 	// Every errno of the table has the reference's text for its code.
-	for errno, code := range errnoCodes {
+	for errno, code := range transport.SocketCodes() {
 		if socketMessages[code] == "" {
 			t.Errorf("%v maps to %d, which has no message", errno, code)
 		}

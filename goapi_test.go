@@ -21,8 +21,8 @@ import (
 // The tests of issue 14's Go-native API: each runs on the three ways a
 // connection is served: its own goroutine, an event loop, and net/http.
 
-// transport serves a Server one way and dials it with the wstest client.
-type transport struct {
+// servingWay serves a Server one way and dials it with the wstest client.
+type servingWay struct {
 	name string
 	// start serves s (whose events and settings are set) and returns a
 	// dial function for a path with extra headers.
@@ -32,7 +32,7 @@ type transport struct {
 // wsURL turns an http:// URL into ws://.
 func wsURL(u string) string { return "ws" + strings.TrimPrefix(u, "http") }
 
-var transports = []transport{
+var transports = []servingWay{
 	{"goroutine", func(t *testing.T, s *Server) func(string, http.Header) (*wstest.Conn, error) {
 		url := startServer(t, s)
 		return func(path string, hdr http.Header) (*wstest.Conn, error) {

@@ -27,7 +27,6 @@ const waitLimit = wiretest.Timeout
 // (servers shut down, clients closed).
 func checkGoroutines(t *testing.T) {
 	t.Helper()
-	startPollers() // the event loops live as long as the process: not a leak
 	before := runtime.NumGoroutine()
 	t.Cleanup(func() {
 		deadline := time.Now().Add(waitLimit)

@@ -122,14 +122,14 @@ func (s *Server) serveHTTPConn(c *Connection, l *httpListener, req *handshake.Re
 	if s.logLevel() >= 1 { // the check spares the arguments' allocations
 		s.logf(c.id, 1, "%s %s %s: handed to the HTTP listener", req.Method, req.URI, req.Proto)
 	}
-	nc, err := c.sock.detach()
+	nc, err := c.sock.Detach()
 	s.release(c.remoteHost)
 	if err != nil {
 		s.fireError(c.id, socketError(err, ErrSend))
 		return
 	}
 	nc.SetDeadline(time.Time{})
-	hc := &handedConn{Conn: nc, head: head, tc: c.sock.tlsConn()}
+	hc := &handedConn{Conn: nc, head: head, tc: c.sock.TLS()}
 	s.mu.Lock()
 	wait := s.cfg.handshakeTimeout
 	s.mu.Unlock()
@@ -155,6 +155,11 @@ type handedConn struct {
 	head []byte
 	tc   *tls.Conn // the TLS connection under Conn, if any
 }
+
+// TLSConn returns the TLS connection under the handed-off connection, nil
+// for plaintext: a Server's ServeHTTP that takes it over still knows it is
+// TLS (transport.NewStream asks).
+func (h *handedConn) TLSConn() *tls.Conn { return h.tc }
 
 // Read reads what the server read before the hand-off, then the socket.
 // Like any net.Conn it takes one reader at a time.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/wsserver/wsserver/internal/handshake"
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // A connection's life: accept (admission: MaxConnections, the client
@@ -19,7 +20,7 @@ import (
 // which transport reads a connection.
 
 // accept starts serving a socket the listener accepted.
-func (s *Server) accept(sk sock) {
+func (s *Server) accept(sk transport.Conn) {
 	s.wg.Add(1)
 	if s.handshakeOnLoop() {
 		// No handler or name lookup to wait for: admit here, and let an
@@ -59,10 +60,11 @@ func (s *Server) serveAccepted(c *Connection, wait bool) {
 			s.abandon(c)
 			return
 		}
-		c.sock = newStreamSock(tc)
+		c.sock = transport.NewStream(tc)
+		c.sock.Bind((*connHandler)(c))
 	}
 	c.beginHandshake(cfg.handshakeTimeout, cfg.maxHeadSize)
-	if s.handshakeOnLoop() && handOff(c) {
+	if s.handshakeOnLoop() && s.engine.Serve(c.sock, c.opts.spin) {
 		return // the loop reads the handshake, then serves the connection
 	}
 	if wait {
@@ -94,36 +96,15 @@ func (s *Server) framesOnLoop(c *Connection) bool {
 	s.mu.Lock()
 	loop := s.cfg.eventLoop
 	s.mu.Unlock()
-	return loop && c.Connected() && handOff(c)
+	return loop && c.Connected() && s.engine.Serve(c.sock, c.opts.spin)
 }
 
-// readStream is the reader goroutine of a connection: it feeds the byte
-// handler what the socket has until the reading ends, holding back while
-// AcceptData is false.
+// readStream reads c on this goroutine (transport.Read) until its reading
+// ends, or until its handshake stage opened it and serveFrames moved it to
+// a transport of its own.
 func (s *Server) readStream(c *Connection) {
-	h := (*connHandler)(c)
-	for {
-		c.sock.waitReading()
-		target, large := h.readTarget()
-		p, err := c.sock.readChunk(target, large)
-		if len(p) > 0 {
-			herr := h.bytes(p)
-			c.sock.releaseChunk()
-			if herr == errOpened {
-				if s.serveFrames(c) {
-					return
-				}
-				herr = nil
-			}
-			if herr != nil {
-				h.ended(herr)
-				return
-			}
-		} else {
-			c.sock.releaseChunk()
-		}
-		if err != nil {
-			h.ended(err)
+	for transport.Read(c.sock, (*connHandler)(c)) {
+		if s.serveFrames(c) {
 			return
 		}
 	}
@@ -145,15 +126,16 @@ func (c *Connection) opened(leftover []byte) error {
 	return nil
 }
 
-// connHandler is the Connection seen as its transport's byte handler; it
-// keeps the handler methods off Connection's exported method set. One
-// reader at a time calls bytes and readTarget: the connection's reader
-// goroutine or its event loop; ended runs last, on a goroutine.
+// connHandler is the Connection seen as its transport's byte handler
+// (transport.Handler); it keeps the handler methods off Connection's
+// exported method set. One reader at a time calls Bytes and ReadTarget: the
+// connection's reader goroutine or its event loop; Ended runs last, on a
+// goroutine.
 type connHandler Connection
 
-// bytes hands p, read from the socket, to the connection's current stage.
+// Bytes hands p, read from the socket, to the connection's current stage.
 // An error ends the reading: ended gets it.
-func (h *connHandler) bytes(p []byte) error {
+func (h *connHandler) Bytes(p []byte) error {
 	c := (*Connection)(h)
 	if c.hs != nil {
 		return c.handshakeBytes(p)
@@ -161,23 +143,23 @@ func (h *connHandler) bytes(p []byte) error {
 	return c.frameBytes(p)
 }
 
-// readTarget returns where the next read should go, nil for the
+// ReadTarget returns where the next read should go, nil for the
 // transport's own buffer, and whether a large read is expected (a large
 // frame arriving).
-func (h *connHandler) readTarget() ([]byte, bool) {
+func (h *connHandler) ReadTarget() ([]byte, bool) {
 	c := (*Connection)(h)
 	if c.hs != nil {
 		return c.hs.target(), false
 	}
 	t := c.directTarget()
-	return t, t == nil && c.readState != nil && c.rd.FrameRemaining() > readBufferSize
+	return t, t == nil && c.readState != nil && c.rd.FrameRemaining() > transport.ReadBufferSize
 }
 
-// ended ends the connection once its reading has ended with err: the
+// Ended ends the connection once its reading has ended with err: the
 // client's close frame (errPeerClosed), a protocol violation or a
 // handler's panic (frameError), or the socket's end. It runs on a
 // goroutine (never on an event loop) and may block.
-func (h *connHandler) ended(err error) {
+func (h *connHandler) Ended(err error) {
 	c := (*Connection)(h)
 	if c.hs != nil {
 		c.handshakeEnded(err)
@@ -197,24 +179,31 @@ func (h *connHandler) ended(err error) {
 	c.srv.finish(c, code, reason)
 }
 
+// Failed reports a socket failure no caller sees (a raw socket that could
+// not get its twin) as an Error event.
+func (h *connHandler) Failed(err error) {
+	c := (*Connection)(h)
+	c.srv.fireError(c.id, socketError(err, ErrSend))
+}
+
 // admit applies MaxConnections, the client filters and the ConnectionRequest
 // event to a new TCP connection, and sets its socket options. When it says
 // no, it has closed the socket.
-func (s *Server) admit(sk sock) (*Connection, bool) {
+func (s *Server) admit(sk transport.Conn) (*Connection, bool) {
 	var host string
-	remote := sk.remoteAddr()
+	remote := sk.RemoteAddr()
 	if remote.IsValid() {
 		host = remote.Addr().String()
 	}
 	port := int(remote.Port())
-	id, cfg, ok := s.admission(host, port, sk.refuse)
+	id, cfg, ok := s.admission(host, port, sk.Refuse)
 	if !ok {
 		return nil, false
 	}
-	sk.setOptions(sockOptionsOf(cfg))
+	sk.SetOptions(socketOptions(cfg))
 	c := newConnection(s, id, sk, cfg)
 	c.remoteHost, c.remotePort = host, port
-	if la := sk.localAddr(); la.IsValid() {
+	if la := sk.LocalAddr(); la.IsValid() {
 		c.localAddr = la.String()
 	}
 	return c, true
@@ -286,7 +275,7 @@ func (s *Server) release(host string) {
 	s.mu.Unlock()
 }
 
-func newConnection(s *Server, id int, sk sock, cfg *settings) *Connection {
+func newConnection(s *Server, id int, sk transport.Conn, cfg *settings) *Connection {
 	s.mu.Lock()
 	timeout := s.timeout
 	s.mu.Unlock()
@@ -317,7 +306,7 @@ func newConnection(s *Server, id int, sk sock, cfg *settings) *Connection {
 			msgRate:           float64(cfg.msgRate),
 		}),
 	}
-	sk.setOwner(c)
+	sk.Bind((*connHandler)(c))
 	return c
 }
 
@@ -402,7 +391,18 @@ func (s *Server) finish(c *Connection, code int, reason string) {
 
 // abandon gives back what an admitted connection holds when it never opened.
 func (s *Server) abandon(c *Connection) {
-	c.sock.close()
+	c.sock.Close()
 	s.release(c.remoteHost)
 	s.wg.Done()
+}
+
+// socketOptions returns the socket settings of cfg for an accepted socket.
+func socketOptions(cfg *settings) transport.Options {
+	return transport.Options{
+		NoDelay:           cfg.tcpNoDelay,
+		KeepAliveIdle:     time.Duration(cfg.keepAliveTime) * time.Millisecond,
+		KeepAliveInterval: time.Duration(cfg.keepAliveInterval) * time.Millisecond,
+		ReadBuffer:        cfg.inBufferSize,
+		WriteBuffer:       cfg.outBufferSize,
+	}
 }

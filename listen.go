@@ -5,8 +5,10 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"syscall"
+	"runtime"
 	"time"
+
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // Listen opens the listening socket StartListening would open, on
@@ -32,13 +34,37 @@ var useIPv6Hint = [...]string{
 	2: "UseIPv6=2 takes either family",
 }
 
+// listen opens the listening socket (transport.Listen), so that
+// ConnectionBacklog, BindExclusively, UseIPv6 and the buffer sizes reach
+// the kernel as set where the system allows it.
+func listen(host string, port, backlog int, cfg *settings) (net.Listener, error) {
+	addr, err := listenAddr(host, cfg.useIPv6)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := transport.Listen(addr, port, transport.ListenOptions{
+		Backlog:         backlog,
+		BindExclusively: cfg.bindExclusively,
+		UseIPv6:         cfg.useIPv6,
+		ReadBuffer:      cfg.inBufferSize,
+		WriteBuffer:     cfg.outBufferSize,
+	})
+	if errors.Is(err, errors.ErrUnsupported) {
+		return nil, newError(ErrNotSupported, "BindExclusively=False (SO_REUSEPORT) is implemented on Linux only, not on %s", runtime.GOOS)
+	}
+	if err != nil {
+		return nil, socketError(err, ErrSend)
+	}
+	return ln, nil
+}
+
 // listenAddr resolves LocalHost for the address family UseIPv6 selects.
-func listenAddr(host string, useIPv6 int) (netip.Addr, int, error) {
+func listenAddr(host string, useIPv6 int) (netip.Addr, error) {
 	if host == "" {
 		if useIPv6 == 0 {
-			return netip.IPv4Unspecified(), syscall.AF_INET, nil
+			return netip.IPv4Unspecified(), nil
 		}
-		return netip.IPv6Unspecified(), syscall.AF_INET6, nil
+		return netip.IPv6Unspecified(), nil
 	}
 	var ips []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {
@@ -48,7 +74,7 @@ func listenAddr(host string, useIPv6 int) (netip.Addr, int, error) {
 		found, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
 		cancel()
 		if err != nil {
-			return netip.Addr{}, 0, &Error{Code: 11001, Message: socketMessages[11001], Err: err}
+			return netip.Addr{}, &Error{Code: 11001, Message: socketMessages[11001], Err: err}
 		}
 		ips = found
 	}
@@ -56,11 +82,11 @@ func listenAddr(host string, useIPv6 int) (netip.Addr, int, error) {
 		a = a.Unmap()
 		switch {
 		case a.Is4() && useIPv6 != 1:
-			return a, syscall.AF_INET, nil
+			return a, nil
 		case a.Is6() && useIPv6 != 0:
-			return a, syscall.AF_INET6, nil
+			return a, nil
 		}
 	}
-	return netip.Addr{}, 0, &Error{Code: 10047, Message: socketMessages[10047],
+	return netip.Addr{}, &Error{Code: 10047, Message: socketMessages[10047],
 		Err: errors.New("LocalHost " + host + " has no address of the family UseIPv6 selects (" + useIPv6Hint[useIPv6] + ")")}
 }

@@ -405,9 +405,9 @@ func (c *Connection) throttleLocked() {
 	if c.throttled || c.state != stateOpen || !c.overLimitLocked() {
 		return
 	}
-	if p := c.poll.Load(); p != nil {
+	if c.sock.Looped() {
 		c.throttled = true
-		p.setReading(c, false)
+		c.sock.SetReading(false)
 	}
 }
 
@@ -426,7 +426,7 @@ func (c *Connection) unthrottleLocked() {
 		return // resuming at half the limit spares a stop and start per write
 	}
 	c.throttled = false
-	if p := c.poll.Load(); p != nil && c.acceptData {
-		p.setReading(c, true)
+	if c.sock.Looped() && c.acceptData {
+		c.sock.SetReading(true)
 	}
 }

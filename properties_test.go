@@ -2,7 +2,6 @@ package wsserver
 
 import (
 	"fmt"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -120,10 +119,8 @@ func listenerConn(t *testing.T, s *Server) syscall.RawConn {
 	s.mu.Lock()
 	ln := s.ln
 	s.mu.Unlock()
-	if rl, ok := ln.(*rawListener); ok {
-		ln = rl.Listener
-	}
-	rc, err := ln.(*net.TCPListener).SyscallConn()
+	rc, err := ln.(syscall.Conn).SyscallConn() // a *net.TCPListener, or transport.RawAccept's
+
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,9 +613,6 @@ func TestWSConnection_Timeout(t *testing.T) {
 func TestWSConnection_AcceptData_EventLoop(t *testing.T) {
 	// With EventLoop a paused connection is simply not read; a pause must
 	// never hold the loop, which serves other connections too.
-	if err := startPollers(); err != nil { // they live as long as the process
-		t.Skipf("event loops: %v", err)
-	}
 	ev := wiretest.NewRecorder()
 	h := newHarness(t, func(s *Server) {
 		if _, err := s.Config("EventLoop=true"); err != nil {

@@ -30,7 +30,7 @@ func (c *Connection) frameBytes(p []byte) error {
 	if err := c.feed(p); err != nil {
 		return &frameError{err}
 	}
-	if c.poll.Load() == nil {
+	if !c.sock.Looped() {
 		c.holdWhileOver() // an event loop must not block; it stops reading instead (throttleLocked)
 	}
 	if c.rd.Closed() {
@@ -83,12 +83,12 @@ func (c *Connection) directTarget() []byte {
 // false: data read before the pause, or after it in the same read, waits
 // too. What the batch queued goes out first.
 func (c *Connection) waitWhilePaused() {
-	if c.poll.Load() != nil {
+	if c.sock.Looped() {
 		return // an event loop must not block; it stops reading instead (setReading)
 	}
-	for c.sock.paused() {
+	for c.sock.Paused() {
 		c.endBatch()
-		c.sock.waitReading()
+		c.sock.WaitReading()
 		c.mu.Lock()
 		c.sending().inBatch = true
 		c.mu.Unlock()
@@ -408,11 +408,11 @@ func (c *Connection) fail(ce *protocol.CloseError) {
 // close frame or CloseTimeout, so that closing the socket does not reset a
 // connection whose close frame the client has not read yet.
 func (c *Connection) drain() {
-	c.sock.setReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
-	c.sock.closeWrite()
+	c.sock.SetReadDeadline(time.Now().Add(time.Duration(c.opts.closeTimeout)))
+	c.sock.CloseWrite()
 	for {
-		_, err := c.sock.readChunk(nil, false)
-		c.sock.releaseChunk()
+		_, err := c.sock.ReadChunk(nil, false)
+		c.sock.ReleaseChunk()
 		if err != nil {
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/handshake"
 	"github.com/wsserver/wsserver/internal/protocol"
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // ServeHTTP upgrades a WebSocket request of a net/http server into a
@@ -62,7 +63,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	nc.SetDeadline(time.Time{}) // the http.Server's ReadTimeout or WriteTimeout must not cut the WebSocket
 	s.wg.Add(1)
-	c, ok := s.admit(newStreamSock(nc))
+	c, ok := s.admit(transport.NewStream(nc))
 	if !ok {
 		s.wg.Done()
 		return
@@ -79,7 +80,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.opened(leftover); err != nil {
-		(*connHandler)(c).ended(err)
+		(*connHandler)(c).Ended(err)
 		return
 	}
 	if !s.framesOnLoop(c) {

@@ -8,8 +8,9 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // Server is a WebSocket server: the WSServer component. The zero value is not
@@ -38,6 +39,7 @@ type Server struct {
 	queue    eventQueue     // events waiting for DoEvents
 
 	tlsState atomic.Pointer[tlsRuntime] // the TLS configuration in use while listening
+	engine   transport.Engine           // the event loops serving its connections (EventLoop)
 
 	closeHooks []*func(id int) // AddCloseHook's functions, guarded by mu
 	stats      serverStats     // counters for Metrics (metrics.go)
@@ -187,7 +189,7 @@ func (s *Server) StartListening() error {
 	if err != nil {
 		return err
 	}
-	ln = withRawAccept(ln)
+	ln = transport.RawAccept(ln) // EventLoop may take raw sockets from it
 	s.mu.Lock()
 	if s.ln != nil { // another StartListening won the race
 		s.mu.Unlock()
@@ -204,29 +206,16 @@ func (s *Server) StartListening() error {
 	return nil
 }
 
-// acceptLoop accepts connections from ln until it is closed.
-// With EventLoop on a plaintext listener it accepts raw sockets (socket.go).
+// acceptLoop accepts connections from ln until it is closed. When new
+// connections can do their handshake on an event loop (handshakeOnLoop)
+// it accepts raw sockets, which need no net.Conn.
 func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 	defer close(done)
-	var rc syscall.RawConn
-	rl, _ := ln.(*rawListener)
-	if rl != nil {
-		rc = rl.rc
-	}
 	var delay time.Duration
 	for {
-		var nc net.Conn
-		var err error
-		if rc != nil && s.acceptsRaw() {
-			if err = s.acceptRawOnce(rc); err == nil {
-				delay = 0
-				continue
-			}
-		} else {
-			nc, err = ln.Accept()
-		}
+		sk, err := transport.Accept(ln, s.handshakeOnLoop())
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) || rl != nil && rl.closed.Load() {
+			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			// Out of file descriptors and the like: report, back off, retry.
@@ -236,19 +225,8 @@ func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 			continue
 		}
 		delay = 0
-		s.accept(newStreamSock(nc))
+		s.accept(sk)
 	}
-}
-
-// acceptsRaw reports whether the listener accepts raw sockets: EventLoop is
-// on and TLS off.
-func (s *Server) acceptsRaw() bool {
-	if s.tlsState.Load() != nil {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg.eventLoop
 }
 
 // StopListening stops accepting new connections; open connections stay.

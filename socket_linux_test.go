@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/transport"
 	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
@@ -271,14 +272,14 @@ func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
 	}
 }
 
-// isRawSocket reports whether c is on a raw socket (an fdSock).
+// isRawSocket reports whether c is on a raw socket.
 func isRawSocket(c *Connection) bool {
-	_, ok := c.sock.(*fdSock)
-	return ok
+	raw, _ := transport.Raw(c.sock)
+	return raw
 }
 
 // hasTwin reports whether c is on a raw socket that made its twin.
 func hasTwin(c *Connection) bool {
-	fs, ok := c.sock.(*fdSock)
-	return ok && fs.twin.Load() != nil
+	_, twin := transport.Raw(c.sock)
+	return twin
 }

@@ -10,24 +10,13 @@ import (
 // sockoptInt reads an integer socket option of a connection's socket.
 func sockoptInt(t *testing.T, c *Connection, level, opt int) int {
 	t.Helper()
-	if fs, ok := c.sock.(*fdSock); ok {
-		v, err := syscall.GetsockoptInt(fs.fd, level, opt)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return v
-	}
-	rc := c.sock.(*streamSock).rc
-	if rc == nil {
+	fd := c.sock.FD()
+	if fd < 0 {
 		t.Fatalf("connection %d is not on a TCP socket", c.id)
 	}
-	var v int
-	var gerr error
-	if err := rc.Control(func(fd uintptr) { v, gerr = syscall.GetsockoptInt(int(fd), level, opt) }); err != nil {
-		t.Fatal(err)
-	}
-	if gerr != nil {
-		t.Fatalf("getsockopt(%d, %d): %v", level, opt, gerr)
+	v, err := syscall.GetsockoptInt(fd, level, opt)
+	if err != nil {
+		t.Fatalf("getsockopt(%d, %d): %v", level, opt, err)
 	}
 	return v
 }

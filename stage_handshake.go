@@ -10,6 +10,7 @@ import (
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/handshake"
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // The opening handshake is the first stage of a connection's byte handler
@@ -35,11 +36,6 @@ var errRefused = errors.New("wsserver: handshake refused")
 // errHandedOff ends the reading of a request that is not this server's
 // WebSocket: handshakeEnded hands it to the HTTP listener (HTTPListener).
 var errHandedOff = errors.New("wsserver: request handed to the HTTP listener")
-
-// errOpened tells a reader goroutine that the handshake stage opened the
-// connection, so that the frames can move to their own transport
-// (serveFrames).
-var errOpened = errors.New("wsserver: connection opened")
 
 // beginHandshake makes the handshake stage the connection's first: its
 // request must be whole within timeout and limit bytes.
@@ -98,7 +94,7 @@ func (c *Connection) handshakeBytes(p []byte) error {
 	if err := c.opened(leftover); err != nil {
 		return err
 	}
-	return errOpened
+	return transport.ErrYield // the frames may move to a transport of their own (serveFrames)
 }
 
 // queueHandshake queues the handshake's response, the first bytes of the
@@ -143,7 +139,7 @@ func (c *Connection) endHandshake() {
 
 // writeRaw writes handshake bytes, bounded in time. It reports success.
 func (c *Connection) writeRaw(b []byte) bool {
-	_, err := c.sock.write(b, time.Now().Add(10*time.Second))
+	_, err := c.sock.Write(b, time.Now().Add(10*time.Second))
 	return err == nil
 }
 
@@ -160,11 +156,11 @@ func (c *Connection) refuseRaw(resp []byte) {
 	if !c.writeRaw(resp) {
 		return
 	}
-	c.sock.closeWrite()
-	c.sock.setReadDeadline(time.Now().Add(refuseLinger))
+	c.sock.CloseWrite()
+	c.sock.SetReadDeadline(time.Now().Add(refuseLinger))
 	var scratch [4 << 10]byte
 	for range 256 { // at most 1 MiB
-		if _, err := c.sock.readChunk(scratch[:], false); err != nil {
+		if _, err := c.sock.ReadChunk(scratch[:], false); err != nil {
 			return
 		}
 	}

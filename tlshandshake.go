@@ -229,7 +229,7 @@ func serverLeaf(tc *tls.Conn) *x509.Certificate {
 // connection's goroutine. DefaultConnectionTimeout bounds each wait for the
 // client, HandshakeTimeout the whole handshake.
 func (s *Server) tlsHandshake(c *Connection, rt *tlsRuntime, cfg *settings) (*tls.Conn, error) {
-	w := &tlsWire{Conn: c.sock.netConn(), c: c}
+	w := &tlsWire{Conn: c.sock.NetConn(), c: c}
 	idle := time.Duration(cfg.defaultConnectionTimeout) * time.Second
 	w.idle.Store(int64(idle))
 	if cfg.ssl.conf.logPackets {

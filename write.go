@@ -258,7 +258,7 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 	if maxFrame > 0 && len(payload) > maxFrame {
 		frames = (len(payload) + maxFrame - 1) / maxFrame
 	}
-	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || !c.sock.canTryWrite() || frames > maxWriteThroughFrames {
+	if len(payload) < writeThroughMin || c.queued > 0 || c.flushing || !c.sock.CanTryWrite() || frames > maxWriteThroughFrames {
 		return false
 	}
 	wt := c.wt
@@ -286,7 +286,7 @@ func (c *Connection) writeThrough(op protocol.Opcode, compressed bool, payload [
 		total += len(h) - start + n
 		rest = rest[n:]
 	}
-	written, werr := c.sock.tryWritev(vecs)
+	written, werr := c.sock.TryWritev(vecs)
 	if werr != nil {
 		// Leave the failure to the flusher: queue everything.
 		written = 0
@@ -369,7 +369,7 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 	gen := c.interrupts
 	for c.written < target {
 		if ctx != nil && ctx.Err() != nil {
-			c.sock.setWriteDeadline(time.Time{})
+			c.sock.SetWriteDeadline(time.Time{})
 			c.scheduleFlushLocked()
 			c.mu.Unlock()
 			return ctxError(context.Cause(ctx), c.id)
@@ -390,7 +390,7 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 			c.interruptPending = false
 			if c.interrupts != gen {
 				// What was queued stays queued and goes out in the background.
-				c.sock.setWriteDeadline(time.Time{})
+				c.sock.SetWriteDeadline(time.Time{})
 				c.scheduleFlushLocked()
 				c.mu.Unlock()
 				return newError(ErrInterrupted, "a send to connection %d was interrupted", c.id)
@@ -490,7 +490,7 @@ func (c *Connection) endBatch() {
 	}
 	c.flushing = true
 	c.mu.Unlock()
-	if c.poll.Load() != nil {
+	if c.sock.Looped() {
 		c.flushOnce()
 		return
 	}
@@ -501,7 +501,7 @@ func (c *Connection) endBatch() {
 // flusher already at work; bounded by CloseTimeout.
 func (c *Connection) flushNow() {
 	deadline := time.Now().Add(time.Duration(c.opts.closeTimeout))
-	c.sock.setCloseDeadline(deadline)
+	c.sock.SetCloseDeadline(deadline)
 	c.mu.Lock()
 	for c.sendState != nil && len(c.out) > 0 && c.writeErr == nil {
 		if !c.flushing {
@@ -556,7 +556,7 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 		c.mu.Lock()
 		c.wrote(n)
 		if err != nil {
-			if (timeout > 0 || c.inlineFlush) && errors.Is(err, os.ErrDeadlineExceeded) && c.sock.survivesDeadline() {
+			if (timeout > 0 || c.inlineFlush) && errors.Is(err, os.ErrDeadlineExceeded) && c.sock.SurvivesDeadline() {
 				// Nothing is lost: the rest stays queued for the next writer.
 				c.flushing = false
 				c.mu.Unlock()
@@ -578,13 +578,13 @@ func (c *Connection) flushLoop(timeout time.Duration) {
 // (flushNow's, or an Interrupt's).
 func (c *Connection) writeQueued(buf []byte, timeout time.Duration) (int, error) {
 	if timeout > 0 {
-		return c.sock.writeTimed(buf, timeout, c.interruptRequested, c.noteProgress)
+		return c.sock.WriteTimed(buf, timeout, c.interruptRequested, c.noteProgress)
 	}
 	n := 0
-	if c.sock.canTryWrite() {
+	if c.sock.CanTryWrite() {
 		// Without waiting first, which is all most writes need.
 		var err error
-		if n, err = c.sock.tryWrite(buf); n == len(buf) || err != nil {
+		if n, err = c.sock.TryWrite(buf); n == len(buf) || err != nil {
 			return n, err
 		}
 	}
@@ -603,7 +603,7 @@ func (c *Connection) writeQueued(buf []byte, timeout time.Duration) (int, error)
 	if interrupted {
 		return n, os.ErrDeadlineExceeded
 	}
-	m, err := c.sock.write(buf[n:], time.Time{})
+	m, err := c.sock.Write(buf[n:], time.Time{})
 	return n + m, err
 }
 
@@ -667,4 +667,48 @@ func (c *Connection) unlockEvents() {
 	if c.readyPending.Load() && c.evmu.TryLock() {
 		c.unlockEvents()
 	}
+}
+
+// flushOnce writes the queue with one non-blocking write, for a loop that
+// must not wait on one client; what does not fit goes to a flusher goroutine.
+// The caller set c.flushing.
+func (c *Connection) flushOnce() {
+	c.mu.Lock()
+	buf := c.out
+	c.mu.Unlock()
+	n, err := c.sock.TryWrite(buf)
+	c.mu.Lock()
+	c.wrote(n)
+	if len(c.out) > 0 && err == nil {
+		// The socket is full: a goroutine waits for it, the loop goes on.
+		c.mu.Unlock()
+		go c.flushLoop(0)
+		return
+	}
+	if err != nil {
+		c.writeErr = err
+		c.flushing = false
+		c.notifyLocked()
+		c.mu.Unlock()
+		c.closeSocket()
+		return
+	}
+	c.mu.Unlock()
+	// All written: flushLoop finds the queue empty and does the bookkeeping.
+	c.flushLoop(0)
+}
+
+// interruptRequested reports whether an Interrupt asks a blocking send to
+// give up.
+func (c *Connection) interruptRequested() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inlineFlush && c.interruptPending
+}
+
+// noteProgress records that a blocking send's bytes moved.
+func (c *Connection) noteProgress() {
+	c.mu.Lock()
+	c.sending().progressAt = time.Now()
+	c.mu.Unlock()
 }

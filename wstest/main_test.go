@@ -10,7 +10,7 @@ import (
 // client's reader, the in-memory pipe's http.Server and the connections.
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The event loops live as long as the process (eventloop.go).
-		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),
+		// A server's event loops stop about a second after their last connection.
+		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver/internal/transport.(*poller).loop"),
 	)
 }

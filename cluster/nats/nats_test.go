@@ -15,8 +15,8 @@ import (
 
 func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m,
-		// The event loops live as long as the process (eventloop.go).
-		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),
+		// A server's event loops stop about a second after their last connection.
+		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver/internal/transport.(*poller).loop"),
 		// nats-server's process-wide helpers.
 		goleak.IgnoreTopFunction("github.com/nats-io/nats-server/v2/server.(*Server).startMemoryPressureMonitor.func1"),
 	)

@@ -13,7 +13,7 @@ func TestMain(m *testing.M) {
 		main()
 	}
 	goleak.VerifyTestMain(m,
-		// The library's event loops live as long as the process.
-		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver.(*poller).loop"),
+		// The library's event loops stop about a second after their last connection.
+		goleak.IgnoreAnyFunction("github.com/wsserver/wsserver/internal/transport.(*poller).loop"),
 	)
 }

@@ -1,4 +1,4 @@
-package wsserver
+package transport
 
 import (
 	"os"
@@ -49,19 +49,4 @@ func progressWrite(rc rawWriter, setDeadline func(time.Time) error, now func() t
 		}
 	}
 	return done, nil
-}
-
-// interruptRequested reports whether an Interrupt asks a blocking send to
-// give up.
-func (c *Connection) interruptRequested() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.inlineFlush && c.interruptPending
-}
-
-// noteProgress records that a blocking send's bytes moved.
-func (c *Connection) noteProgress() {
-	c.mu.Lock()
-	c.sending().progressAt = time.Now()
-	c.mu.Unlock()
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package wsserver
+package transport
 
 import "syscall"
 

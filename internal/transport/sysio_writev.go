@@ -1,6 +1,6 @@
 //go:build linux || darwin
 
-package wsserver
+package transport
 
 import "golang.org/x/sys/unix"
 

@@ -1,6 +1,6 @@
 //go:build !(linux || darwin)
 
-package wsserver
+package transport
 
 // sysWritev writes vecs to a socket's descriptor one write at a time (this
 // system's x/sys/unix has no writev), stopping at the first short write.

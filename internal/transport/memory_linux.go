@@ -1,9 +1,9 @@
-package wsserver
+package transport
 
 import "syscall"
 
-// totalRAM returns the machine's memory in bytes, 0 when unknown.
-func totalRAM() int64 {
+// TotalMemory returns the machine's memory in bytes, 0 when unknown.
+func TotalMemory() int64 {
 	var si syscall.Sysinfo_t
 	if syscall.Sysinfo(&si) != nil {
 		return 0

@@ -1,0 +1,21 @@
+//go:build !linux
+
+package transport
+
+import "time"
+
+// Engine would run event loops; they need Linux's epoll, so here every
+// connection is read by a goroutine (Read).
+type Engine struct{}
+
+// Serve reports false: there are no event loops here.
+func (e *Engine) Serve(Conn, time.Duration) bool { return false }
+
+// poller is an event loop on Linux.
+type poller struct{}
+
+// setReading is never called: no socket is on a loop here.
+func (p *poller) setReading(int, bool) {}
+
+// Raw reports false, false: raw sockets need Linux.
+func Raw(Conn) (raw, twin bool) { return false, false }
