@@ -33,7 +33,13 @@ import (
 // start it; wsserver is the tuned library server of servers/wsserver.
 var allTargets = []string{"tcp", "wsserver", "command", "gorilla", "coder", "gobwas", "gws", "nbio"}
 
-func isPeer(t string) bool { return t != "tcp" && t != "wsserver" && t != "command" }
+func isPeer(t string) bool {
+	return t != "tcp" && t != "wsserver" && t != "wsserver-base" && t != "command"
+}
+
+// baseTarget is servers/wsserver built against the library in -base (the
+// code before a change), run beside wsserver for a before/after table.
+const baseTarget = "wsserver-base"
 
 // commandPkg is the wsserver command, built from the workspace (go.work).
 const commandPkg = "github.com/wsserver/wsserver/cmd/wsserver"
@@ -86,6 +92,7 @@ var (
 	flagVerbose   = flag.Bool("v", false, "print every trial")
 	flagKeep      = flag.Bool("keep", false, "keep the build directory and server logs")
 	flagNoPin     = flag.Bool("nopin", false, "do not pin server and generator to CPUs 0 and 1")
+	flagBase      = flag.String("base", "", "also run target wsserver-base, servers/wsserver built against the library in this directory (another commit's tree: git archive COMMIT | tar -x -C DIR), beside wsserver for a before/after table")
 )
 
 // Result mirrors the loadgen's JSON output.
@@ -140,6 +147,11 @@ func main() {
 	targets, err := pick(*flagTargets, allTargets)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *flagBase != "" {
+		// Right after wsserver, so that the two alternate in every round.
+		i := slices.Index(targets, "wsserver") + 1
+		targets = slices.Insert(targets, i, baseTarget)
 	}
 	var keys []string
 	for _, w := range wls {
@@ -281,6 +293,14 @@ func build(dir string, targets []string) []string {
 	var ok []string
 	for _, t := range targets {
 		pkg := "./servers/" + t
+		if t == baseTarget {
+			if err := buildBase(dir, mdir); err != nil {
+				log.Printf("target %s does not build, skipped: %v", t, err)
+				continue
+			}
+			ok = append(ok, t)
+			continue
+		}
 		if t == "command" {
 			// The command's package is named after its directory: build it
 			// to dir/command.
@@ -300,6 +320,44 @@ func build(dir string, targets []string) []string {
 		ok = append(ok, t)
 	}
 	return ok
+}
+
+// buildBase builds servers/wsserver into dir/wsserver-base against the
+// library in -base: with a copy of bench's go.mod whose replace points
+// there, outside the workspace.
+func buildBase(dir, mdir string) error {
+	base, err := filepath.Abs(*flagBase)
+	if err != nil {
+		return err
+	}
+	mod, err := os.ReadFile(filepath.Join(mdir, "go.mod"))
+	if err != nil {
+		return err
+	}
+	const lib = "replace github.com/wsserver/wsserver => ../\n"
+	if !bytes.Contains(mod, []byte(lib)) {
+		return fmt.Errorf("bench's go.mod has no %q", lib)
+	}
+	mod = bytes.Replace(mod, []byte(lib), []byte("replace github.com/wsserver/wsserver => "+base+"\n"), 1)
+	mod = bytes.ReplaceAll(mod, []byte("=> ../"), []byte("=> "+filepath.Dir(mdir)+"/"))
+	modfile := filepath.Join(dir, "base.mod")
+	if err := os.WriteFile(modfile, mod, 0o644); err != nil {
+		return err
+	}
+	sum, err := os.ReadFile(filepath.Join(mdir, "go.sum"))
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "base.sum"), sum, 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("go", "build", "-modfile="+modfile, "-o", filepath.Join(dir, baseTarget), "./servers/wsserver")
+	cmd.Dir = mdir
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("%v\n%s", err, out)
+	}
+	return nil
 }
 
 func pinned(cpu string, name string, args ...string) *exec.Cmd {
