@@ -411,14 +411,6 @@ func (c *Connection) throttleLocked() {
 	}
 }
 
-// loopReads reports whether an event loop may read on from c: AcceptData is
-// on and the queue is within its limit.
-func (c *Connection) loopReads() bool {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.acceptData && !c.throttled
-}
-
 // unthrottleLocked turns an event loop's reading of c back on once its queue
 // is within its limit again. c.mu is held.
 func (c *Connection) unthrottleLocked() {
