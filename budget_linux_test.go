@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/transport"
 	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
@@ -45,9 +46,9 @@ func TestAttack_OverBudget_Issue11(t *testing.T) {
 		msgSize   = 16 << 10
 	)
 	// After the crossing an attacker adds at most a read batch's echo
-	// (pollBufferSize on an event loop, less elsewhere) to a queue over its
+	// (transport.LoopBufferSize on an event loop, less elsewhere) to a queue over its
 	// share, in a buffer at most twice that, plus the message it assembles.
-	const slackEach = 2*(share+outAllowance+2*pollBufferSize) + 2*msgSize + 4<<10
+	const slackEach = 2*(share+outAllowance+2*transport.LoopBufferSize) + 2*msgSize + 4<<10
 	var chunk []byte
 	for range 4 {
 		chunk = append(chunk, wiretest.Client(true, opBinary, bytes.Repeat([]byte{'x'}, msgSize)).Bytes()...)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wsserver/wsserver/internal/transport"
 	"github.com/wsserver/wsserver/internal/wiretest"
 )
 
@@ -17,7 +18,7 @@ func sweepConn(t *testing.T, s *Server, id int, share, held int64) *Connection {
 	t.Helper()
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	c := &Connection{srv: s, id: id, sock: newStreamSock(a), acceptData: true, opts: &connOptions{share: share, budget: 1 << 50}}
+	c := &Connection{srv: s, id: id, sock: transport.NewStream(a), acceptData: true, opts: &connOptions{share: share, budget: 1 << 50}}
 	c.hold(held, false)
 	return c
 }

@@ -134,9 +134,9 @@ func (c *Connection) pauseForBudget() bool {
 	c.mem.paused = true
 	// A goroutine reader stops after its current read (holdWhileOver); an
 	// event loop stops polling the socket.
-	if p := c.poll.Load(); p != nil && !c.throttled {
+	if c.sock.Looped() && !c.throttled {
 		c.throttled = true
-		p.setReading(c, false)
+		c.sock.SetReading(false)
 	}
 	return true
 }
@@ -154,8 +154,8 @@ func (c *Connection) resumeForBudget() {
 	c.notifyLocked() // senders waiting for room look again
 	if c.throttled && c.state == stateOpen && !c.overLimitLocked() {
 		c.throttled = false
-		if p := c.poll.Load(); p != nil && c.acceptData {
-			p.setReading(c, true)
+		if c.sock.Looped() && c.acceptData {
+			c.sock.SetReading(true)
 		}
 	}
 }
