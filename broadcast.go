@@ -151,7 +151,7 @@ func (c *Connection) queueFrames(frames []byte, n int) error {
 	}
 	c.sending()
 	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.sendLimitLocked() {
-		return c.wouldBlockLocked()
+		return c.wouldBlockUnlock()
 	}
 	c.countOut(n, true)
 	c.growOut(len(frames))

@@ -188,6 +188,126 @@
 // connects over loopback; both send and receive whole messages and close
 // with a code.
 //
-// The package targets Linux: the listening socket, socket options and event
-// loops use its system calls.
+// # Architecture
+//
+// Three layers, each in files of its own:
+//
+//   - The public API: server.go (Server, its properties and lifecycle),
+//     conn.go and connext.go (Connection's properties), write.go's Send*,
+//     sendfile.go, ping.go, broadcast.go, events.go and dispatch.go (the
+//     events and where they run), config.go and settings.go (the Config
+//     table), errors.go, tls*.go (UseSSL and the SSL settings).
+//   - The connection layer, the same for every transport: lifecycle.go
+//     (accept and admission, the choice of transport, open, the end of a
+//     connection), stage_handshake.go (the opening handshake), read.go (the
+//     frame stage: messages to the events), write.go (the send queue and
+//     its flushing), close.go (the close handshake), liveness.go and
+//     budget.go (heartbeats, slow clients, the memory budget).
+//   - The transports, in internal/transport, which imports nothing of this
+//     package: byte pumps behind one interface. A transport.Conn is one
+//     socket (a net.Conn: TCP, TLS, a net/http hijack; or on Linux a raw
+//     descriptor); a transport.Handler consumes its bytes. Only that
+//     package touches descriptors and system calls.
+//
+// What runs where. The accept loop (one goroutine per listener) takes
+// connections from StartListening's listener and admits them (lifecycle.go
+// accept): on its own goroutine when the handshake can go to an event loop
+// (handshakeOnLoop: EventLoop on, no TLS, events inline, no
+// ConnectionRequest handler or host-name filter to wait for), and then it
+// accepts raw sockets, which need no net.Conn; else on a new goroutine,
+// which does the TLS handshake if any and reads the connection.
+// ServeHTTP's connections come in on net/http's goroutine. Each admitted
+// connection gets its byte handler, connHandler, whose stages are the
+// opening handshake (handshakeBytes: buffer, handshake.ParseLimit, upgrade,
+// 101 queued, Connected) and then the frames (frameBytes: protocol.Reader,
+// the events). One reader at a time feeds it:
+//
+//   - a reader goroutine (transport.Read): without EventLoop, for TLS, and
+//     for a handshake that must wait for an event (DispatchQueued); under
+//     net/http it is net/http's; or
+//   - with EventLoop, an epoll loop of the server's transport.Engine (one
+//     loop per CPU, started with the first connection and stopped a second
+//     after the last), which serves many connections and must never block.
+//
+// serveAccepted and serveFrames (lifecycle.go) are the one place that
+// picks: the handshake goes to a loop when EventLoop is on, the socket can
+// be polled and events run inline; a connection whose handshake a
+// goroutine read moves to a loop once open (ErrYield). When the reading
+// ends (the client's close frame, a protocol error, the socket's end, a
+// refused handshake), the transport calls Handler.Ended on a goroutine
+// (never on a loop), and connHandler.Ended is the one end of every
+// connection: it completes the close and finish fires Disconnected and
+// closes the socket (abandon, for one that never opened).
+//
+// Writes go through the connection's send queue (write.go): a send frames
+// its message into the queue (or, for a large message to an idle socket,
+// writes it straight from the caller's buffer with one writev), and one
+// writer at a time, whoever finds no flusher at work (flushing), writes it:
+// the reader after its batch (so that the replies to a batch of frames go
+// out in one write), a blocking send itself, or a flusher goroutine. On a
+// loop the reader writes once without blocking and leaves the rest to a
+// flusher goroutine. A raw socket that must wait to write (or to read off
+// its loop) does so through its twin, a net.Conn on a duplicate descriptor
+// made on first need.
+//
+// # Locking
+//
+// The locks, and what each guards:
+//
+//   - Connection.evmu: held while one of the connection's handlers runs, so
+//     that its events run one at a time, in order (dispatch.go).
+//   - Connection.mu: the connection's mutable state, grouped in conn.go
+//     under "mu guards the fields below" (settings, state, the sendState
+//     with the queue and the close codes, the liveState link); the reader's
+//     own state (readState) is unguarded, the reader's alone.
+//   - Server.mu: the server's state (settings, Connections, counts, client
+//     limits, the listener), grouped in server.go.
+//   - serverStats.mu: the counters of ended connections (metrics.go).
+//   - wheel.mu: the liveness wheel (liveness.go).
+//   - memBudget.mu: the connections holding more than their share of the
+//     memory budget (budget.go, budgetsweep.go).
+//   - eventQueue.mu: DoEvents' queue (dispatch.go).
+//   - In internal/transport: a Conn's own lock (its reading switch, a raw
+//     socket's closed flag and the making of its twin), Engine.mu (the
+//     starting and stopping of loops), the fd table's chunk lock.
+//   - Leaves of their own: certCache.mu, the revocation caches' mu.
+//
+// Lock order, as chains: a lock may be taken while holding the ones to its
+// left, never the other way round.
+//
+//	Connection.evmu -> Server.mu
+//	Connection.evmu -> Connection.mu -> wheel.mu
+//	Connection.evmu -> Connection.mu -> memBudget.mu
+//	Connection.evmu -> Connection.mu -> transport Conn lock (-> epoll_ctl)
+//	serverStats.mu -> Server.mu
+//	serverStats.mu -> Connection.mu
+//	Engine.mu, fd table lock, eventQueue.mu: leaves (nothing is taken under them)
+//
+// Rules that keep it so:
+//
+//   - No handler runs under Connection.mu, Server.mu or a transport lock:
+//     only evmu is held while a handler runs (call, protect).
+//   - No transport method calls into the connection layer under its lock:
+//     a failure it must report (Handler.Failed: a raw socket's twin could
+//     not be made) is reported after the lock is released, and so may close
+//     the connection.
+//   - A transport Conn's methods may be called with Connection.mu held
+//     (setReadingLocked, writeThrough's TryWritev, Interrupt); they never
+//     block on the client there. A blocking write (flushLoop, WriteTimed)
+//     runs with no lock held.
+//
+// The Locked suffix means one thing: the caller holds Connection.mu (or the
+// lock its comment names) and it is still held when the function returns.
+// A function that releases it says so in its name or its comment instead:
+// wouldBlockUnlock, awaitProgress (released while it waits; held again on
+// success, released on an error), finishSend ("c.mu is held and
+// released"). The send queue's small helpers (sending, account, growOut,
+// wrote) need c.mu held too and say so in their comments.
+//
+// # Platforms
+//
+// The event loops, raw sockets and the listening socket's options (backlog,
+// SO_REUSEPORT) use Linux's system calls; they are in internal/transport,
+// behind build tags. Elsewhere every connection is read by a goroutine,
+// EventLoop=True fails with 302 and the listener is net's.
 package wsserver

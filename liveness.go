@@ -382,8 +382,8 @@ func (c *Connection) holdWhileOver() {
 				c.mu.Lock()
 				continue
 			}
-			if err := c.waitLocked(time.Time{}); err != nil {
-				return // not reached: no deadline; waitLocked unlocked
+			if err := c.awaitProgress(time.Time{}); err != nil {
+				return // not reached: no deadline; awaitProgress unlocked
 			}
 			continue
 		}

@@ -53,7 +53,7 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 	c.sending()
 	timeout := c.timeout
 	for c.streaming || c.msgOpen {
-		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {
+		if err := c.awaitProgress(c.inactivityDeadline(timeout)); err != nil {
 			return err
 		}
 		if c.state != stateOpen {
@@ -141,7 +141,7 @@ func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bo
 	c.mu.Lock()
 	size := frameBytes(len(p), maxFrame)
 	for c.queued > 0 && c.queued+size > c.sendLimitLocked() && c.state == stateOpen && !c.interrupted {
-		if err := c.waitLocked(c.inactivityDeadline(timeout)); err != nil {
+		if err := c.awaitProgress(c.inactivityDeadline(timeout)); err != nil {
 			return err
 		}
 	}

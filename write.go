@@ -164,9 +164,9 @@ func (c *Connection) sendCtx(op protocol.Opcode, data []byte, ctx context.Contex
 			break
 		}
 		if timeout == 0 {
-			return c.wouldBlockLocked()
+			return c.wouldBlockUnlock()
 		}
-		if err := c.waitCtxLocked(deadline, ctx); err != nil {
+		if err := c.awaitProgressCtx(deadline, ctx); err != nil {
 			return err
 		}
 		deadline = c.inactivityDeadline(timeout) // progress: an inactivity timeout
@@ -338,8 +338,9 @@ func frameBytes(n, maxFrame int) int {
 	return n + frames*protocol.HeaderSize(maxFrame)
 }
 
-// wouldBlockLocked records a send that found the queue full, and unlocks c.mu.
-func (c *Connection) wouldBlockLocked() error {
+// wouldBlockUnlock records a send that found the queue full, and releases
+// c.mu (held on entry).
+func (c *Connection) wouldBlockUnlock() error {
 	c.stats.refused++
 	c.bytesSent = 0
 	c.readyToSend = false
@@ -407,7 +408,7 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 			}
 			continue
 		}
-		if err := c.waitCtxLocked(deadline, ctx); err != nil {
+		if err := c.awaitProgressCtx(deadline, ctx); err != nil {
 			return err
 		}
 		if c.written < target && c.state == stateClosed && c.writeErr == nil {
@@ -419,17 +420,18 @@ func (c *Connection) finishSendCtx(timeout int, target int64, ctx context.Contex
 	return nil
 }
 
-// waitLocked waits, with c.mu held and released meanwhile, until the queue
-// makes progress, the connection ends, or deadline (zero: never) passes, in
-// which case it returns ErrTimedOut with c.mu released. On success c.mu is
-// held again. The deadline moves on with every progress (an inactivity timeout).
-func (c *Connection) waitLocked(deadline time.Time) error {
-	return c.waitCtxLocked(deadline, nil)
+// awaitProgress waits until the queue makes progress, the connection ends,
+// or deadline (zero: never) passes. c.mu is held on entry and released
+// while it waits; on success it is held again, on an error (ErrTimedOut)
+// it stays released. The deadline moves on with every progress (an
+// inactivity timeout).
+func (c *Connection) awaitProgress(deadline time.Time) error {
+	return c.awaitProgressCtx(deadline, nil)
 }
 
-// waitCtxLocked is waitLocked that also returns, with ctx's error as
+// awaitProgressCtx is awaitProgress that also returns, with ctx's error as
 // ctxError, when ctx (nil: none) ends.
-func (c *Connection) waitCtxLocked(deadline time.Time, ctx context.Context) error {
+func (c *Connection) awaitProgressCtx(deadline time.Time, ctx context.Context) error {
 	if c.progress == nil {
 		c.progress = make(chan struct{})
 	}
@@ -511,7 +513,7 @@ func (c *Connection) flushNow() {
 			c.mu.Lock()
 			continue
 		}
-		if err := c.waitLocked(deadline); err != nil {
+		if err := c.awaitProgress(deadline); err != nil {
 			return
 		}
 	}
