@@ -83,6 +83,7 @@ var (
 type streamConn struct {
 	nc net.Conn
 	rc syscall.RawConn // nil for TLS or without raw I/O
+	rw *rawWrite       // TryWrite's, once needed
 	reading
 
 	// Used by the reader only.
@@ -183,26 +184,59 @@ func (s *streamConn) TryWritev(vecs [][]byte) (int, error) {
 	if s.rc == nil {
 		return 0, ErrNoTryWrite
 	}
-	var n int
-	var err error
-	s.rc.Write(func(fd uintptr) bool {
-		n, err = sysWritev(fd, vecs)
-		return true // one attempt, never waiting
-	})
-	return tryResult("writev", n, err)
+	w := s.rawWriter()
+	w.vecs, w.n, w.err = vecs, 0, nil
+	err := s.rc.Write(w.writevFn)
+	w.vecs = nil
+	if err != nil {
+		return 0, err // closed: the callback did not run
+	}
+	return tryResult("writev", w.n, w.err)
 }
 
 func (s *streamConn) TryWrite(b []byte) (int, error) {
 	if s.rc == nil {
 		return 0, ErrNoTryWrite
 	}
-	var n int
-	var err error
-	s.rc.Write(func(fd uintptr) bool {
-		n, err = sysWriteFD(int(fd), b)
-		return true
-	})
-	return tryResult("write", n, err)
+	w := s.rawWriter()
+	w.b, w.n, w.err = b, 0, nil
+	err := s.rc.Write(w.writeFn)
+	w.b = nil
+	if err != nil {
+		return 0, err // closed: the callback did not run
+	}
+	return tryResult("write", w.n, w.err)
+}
+
+// rawWrite is the state of a stream's non-blocking writes: made on the
+// first one, with its RawConn callbacks bound once, so that writing
+// allocates nothing. One writer at a time uses it.
+type rawWrite struct {
+	vecs              [][]byte
+	b                 []byte
+	n                 int
+	err               error
+	writevFn, writeFn func(uintptr) bool
+}
+
+func (s *streamConn) rawWriter() *rawWrite {
+	if s.rw == nil {
+		w := &rawWrite{}
+		w.writevFn, w.writeFn = w.writev, w.write
+		s.rw = w
+	}
+	return s.rw
+}
+
+// writev and write are the RawConn callbacks: one attempt, never waiting.
+func (w *rawWrite) writev(fd uintptr) bool {
+	w.n, w.err = sysWritev(fd, w.vecs)
+	return true
+}
+
+func (w *rawWrite) write(fd uintptr) bool {
+	w.n, w.err = sysWriteFD(int(fd), w.b)
+	return true
 }
 
 // tryResult turns the result of a non-blocking write (system call op) into
