@@ -37,7 +37,7 @@ step "staticcheck work"
 go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 work
 
 step "go test -race work"
-go test -race -timeout 9m work
+go test -race -timeout 14m work
 
 step "go test ./internal/protocol (its assembly, which race builds leave out)"
 go test -count=1 ./internal/protocol
