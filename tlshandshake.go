@@ -31,9 +31,9 @@ type tlsRuntime struct {
 	suites13               []uint16                // allowed TLS 1.3 suites; nil: all
 	minStrength            int                     // SSLCipherStrength
 
-	authenticate bool                  // SSLAuthenticateClients
-	verify       tlsconf.VerifyOptions // roots, SSLSecurityFlags, SSLIncludeCertChain
-	revocation   *revocationChecker    // nil when SSLCheckCRL and SSLCheckOCSP are 0
+	authenticate bool                       // SSLAuthenticateClients
+	verify       tlsconf.VerifyOptions      // roots, SSLSecurityFlags, SSLIncludeCertChain
+	revocation   *tlsconf.RevocationChecker // nil when SSLCheckCRL and SSLCheckOCSP are 0
 
 	picked certCache // certificates SSLConnectionRequest picked
 }
@@ -103,7 +103,7 @@ func (s *Server) buildTLS() (*tlsRuntime, error) {
 		tc.ClientAuth = tls.RequestClientCert
 		tc.ClientCAs = pool
 		if conf.checkCRL > 0 || conf.checkOCSP > 0 {
-			rt.revocation = newRevocationChecker(conf.checkCRL, conf.checkOCSP)
+			rt.revocation = tlsconf.NewRevocationChecker(conf.checkCRL, conf.checkOCSP)
 		}
 	}
 	rt.config = tc
@@ -446,7 +446,7 @@ func (h *clientHello) verifyConnection(cs tls.ConnectionState) error {
 		}
 	}
 	if res.Accept && rt.revocation != nil {
-		if status := rt.revocation.check(cs.PeerCertificates, res.Chains); status != "" {
+		if status := rt.revocation.Check(cs.PeerCertificates, res.Chains); status != "" {
 			res.Status, res.Accept = status, false
 		}
 	}

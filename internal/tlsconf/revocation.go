@@ -1,4 +1,4 @@
-package wsserver
+package tlsconf
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 	"golang.org/x/crypto/ocsp"
 )
 
-// revocationChecker checks client certificates for revocation (SSLCheckCRL,
+// RevocationChecker checks client certificates for revocation (SSLCheckCRL,
 // SSLCheckOCSP): through the CRLs their distribution points name and the
 // OCSP responders their authority information access names, over HTTP.
 // Mode 1 refuses a revoked certificate and lets one whose status cannot be
@@ -26,7 +26,7 @@ import (
 // Only the client's own certificate is checked, not its issuers, as the
 // reference checks the peer's certificate. Answers are cached until their
 // next update, for one listening session.
-type revocationChecker struct {
+type RevocationChecker struct {
 	crlMode, ocspMode int
 	client            *http.Client
 
@@ -47,18 +47,20 @@ const (
 	clockSkew        = 5 * time.Minute
 )
 
-func newRevocationChecker(crlMode, ocspMode int) *revocationChecker {
+// NewRevocationChecker returns a checker for the modes of SSLCheckCRL and
+// SSLCheckOCSP (0 off, 1 refuse the revoked, 2 also refuse the unknown).
+func NewRevocationChecker(crlMode, ocspMode int) *RevocationChecker {
 	// No keep-alive: queries are rare (answers are cached), and nothing
 	// would close idle connections when the server stops listening.
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.DisableKeepAlives = true
-	return &revocationChecker{crlMode: crlMode, ocspMode: ocspMode, client: &http.Client{Timeout: revocationTimeout, Transport: tr}}
+	return &RevocationChecker{crlMode: crlMode, ocspMode: ocspMode, client: &http.Client{Timeout: revocationTimeout, Transport: tr}}
 }
 
-// check checks the leaf of chain (as the client sent it; verified are the
+// Check checks the leaf of chain (as the client sent it; verified are the
 // chains it verified to, if any) and returns "" when it may be used, or why
 // not: the Status of SSLClientAuthentication.
-func (rc *revocationChecker) check(chain []*x509.Certificate, verified [][]*x509.Certificate) string {
+func (rc *RevocationChecker) Check(chain []*x509.Certificate, verified [][]*x509.Certificate) string {
 	if len(chain) == 0 {
 		return ""
 	}
@@ -99,7 +101,7 @@ func unknown(mode int, setting, why string) string {
 	return fmt.Sprintf("revocation status unknown (%s=2): %s", setting, why)
 }
 
-func (rc *revocationChecker) checkCRL(leaf, issuer *x509.Certificate) string {
+func (rc *RevocationChecker) checkCRL(leaf, issuer *x509.Certificate) string {
 	urls := httpURLs(leaf.CRLDistributionPoints)
 	if len(urls) == 0 {
 		return unknown(rc.crlMode, "SSLCheckCRL", "the certificate names no HTTP CRL distribution point")
@@ -126,7 +128,7 @@ func (rc *revocationChecker) checkCRL(leaf, issuer *x509.Certificate) string {
 
 // fetchCRL returns the CRL at url, signed by issuer and current: from the
 // cache, or downloaded.
-func (rc *revocationChecker) fetchCRL(url string, issuer *x509.Certificate) (*x509.RevocationList, error) {
+func (rc *RevocationChecker) fetchCRL(url string, issuer *x509.Certificate) (*x509.RevocationList, error) {
 	now := time.Now()
 	rc.mu.Lock()
 	crl := rc.crls[url]
@@ -165,7 +167,7 @@ func (rc *revocationChecker) fetchCRL(url string, issuer *x509.Certificate) (*x5
 	return crl, nil
 }
 
-func (rc *revocationChecker) checkOCSP(leaf, issuer *x509.Certificate) string {
+func (rc *RevocationChecker) checkOCSP(leaf, issuer *x509.Certificate) string {
 	urls := httpURLs(leaf.OCSPServer)
 	if len(urls) == 0 {
 		return unknown(rc.ocspMode, "SSLCheckOCSP", "the certificate names no HTTP OCSP responder")
@@ -195,7 +197,7 @@ func (rc *revocationChecker) checkOCSP(leaf, issuer *x509.Certificate) string {
 // queryOCSP asks the responder at url about leaf: a response signed by
 // issuer (or a responder it delegated to) and current, from the cache or
 // fresh.
-func (rc *revocationChecker) queryOCSP(url string, leaf, issuer *x509.Certificate) (*ocsp.Response, error) {
+func (rc *RevocationChecker) queryOCSP(url string, leaf, issuer *x509.Certificate) (*ocsp.Response, error) {
 	now := time.Now()
 	key := string(issuer.RawSubjectPublicKeyInfo) + "|" + leaf.SerialNumber.String()
 	rc.mu.Lock()
@@ -240,7 +242,7 @@ func (rc *revocationChecker) queryOCSP(url string, leaf, issuer *x509.Certificat
 
 // get fetches url (a POST of body when contentType is set), reading at most
 // limit bytes.
-func (rc *revocationChecker) get(url, contentType string, body []byte, limit int64) ([]byte, error) {
+func (rc *RevocationChecker) get(url, contentType string, body []byte, limit int64) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), revocationTimeout)
 	defer cancel()
 	method, rd := http.MethodGet, io.Reader(nil)
