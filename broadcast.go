@@ -39,7 +39,7 @@ func (s *Server) Broadcast(format DataFormat, data []byte, ids ...int) (int, err
 			targets = append(targets, c)
 		}
 	}
-	return s.broadcast(op, format, data, targets)
+	return s.broadcast(op, format, data, targets, nil)
 }
 
 // broadcastOpcode checks a message to broadcast and returns its frame opcode;
@@ -73,11 +73,13 @@ func (s *Server) BroadcastTo(format DataFormat, data []byte, conns []*Connection
 			return 0, newError(ErrInvalidConnectionID, "connection %d belongs to another Server", c.id)
 		}
 	}
-	return s.broadcast(op, format, data, conns)
+	return s.broadcast(op, format, data, conns, nil)
 }
 
-// broadcast queues one message for every connection of targets.
-func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, targets []*Connection) (int, error) {
+// broadcast queues one message for every connection of targets. A
+// connection that does not take it goes to refused, or, when refused is
+// nil, into the joined error.
+func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, targets []*Connection, refused func(*Connection, error)) (int, error) {
 	if len(targets) == 0 {
 		return 0, nil
 	}
@@ -114,14 +116,14 @@ func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, t
 		}
 		if frames == nil {
 			if err := c.sendFormat(format, data, FormatBinary); err != nil {
-				errs = append(errs, connError(c, err))
+				errs = refuse(errs, refused, c, err)
 			} else {
 				sent++
 			}
 			continue
 		}
 		if err := c.queueFrames(frames, len(data)); err != nil {
-			errs = append(errs, connError(c, err))
+			errs = refuse(errs, refused, c, err)
 			continue
 		}
 		sent++
@@ -130,6 +132,16 @@ func (s *Server) broadcast(op protocol.Opcode, format DataFormat, data []byte, t
 	s.stats.broadcastRecipients.Add(uint64(sent))
 	s.stats.broadcastNanos.Add(uint64(time.Since(start)))
 	return sent, errors.Join(errs...)
+}
+
+// refuse reports a connection a broadcast could not queue for to refused,
+// or adds it to errs when refused is nil.
+func refuse(errs []error, refused func(*Connection, error), c *Connection, err error) []error {
+	if refused != nil {
+		refused(c, err)
+		return errs
+	}
+	return append(errs, connError(c, err))
 }
 
 // connError names the connection in an error of a send to many.

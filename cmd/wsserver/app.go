@@ -41,6 +41,7 @@ type app struct {
 	mon     *wsserver.Server // the /events feed
 	peers   *peers
 	feed    *feed
+	targets sync.Pool     // *targets, for broadcast
 	files   http.Handler  // the page, /connections and --static
 	monitor monitorAccess // who may read /connections and /events (monitorguard.go)
 

@@ -107,10 +107,13 @@ func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
 	}
 }
 
-// broadcast sends each message to every other connection. A receiver whose
-// send queue is full gets the message later, from its outbox, in order; one
-// that lets more than --max-backlog bytes pile up is disconnected with 1008
-// rather than letting it hold unbounded memory or losing messages silently.
+// broadcast sends each message to every other connection. The receivers
+// that have nothing waiting get it through one BroadcastToFunc call (framed
+// once, and no lookup or lock of ours per receiver); a receiver whose send
+// queue is full, or that still has messages waiting in its outbox, gets it
+// later from the outbox, in order; one that lets more than --max-backlog
+// bytes pile up is disconnected with 1008 rather than letting it hold
+// unbounded memory or losing messages silently.
 func (a *app) broadcast(e *wsserver.DataInEvent) {
 	from := a.peers.get(e.ConnectionID)
 	if from == nil {
@@ -119,9 +122,14 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 	from.received(len(e.TextB))
 	list := a.peers.borrow()
 	defer a.peers.giveBack(list)
+	t, _ := a.targets.Get().(*targets)
+	if t == nil {
+		t = new(targets)
+	}
+	defer a.targets.Put(t)
 	var env []byte // the message in its envelope, made on first need
 	for _, p := range *list {
-		if p.id == e.ConnectionID {
+		if p.id == from.id {
 			continue
 		}
 		format, data := e.DataFormat, e.TextB
@@ -131,22 +139,75 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 			}
 			format, data = wsserver.FormatText, env
 		}
-		waiting, err := p.send(a.srv, format, data)
-		if err != nil {
-			a.sendFailed(p, err)
+		if p.out.held.Load() > 0 {
+			// Behind: after what waits for it.
+			waiting, err := p.send(a.srv, format, data)
+			a.checkSend(p, waiting, err)
 			continue
 		}
-		if waiting > a.opts.maxBacklog {
-			a.log.Warn("too slow", "conn", p.id, "waiting_bytes", waiting, "code", 1008)
-			p.drop()
-			a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
+		p.sent(len(data)) // a refusal takes it back
+		if p.sender {
+			t.senders = append(t.senders, p.conn)
+		} else {
+			t.plain = append(t.plain, p.conn)
 		}
 	}
+	if len(t.plain) > 0 {
+		a.srv.BroadcastToFunc(e.DataFormat, e.TextB, t.plain, a.refusal(e.DataFormat, e.TextB))
+	}
+	if len(t.senders) > 0 {
+		a.srv.BroadcastToFunc(wsserver.FormatText, env, t.senders, a.refusal(wsserver.FormatText, env))
+	}
+	t.reset()
 	if a.node != nil {
 		// The other processes' clients, at most once, framed once per process.
 		if err := a.node.Forward(e.DataFormat, e.TextB); err != nil {
 			a.log.Warn("cluster: broadcast not forwarded", "conn", e.ConnectionID, "err", err)
 		}
+	}
+}
+
+// targets are the connections one broadcast sends to at once: those that
+// get the message as it came and those that get it in its envelope.
+type targets struct {
+	plain, senders []*wsserver.Connection
+}
+
+func (t *targets) reset() {
+	clear(t.plain)
+	clear(t.senders)
+	t.plain, t.senders = t.plain[:0], t.senders[:0]
+}
+
+// refusal returns what to do with a receiver a broadcast of data could not
+// queue for: with a full queue, keep the message in its outbox.
+func (a *app) refusal(format wsserver.DataFormat, data []byte) func(*wsserver.Connection, error) {
+	return func(c *wsserver.Connection, err error) {
+		p := a.peers.get(c.ID())
+		if p == nil {
+			return // gone
+		}
+		p.unsent(len(data))
+		if !errors.Is(err, wsserver.ErrWouldBlock) {
+			a.sendFailed(p, err)
+			return
+		}
+		waiting, err := p.hold(a.srv, format, data)
+		a.checkSend(p, waiting, err)
+	}
+}
+
+// checkSend acts on the outcome of a send to a broadcast receiver: a failed
+// send, or a backlog past --max-backlog.
+func (a *app) checkSend(p *peer, waiting int, err error) {
+	if err != nil {
+		a.sendFailed(p, err)
+		return
+	}
+	if waiting > a.opts.maxBacklog {
+		a.log.Warn("too slow", "conn", p.id, "waiting_bytes", waiting, "code", 1008)
+		p.drop()
+		a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
 	}
 }
 

@@ -61,6 +61,12 @@ func (p *peer) sent(n int) {
 	p.bytesOut.Add(int64(n))
 }
 
+// unsent takes back the count of a message of n bytes that was not sent.
+func (p *peer) unsent(n int) {
+	p.msgsOut.Add(-1)
+	p.bytesOut.Add(-int64(n))
+}
+
 // outbox keeps, in order, the messages for one connection that its send
 // queue refused with ErrWouldBlock, until the ReadyToSend event says the
 // queue has drained. Sends never block: that keeps event handlers short, as
@@ -71,6 +77,7 @@ type outbox struct {
 	pending []pendingMsg
 	bytes   int          // payload bytes in pending
 	queued  atomic.Int64 // a copy of bytes, for the monitor to read without mu
+	held    atomic.Int32 // len(pending), for broadcast to read without mu
 }
 
 type pendingMsg struct {
@@ -95,6 +102,13 @@ func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byt
 			return 0, err
 		}
 	}
+	return p.keepLocked(format, data)
+}
+
+// keepLocked keeps a copy of data after the messages waiting in the outbox
+// and returns how many bytes then wait. o.mu is held.
+func (p *peer) keepLocked(format wsserver.DataFormat, data []byte) (waiting int, err error) {
+	o := &p.out
 	// Messages waiting here count against the server's memory budget.
 	if !p.conn.ChargeMemory(int64(len(data))) {
 		return o.bytes, errOverBudget
@@ -102,17 +116,43 @@ func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byt
 	o.pending = append(o.pending, pendingMsg{format, bytes.Clone(data)})
 	o.bytes += len(data)
 	o.queued.Store(int64(o.bytes))
+	o.held.Store(int32(len(o.pending)))
 	p.deferred.Add(1)
+	return o.bytes, nil
+}
+
+// hold keeps a message the send queue refused (ErrWouldBlock) in the
+// outbox, then tries to send what waits: the queue may have drained, and
+// ReadyToSend fired, between the refusal and now, and the next ReadyToSend
+// comes only after another refusal. It reports how many bytes then wait.
+func (p *peer) hold(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
+	o := &p.out
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if waiting, err := p.keepLocked(format, data); err != nil {
+		return waiting, err
+	}
+	if _, err := p.flushLocked(srv); err != nil {
+		return o.bytes, err
+	}
 	return o.bytes, nil
 }
 
 // flush sends the waiting messages until the send queue is full again. It
 // reports whether none waits any more.
 func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
+	p.out.mu.Lock()
+	defer p.out.mu.Unlock()
+	return p.flushLocked(srv)
+}
+
+// flushLocked is flush with o.mu held.
+func (p *peer) flushLocked(srv *wsserver.Server) (empty bool, err error) {
 	o := &p.out
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	defer func() { o.queued.Store(int64(o.bytes)) }()
+	defer func() {
+		o.queued.Store(int64(o.bytes))
+		o.held.Store(int32(len(o.pending)))
+	}()
 	for len(o.pending) > 0 {
 		m := o.pending[0]
 		err := srv.SendMessage(p.id, m.format, m.data)
@@ -138,6 +178,7 @@ func (p *peer) drop() {
 	p.conn.ChargeMemory(-int64(p.out.bytes))
 	p.out.pending, p.out.bytes = nil, 0
 	p.out.queued.Store(0)
+	p.out.held.Store(0)
 	p.out.mu.Unlock()
 }
 
