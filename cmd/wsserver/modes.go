@@ -1,10 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"net"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -41,20 +42,16 @@ func (a *app) connected(e *wsserver.ConnectedEvent) {
 	if err != nil {
 		return // already gone
 	}
-	p := &peer{
-		id:     e.ConnectionID,
-		conn:   c,
-		remote: net.JoinHostPort(c.RemoteHost(), strconv.Itoa(c.RemotePort())),
-		uri:    c.RequestURI(),
-		since:  time.Now(),
-	}
+	p := &peer{id: e.ConnectionID, conn: c, since: time.Now().UnixNano()}
 	p.sender = c.SelectedSubProtocol() == senderProtocol
 	if a.opts.mode == modeExec {
 		a.startSession(p) // sets p.exec before other events can see p
 	}
 	a.peers.add(p)
 	a.feed.connected(p)
-	a.log.Info("open", "conn", p.id, "remote", p.remote, "uri", p.uri)
+	if a.log.Enabled(context.Background(), slog.LevelInfo) {
+		a.log.Info("open", "conn", p.id, "remote", p.remote(), "uri", p.uri())
+	}
 }
 
 // disconnected forgets a connection, and in exec mode ends its program.
@@ -64,8 +61,10 @@ func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
 		return
 	}
 	a.feed.disconnected(p.id, e.StatusCode)
-	a.log.Info("close", "conn", p.id, "remote", p.remote, "code", e.StatusCode, "reason", e.Description,
-		"duration", time.Since(p.since).Round(time.Millisecond), "msgs_in", p.msgsIn.Load(), "msgs_out", p.msgsOut.Load())
+	if a.log.Enabled(context.Background(), slog.LevelInfo) {
+		a.log.Info("close", "conn", p.id, "remote", p.remote(), "code", e.StatusCode, "reason", e.Description,
+			"duration", time.Since(p.started()).Round(time.Millisecond), "msgs_in", p.msgsIn.Load(), "msgs_out", p.msgsOut.Load())
+	}
 	p.drop()
 	if p.exec != nil {
 		p.exec.end()
@@ -139,7 +138,7 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 			}
 			format, data = wsserver.FormatText, env
 		}
-		if p.out.held.Load() > 0 {
+		if p.held() > 0 {
 			// Behind: after what waits for it.
 			waiting, err := p.send(a.srv, format, data)
 			a.checkSend(p, waiting, err)

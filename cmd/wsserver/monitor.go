@@ -59,10 +59,10 @@ type connInfo struct {
 
 func (a *app) infoOf(p *peer) connInfo {
 	return connInfo{
-		ID: p.id, Node: a.nodeID(), Remote: p.remote, URI: p.uri, Since: p.since.UTC().Truncate(time.Second),
+		ID: p.id, Node: a.nodeID(), Remote: p.remote(), URI: p.uri(), Since: p.started().UTC().Truncate(time.Second),
 		MessagesIn: p.msgsIn.Load(), MessagesOut: p.msgsOut.Load(),
 		BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
-		Queued: p.out.queued.Load(),
+		Queued: p.queued(),
 	}
 }
 
@@ -329,7 +329,7 @@ func (a *app) base() update {
 	}
 	var slow []queue // longest first
 	for _, p := range *list {
-		n := p.out.queued.Load()
+		n := p.queued()
 		if n == 0 || len(slow) == slowestShown && n <= slow[len(slow)-1].n {
 			continue
 		}

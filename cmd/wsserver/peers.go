@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"errors"
+	"net"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -11,14 +13,14 @@ import (
 	"github.com/wsserver/wsserver"
 )
 
-// peer is one open connection of the mode's server, as the command tracks it.
+// peer is one open connection of the mode's server, as the command tracks
+// it. It is kept small: an idle connection costs this, beside what the
+// library holds. What the Connection knows (address, URI) is read from it.
 type peer struct {
-	id     int
-	conn   *wsserver.Connection
-	remote string
-	uri    string
-	since  time.Time
-	idx    int // position in peers.list; guarded by peers.mu
+	id    int
+	conn  *wsserver.Connection
+	since int64 // when it opened, in Unix nanoseconds
+	idx   int   // position in peers.list; guarded by peers.mu
 
 	// Traffic of this connection. Only the connection's own events write
 	// them (one goroutine or event loop at a time), so the atomics are not
@@ -28,8 +30,44 @@ type peer struct {
 
 	sender bool // broadcast: it selected senderProtocol
 
-	out  outbox   // messages its send queue could not take yet
-	exec *session // exec mode: the program serving it
+	out  atomic.Pointer[outbox] // messages its send queue could not take yet; made on first need
+	exec *session               // exec mode: the program serving it
+}
+
+// remote returns the client's address, host:port.
+func (p *peer) remote() string {
+	return net.JoinHostPort(p.conn.RemoteHost(), strconv.Itoa(p.conn.RemotePort()))
+}
+
+// uri returns the request URI the client connected with.
+func (p *peer) uri() string { return p.conn.RequestURI() }
+
+// started returns when the connection opened.
+func (p *peer) started() time.Time { return time.Unix(0, p.since) }
+
+// box returns the peer's outbox, making it on first need.
+func (p *peer) box() *outbox {
+	if o := p.out.Load(); o != nil {
+		return o
+	}
+	p.out.CompareAndSwap(nil, new(outbox))
+	return p.out.Load()
+}
+
+// queued returns the payload bytes waiting in the outbox.
+func (p *peer) queued() int64 {
+	if o := p.out.Load(); o != nil {
+		return o.queued.Load()
+	}
+	return 0
+}
+
+// held returns how many messages wait in the outbox.
+func (p *peer) held() int32 {
+	if o := p.out.Load(); o != nil {
+		return o.held.Load()
+	}
+	return 0
 }
 
 // traffic is a sum of message and byte counts.
@@ -89,7 +127,19 @@ type pendingMsg struct {
 // already wait, keeps a copy to send after them. It reports how many bytes
 // then wait. data need not outlive the call.
 func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := &p.out
+	o := p.out.Load()
+	if o == nil {
+		// Nothing has ever waited: no outbox to keep the order of.
+		err := srv.SendMessage(p.id, format, data)
+		if err == nil {
+			p.sent(len(data))
+			return 0, nil
+		}
+		if !errors.Is(err, wsserver.ErrWouldBlock) {
+			return 0, err
+		}
+		return p.hold(srv, format, data)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if len(o.pending) == 0 {
@@ -108,7 +158,7 @@ func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byt
 // keepLocked keeps a copy of data after the messages waiting in the outbox
 // and returns how many bytes then wait. o.mu is held.
 func (p *peer) keepLocked(format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := &p.out
+	o := p.out.Load()
 	// Messages waiting here count against the server's memory budget.
 	if !p.conn.ChargeMemory(int64(len(data))) {
 		return o.bytes, errOverBudget
@@ -126,7 +176,7 @@ func (p *peer) keepLocked(format wsserver.DataFormat, data []byte) (waiting int,
 // ReadyToSend fired, between the refusal and now, and the next ReadyToSend
 // comes only after another refusal. It reports how many bytes then wait.
 func (p *peer) hold(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := &p.out
+	o := p.box()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if waiting, err := p.keepLocked(format, data); err != nil {
@@ -141,14 +191,18 @@ func (p *peer) hold(srv *wsserver.Server, format wsserver.DataFormat, data []byt
 // flush sends the waiting messages until the send queue is full again. It
 // reports whether none waits any more.
 func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
-	p.out.mu.Lock()
-	defer p.out.mu.Unlock()
+	o := p.out.Load()
+	if o == nil {
+		return true, nil
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	return p.flushLocked(srv)
 }
 
 // flushLocked is flush with o.mu held.
 func (p *peer) flushLocked(srv *wsserver.Server) (empty bool, err error) {
-	o := &p.out
+	o := p.out.Load()
 	defer func() {
 		o.queued.Store(int64(o.bytes))
 		o.held.Store(int32(len(o.pending)))
@@ -174,12 +228,16 @@ func (p *peer) flushLocked(srv *wsserver.Server) (empty bool, err error) {
 
 // drop forgets the waiting messages.
 func (p *peer) drop() {
-	p.out.mu.Lock()
-	p.conn.ChargeMemory(-int64(p.out.bytes))
-	p.out.pending, p.out.bytes = nil, 0
-	p.out.queued.Store(0)
-	p.out.held.Store(0)
-	p.out.mu.Unlock()
+	o := p.out.Load()
+	if o == nil {
+		return
+	}
+	o.mu.Lock()
+	p.conn.ChargeMemory(-int64(o.bytes))
+	o.pending, o.bytes = nil, 0
+	o.queued.Store(0)
+	o.held.Store(0)
+	o.mu.Unlock()
 }
 
 // peerShards spreads the ID index over several locks, so that the lookup
@@ -322,7 +380,7 @@ func (ps *peers) outboxBytes() int64 {
 	defer ps.giveBack(buf)
 	var n int64
 	for _, p := range *buf {
-		n += p.out.queued.Load()
+		n += p.queued()
 	}
 	return n
 }
