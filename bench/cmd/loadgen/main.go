@@ -39,6 +39,8 @@ type Result struct {
 	BcastMs   float64 `json:"bcast_median_ms,omitempty"`
 	BcastMax  float64 `json:"bcast_max_ms,omitempty"`
 	BcastN    int     `json:"bcast_count,omitempty"`
+	Pongs     int     `json:"pongs,omitempty"`  // idle -ping: connections that answered
+	PongS     float64 `json:"pong_s,omitempty"` // idle -ping: seconds until the last pong (or the wait's end)
 	SetupS    float64 `json:"setup_s"`
 	Inflated  int64   `json:"inflated,omitempty"`
 	GenCPU    float64 `json:"gen_cpu"`
@@ -62,6 +64,8 @@ var (
 	flagBcastMax    = flag.Int("bcast-count", 20, "at most this many broadcasts")
 	flagBcastOthers = flag.Bool("bcast-others", false, "broadcast: the server sends each message to every connection but its sender (the wsserver command's broadcast mode)")
 	flagSettle      = flag.Duration("settle", time.Second, "wait before reading RSS (idle)")
+	flagPing        = flag.Bool("ping", false, "idle: after reading RSS, ping every connection once and count the pongs (waiting up to -ping-wait)")
+	flagPingWait    = flag.Duration("ping-wait", 10*time.Second, "idle -ping: how long to wait for every pong")
 	flagProfile     = flag.String("cpuprofile", "", "write the generator's CPU profile here")
 )
 
@@ -131,6 +135,9 @@ func run() (res Result) {
 			res.RSSBefore, res.RSSAfter = rssBefore, after
 			res.RSSPerCon = float64(after-rssBefore) * 1024 / float64(g.n)
 		}
+		if *flagPing {
+			err = g.pingAll(&res)
+		}
 	case "broadcast":
 		err = g.broadcast(&res)
 	default:
@@ -178,6 +185,7 @@ type conn struct {
 	sentAt     int64 // monotonic ns of the last send (latency mode)
 	written    int64 // bytes written so far
 	msgs       int64 // complete, verified echoes received
+	pongs      int   // pongs received (idle -ping)
 }
 
 type gen struct {
@@ -213,6 +221,8 @@ type gen struct {
 	// broadcast: messages each connection must receive; remaining receivers
 	bcastWant int64
 	bcastLeft int
+
+	pongsLeft int // idle -ping: connections whose pong has not come
 
 	firstErr error
 }
@@ -639,7 +649,12 @@ func (g *gen) frameDone(c *conn) error {
 		switch c.ctrlOp {
 		case wire.OpClose:
 			return errors.New("server sent close")
-		case wire.OpPing, wire.OpPong:
+		case wire.OpPong:
+			if c.pongs++; c.pongs == 1 && g.pongsLeft > 0 {
+				g.pongsLeft--
+			}
+			return nil
+		case wire.OpPing:
 			return nil // a ping needs no answer for the benchmark's duration
 		}
 		return fmt.Errorf("unknown control opcode %d", c.ctrlOp)
@@ -726,6 +741,36 @@ func (g *gen) flush(c *conn, idx int) {
 		c.written += int64(w)
 		c.outPos = (c.outPos + w) % len(g.frame)
 	}
+}
+
+// pingAll sends every open connection one (masked, empty) ping, then waits
+// up to -ping-wait for a pong on each.
+func (g *gen) pingAll(res *Result) error {
+	ping := []byte{0x89, 0x80, 1, 2, 3, 4}
+	t0 := time.Now()
+	for i := range g.conns {
+		c := &g.conns[i]
+		if c.state != stOpen {
+			continue
+		}
+		if w, err := syscall.Write(c.fd, ping); err != nil || w != len(ping) {
+			return fmt.Errorf("conn %d: ping write: %v", i, err)
+		}
+		g.pongsLeft++
+	}
+	deadline := t0.Add(*flagPingWait)
+	for g.pongsLeft > 0 && time.Now().Before(deadline) {
+		if err := g.poll(100); err != nil {
+			return err
+		}
+	}
+	res.PongS = time.Since(t0).Seconds()
+	for i := range g.conns {
+		if g.conns[i].pongs > 0 {
+			res.Pongs++
+		}
+	}
+	return nil
 }
 
 func (g *gen) totalMsgs() int64 {
