@@ -32,9 +32,11 @@ import (
 //
 // The connection carries the whole request head (at most
 // MaxRequestHeadSize: a larger one is refused with 431 first) and what
-// followed it; once handed off it is the http.Server's, and no longer
-// counts against MaxConnections or the per-client limits (bound idle
-// keep-alive connections with the http.Server's IdleTimeout, which
+// followed it. Later requests on a kept-alive connection are the
+// http.Server's to bound: MaxHeaderBytes, which net/http exceeds by a few
+// KiB of buffer. Once handed off the connection is the http.Server's, and
+// no longer counts against MaxConnections or the per-client limits (bound
+// idle keep-alive connections with the http.Server's IdleTimeout, which
 // ConfigureHTTPServer sets). Over TLS the server has done the TLS handshake:
 // the http.Server sees a plain net.Conn and leaves Request.TLS nil, but a
 // Server's ServeHTTP that takes the connection over still knows it is TLS.
