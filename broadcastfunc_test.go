@@ -44,6 +44,11 @@ func TestBroadcastToFunc_NamesEachRefusal(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			// The writer's stream starts on a goroutine: once a write has
+			// returned, the stream has read it, so the message is open.
+			if _, err := busy.Write([]byte("streamed")); err != nil {
+				t.Fatal(err)
+			}
 			clients[2].Close()
 			wiretest.WaitUntil(t, "the third to close", func() bool { return h.s.ConnectionCount() == 2 })
 			drain()
@@ -53,7 +58,7 @@ func TestBroadcastToFunc_NamesEachRefusal(t *testing.T) {
 				refusals[c.ID()] = err
 			})
 			if n != 1 || err != nil {
-				t.Fatalf("BroadcastToFunc = %d, %v; want 1, nil", n, err)
+				t.Fatalf("BroadcastToFunc = %d, %v (refusals %v); want 1, nil", n, err, refusals)
 			}
 			if len(refusals) != 2 || !errors.Is(refusals[ids[1]], ErrWouldBlock) || !errors.Is(refusals[ids[2]], ErrNotConnected) {
 				t.Fatalf("refusals %v; want ErrWouldBlock for %d and ErrNotConnected for %d", refusals, ids[1], ids[2])
@@ -63,7 +68,6 @@ func TestBroadcastToFunc_NamesEachRefusal(t *testing.T) {
 			}
 			// The refused connection gets ReadyToSend once its message is
 			// whole, and the caller's copy then.
-			busy.Write([]byte("streamed"))
 			busy.Close()
 			select {
 			case id := <-ready:
