@@ -63,6 +63,16 @@ func (n *Node) ID(name string) int {
 	return n.byName[name]
 }
 
+// subscribe subscribes the clients called names on n to topic.
+func (n *Node) subscribe(t *testing.T, topic string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		if err := n.Node.Subscribe(n.ID(name), topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Errors returns the errors the node reported so far.
 func (n *Node) Errors() []error {
 	n.mu.Lock()
@@ -345,17 +355,9 @@ func testTopic(t *testing.T, s Setup) {
 	other1 := Dial(t, nodes[0], "other1")
 	sub2 := Dial(t, nodes[1], "sub2")
 	other3 := Dial(t, nodes[2], "other3")
-	for _, x := range []struct {
-		n    *Node
-		name string
-	}{{nodes[0], "sub1"}, {nodes[1], "sub2"}} {
-		if err := x.n.Node.Subscribe(x.n.ID(x.name), "room"); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := nodes[2].Node.Subscribe(nodes[2].ID("other3"), "elsewhere"); err != nil {
-		t.Fatal(err)
-	}
+	nodes[0].subscribe(t, "room", "sub1")
+	nodes[1].subscribe(t, "room", "sub2")
+	nodes[2].subscribe(t, "elsewhere", "other3")
 	settle(t, nodes[2], "room", sub1, sub2)
 	const N = 50
 	for k := range N {
@@ -484,14 +486,8 @@ func testSlow(t *testing.T, s Setup) {
 	fast := Dial(t, nodes[1], "fast")
 	slow := Dial(t, nodes[1], "slow")
 	remote := Dial(t, nodes[2], "remote")
-	for _, x := range []struct {
-		n    *Node
-		name string
-	}{{nodes[1], "fast"}, {nodes[1], "slow"}, {nodes[2], "remote"}} {
-		if err := x.n.Node.Subscribe(x.n.ID(x.name), "firehose"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes[1].subscribe(t, "firehose", "fast", "slow")
+	nodes[2].subscribe(t, "firehose", "remote")
 	settle(t, nodes[0], "firehose", fast, slow, remote)
 	// slow stops reading: its socket and then its queue fill.
 	slow.ws.SetReadDeadline(time.Now()) // its reader ends; nothing reads the socket
@@ -534,14 +530,8 @@ func testBrokerLoss(t *testing.T, s Setup) {
 	local := Dial(t, nodes[0], "local")
 	local2 := Dial(t, nodes[0], "local2")
 	remote := Dial(t, nodes[1], "remote")
-	for _, x := range []struct {
-		n    *Node
-		name string
-	}{{nodes[0], "local"}, {nodes[0], "local2"}, {nodes[1], "remote"}} {
-		if err := x.n.Node.Subscribe(x.n.ID(x.name), "news"); err != nil {
-			t.Fatal(err)
-		}
-	}
+	nodes[0].subscribe(t, "news", "local", "local2")
+	nodes[1].subscribe(t, "news", "remote")
 	settle(t, nodes[1], "news", local, remote)
 	settle(t, nodes[0], "news", remote, local2)
 
