@@ -324,6 +324,7 @@ func (s *Server) options(o connOptions) *connOptions {
 // open registers an open connection in Connections and fires Connected and
 // ReadyToSend; a handler's panic fails the connection with 1011.
 func (s *Server) open(c *Connection) {
+	c.stats.opened = time.Now().UnixNano() // ConnectedAt (metrics.go)
 	s.mu.Lock()
 	s.conns[c.id] = c
 	s.mu.Unlock()

@@ -30,26 +30,46 @@ const wheelSlots = 512
 
 // liveState is a connection's entry in its server's wheel, made when the
 // connection first needs watching. Fields marked (wheel) are guarded by the
-// wheel's mu; the others by the connection's mu.
+// wheel's mu; the others by the connection's mu. Every connection of a
+// server with PingInterval has one, so it is kept to 64 bytes: the ticks it
+// keeps are stamps (their low 32 bits; see stamp).
 type liveState struct {
-	c          *Connection
-	next, prev *liveState // (wheel) the slot's list
-	at         int64      // (wheel) the tick it is due at
-	linked     bool       // (wheel) in a slot's list
-
-	stallWatch   atomic.Bool // output is being watched for progress
-	lastWritten  int64       // bytes written when progress was last seen
-	lastProgress int64       // the tick progress was last seen at
-
+	c           *Connection
+	next, prev  *liveState // (wheel) the slot's list
+	lastWritten int64      // bytes written when progress was last seen
+	at          stamp      // (wheel) the tick it is due at
+	// The tick output progress was last seen at (while stallWatch).
+	lastProgress stamp
 	// Heartbeats (PingInterval), set when the connection opens. activity
 	// is counted by the reader; the rest is the wheel goroutine's own.
-	hb       bool
-	activity atomic.Uint32 // reads so far
-	lastAct  uint32        // activity at the last visit
-	actTick  int64         // the tick activity was last seen at
-	pingOut  bool          // a heartbeat ping waits for an answer
-	pingTick int64         // the tick it was sent at
+	actTick    stamp         // the tick activity was last seen at
+	pingTick   stamp         // the tick the heartbeat ping was sent at
+	activity   atomic.Uint32 // reads so far
+	lastAct    uint32        // activity at the last visit
+	stallWatch atomic.Bool   // output is being watched for progress
+	linked     bool          // (wheel) in a slot's list
+	hb         bool          // heartbeats are on
+	pingOut    bool          // a heartbeat ping waits for an answer
 }
+
+// stamp is a wheel tick kept in a liveState: its low 32 bits. A stamp is
+// never more than maxTicks away from the wheel's current tick (ticks caps
+// every interval at that), so tickAt and dueBy recover the order and the
+// full tick from the difference, also when the 32 bits wrap around (after
+// 13.6 years of 100 ms ticks).
+type stamp uint32
+
+// maxTicks caps the intervals the wheel schedules: 2^30 ticks, 3.4 years,
+// half the distance at which stamps would become ambiguous.
+const maxTicks = 1 << 30
+
+// tickAt returns the tick that s stamps: the one nearest now (a stamp may
+// be a little after the tick a wheel's pass is at: watchStall and
+// startHeartbeat read the clock themselves).
+func tickAt(now int64, s stamp) int64 { return now - int64(int32(stamp(now)-s)) }
+
+// dueBy reports whether the stamp s is at or before tick t.
+func dueBy(s stamp, t int64) bool { return int32(s-stamp(t)) <= 0 }
 
 // wheel is a hashed timing wheel of connections due for a liveness check.
 type wheel struct {
@@ -75,8 +95,11 @@ func (w *wheel) currentLocked() int64 {
 	return w.tickOf(time.Now())
 }
 
-// ticks returns d in wheel ticks, at least one.
+// ticks returns d in wheel ticks, at least one and at most maxTicks.
 func ticks(d time.Duration) int64 {
+	if d >= maxTicks*wheelTick {
+		return maxTicks
+	}
 	return max(1, int64((d+wheelTick-1)/wheelTick))
 }
 
@@ -88,8 +111,8 @@ func (w *wheel) linkLocked(l *liveState, at int64) {
 	if at <= now {
 		at = now + 1
 	}
-	l.at = at
-	i := at % wheelSlots
+	l.at = stamp(at)
+	i := l.at % wheelSlots
 	l.prev, l.next = nil, w.slots[i]
 	if l.next != nil {
 		l.next.prev = l
@@ -143,7 +166,7 @@ func (w *wheel) run() {
 			tick := w.now + 1
 			for l := w.slots[tick%wheelSlots]; l != nil; {
 				next := l.next
-				if l.at <= tick {
+				if dueBy(l.at, tick) {
 					w.unlinkLocked(l)
 					due = append(due, l)
 				}
@@ -185,9 +208,10 @@ func (c *Connection) watchStall() {
 	l.stallWatch.Store(true)
 	w := &c.srv.wheel
 	w.mu.Lock()
-	l.lastProgress = w.currentLocked()
+	now := w.currentLocked()
+	l.lastProgress = stamp(now)
 	l.lastWritten = c.sending().written
-	if due := l.lastProgress + ticks(limit); !l.linked || l.at > due {
+	if due := now + ticks(limit); !l.linked || !dueBy(l.at, due) {
 		w.linkLocked(l, due) // an earlier visit (a heartbeat's) stays
 	}
 	w.mu.Unlock()
@@ -220,9 +244,9 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 		case c.sendState == nil || c.queued == 0:
 			l.stallWatch.Store(false) // all written: nothing to watch
 		case c.written != l.lastWritten:
-			l.lastWritten, l.lastProgress = c.written, now
+			l.lastWritten, l.lastProgress = c.written, stamp(now)
 			next = earliest(next, now+limit)
-		case now-l.lastProgress >= limit:
+		case now-tickAt(now, l.lastProgress) >= limit:
 			l.stallWatch.Store(false)
 			queued := c.queued
 			c.mu.Unlock()
@@ -230,7 +254,7 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 			c.cutOff(protocol.ClosePolicyViolation, reason, &Error{Code: protocol.ClosePolicyViolation, Message: reason})
 			return
 		default:
-			next = earliest(next, l.lastProgress+limit)
+			next = earliest(next, tickAt(now, l.lastProgress)+limit)
 		}
 	}
 	c.mu.Unlock()
@@ -240,7 +264,7 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 		// A stall watch that began meanwhile (the heartbeat's ping being
 		// written, say) may have linked l for a later visit: the earlier
 		// one stays.
-		if !l.linked || l.at > next {
+		if !l.linked || !dueBy(l.at, next) {
 			w.linkLocked(l, next)
 		}
 		w.mu.Unlock()
@@ -262,16 +286,17 @@ func earliest(a, b int64) int64 {
 func (c *Connection) heartbeat(l *liveState, now int64) (next int64, dead bool) {
 	interval, timeout := ticks(c.opts.pingInterval), ticks(c.opts.pongTimeout)
 	if act := l.activity.Load(); act != l.lastAct {
-		l.lastAct, l.actTick, l.pingOut = act, now, false
+		l.lastAct, l.actTick, l.pingOut = act, stamp(now), false
 	}
 	if l.pingOut {
-		if now-l.pingTick >= timeout {
+		pinged := tickAt(now, l.pingTick)
+		if now-pinged >= timeout {
 			return 0, true
 		}
-		return l.pingTick + timeout, false
+		return pinged + timeout, false
 	}
-	if now-l.actTick < interval {
-		return l.actTick + interval, false
+	if active := tickAt(now, l.actTick); now-active < interval {
+		return active + interval, false
 	}
 	if c.state != stateOpen {
 		return 0, false // closing: CloseTimeout bounds it
@@ -284,7 +309,7 @@ func (c *Connection) heartbeat(l *liveState, now int64) (next int64, dead bool) 
 	c.out = protocol.AppendFrame(c.out, true, protocol.OpPing, false, payload)
 	c.account(2 + len(payload))
 	c.scheduleFlushLocked()
-	l.pingOut, l.pingTick = true, now
+	l.pingOut, l.pingTick = true, stamp(now)
 	return now + timeout, false
 }
 
@@ -299,8 +324,9 @@ func (c *Connection) startHeartbeat() {
 	l.hb = true
 	w := &c.srv.wheel
 	w.mu.Lock()
-	l.actTick = w.currentLocked()
-	w.linkLocked(l, l.actTick+ticks(c.opts.pingInterval))
+	now := w.currentLocked()
+	l.actTick = stamp(now)
+	w.linkLocked(l, now+ticks(c.opts.pingInterval))
 	w.mu.Unlock()
 	c.mu.Unlock()
 }

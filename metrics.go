@@ -74,16 +74,55 @@ type serverStats struct {
 	retired  connCounters   // counters of the connections that ended
 }
 
-// connCounters are one connection's traffic counters. The reader writes the
-// In counters (atomics: Metrics reads them from another goroutine, but only
-// this connection writes them, so they are not contended); the Out
-// counters are guarded by the connection's mu, which every send holds.
+// connCounters are one connection's traffic counters, and when it opened.
+// The reader writes the In counters (atomics: Metrics reads them from
+// another goroutine, but only this connection writes them, so they are not
+// contended); the Out counters are guarded by the connection's mu, which
+// every send holds.
 type connCounters struct {
 	msgsIn, bytesIn atomic.Uint64
 	msgsOut         uint64
 	bytesOut        uint64
 	refused         uint64 // sends refused with ErrWouldBlock
+	opened          int64  // Unix nanoseconds; set by Server.open before the connection is in Connections
 }
+
+// ConnectionMetrics are one connection's counters and gauges, counted as
+// Metrics counts them for the whole server.
+type ConnectionMetrics struct {
+	// Messages and payload bytes received and sent (text and binary; bytes
+	// before compression). A Broadcast that reached the connection counts.
+	MessagesIn, MessagesOut uint64
+	BytesIn, BytesOut       uint64
+	// SendsRefused counts sends to the connection that failed with
+	// ErrWouldBlock (10035): its queue was full.
+	SendsRefused uint64
+	// QueuedBytes is the number of bytes queued for the connection and not
+	// yet written (a gauge).
+	QueuedBytes int64
+}
+
+// Metrics returns the connection's counters: a monitor's row or a close
+// log's totals, without counting in an event handler. It may be called from
+// any goroutine, also after the connection ended (its final counts); it
+// takes the connection's lock, so call it when asked, not per message.
+func (c *Connection) Metrics() ConnectionMetrics {
+	m := ConnectionMetrics{
+		MessagesIn: c.stats.msgsIn.Load(),
+		BytesIn:    c.stats.bytesIn.Load(),
+	}
+	c.mu.Lock()
+	m.MessagesOut, m.BytesOut, m.SendsRefused = c.stats.msgsOut, c.stats.bytesOut, c.stats.refused
+	if c.sendState != nil {
+		m.QueuedBytes = int64(c.queued)
+	}
+	c.mu.Unlock()
+	return m
+}
+
+// ConnectedAt returns when the connection opened: when its opening
+// handshake completed, just before Connected fired.
+func (c *Connection) ConnectedAt() time.Time { return time.Unix(0, c.stats.opened) }
 
 // countIn counts n payload bytes received, and a message when fin.
 func (c *Connection) countIn(n int, fin bool) {
