@@ -36,14 +36,16 @@ type app struct {
 	log   *slog.Logger
 	level *slog.LevelVar
 
-	srv     *wsserver.Server // the mode's WebSocket server
-	node    *cluster.Node    // with --cluster*: this process in the cluster
-	mon     *wsserver.Server // the /events feed
-	peers   *peers
-	feed    *feed
-	targets sync.Pool     // *targets, for broadcast
-	files   http.Handler  // the page, /connections and --static
-	monitor monitorAccess // who may read /connections and /events (monitorguard.go)
+	srv      *wsserver.Server // the mode's WebSocket server
+	node     *cluster.Node    // with --cluster*: this process in the cluster
+	mon      *wsserver.Server // the /events feed
+	peerMu   sync.Mutex       // makes peers (peerFor)
+	deferred atomic.Int64     // messages that waited in an outbox
+	lists    sync.Pool        // *connList (borrowConns)
+	feed     *feed
+	targets  sync.Pool     // *targets, for broadcast
+	files    http.Handler  // the page, /connections and --static
+	monitor  monitorAccess // who may read /connections and /events (monitorguard.go)
 
 	http     *http.Server       // serves what is not the mode's WebSocket (httpLn)
 	httpLn   net.Listener       // the requests a.srv's listener hands off (listen)
@@ -78,17 +80,15 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		level:   level,
 		srv:     wsserver.New(),
 		mon:     wsserver.New(),
-		peers:   newPeers(),
 		feed:    newFeed(),
 		killNow: make(chan struct{}),
 	}
-	// Every mode works on whole messages: echo and broadcast send each one
-	// back out as it came, exec writes each as a line.
+	// Every mode works on whole messages (OnMessage): echo and broadcast
+	// send each one back out as it came, exec writes each as a line.
 	// TcpNoDelay: the reference's default is False (Nagle's algorithm on);
 	// a server of interactive traffic wants each message out at once, as Go's
 	// net package does by default. --config TcpNoDelay=False restores it.
 	settings := []string{
-		"BufferMessage=True",
 		"TcpNoDelay=True",
 		"MaxConnections=" + strconv.Itoa(o.maxConnections),
 		"LogLevel=" + strconv.Itoa(o.logLevel),
@@ -159,9 +159,6 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 		if err := a.srv.SetUseSSL(true); err != nil {
 			return nil, usagef("%v", err)
 		}
-	}
-	if v, _ := a.srv.Config("BufferMessage"); v != "True" {
-		return nil, usagef("--config BufferMessage=%s: the %s mode needs whole messages", v, o.mode)
 	}
 	lv, _ := a.srv.Config("LogLevel")
 	n, _ := strconv.Atoi(lv)

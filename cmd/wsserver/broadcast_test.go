@@ -36,8 +36,8 @@ func TestBroadcastFramedOnceOutboxOnlyForTheSlow(t *testing.T) {
 			resp.Body.Close()
 			t.Cleanup(func() { watcher.Close() })
 			slow := dial(t, ta.ws)
-			eventually(t, "six connections are registered", func() bool { return ta.peers.count() == 6 })
-			senderID := ta.peers.sorted()[0].id
+			eventually(t, "six connections are registered", func() bool { return ta.registered() == 6 })
+			senderID := ta.srv.Connections()[0].ID()
 
 			const n = 100
 			msg := func(i int) string { return fmt.Sprintf("%d:%s", i, strings.Repeat("x", 64<<10)) }
@@ -88,19 +88,19 @@ func TestBroadcastFramedOnceOutboxOnlyForTheSlow(t *testing.T) {
 			for err := range errs {
 				t.Error(err)
 			}
-			eventually(t, "a message waits in the slow receiver's outbox", func() bool { return ta.peers.totals().Deferred > 0 })
+			eventually(t, "a message waits in the slow receiver's outbox", func() bool { return ta.deferred.Load() > 0 })
 			for i := range n {
 				if _, got := read(t, slow); string(got) != msg(i) {
 					t.Fatalf("the slow receiver's message %d starts %.10q", i, got)
 				}
 			}
-			for _, p := range ta.peers.sorted() {
-				want := int64(n)
-				if p.id == senderID {
+			for _, c := range ta.srv.Connections() {
+				want := uint64(n)
+				if c.ID() == senderID {
 					want = 0
 				}
-				if got := p.msgsOut.Load(); got != want {
-					t.Errorf("connection %d: %d messages sent, want %d", p.id, got, want)
+				if got := c.Metrics().MessagesOut; got != want {
+					t.Errorf("connection %d: %d messages sent, want %d", c.ID(), got, want)
 				}
 			}
 		})

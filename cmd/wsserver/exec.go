@@ -25,7 +25,7 @@ import (
 //
 // The server's LineMode does not fit here: it joins lines across messages,
 // so a message without a trailing newline (what a person types) would wait
-// for the next one. Messages are buffered whole (BufferMessage) instead.
+// for the next one. Messages come whole (OnMessage) instead.
 //
 // Nothing blocks an event handler: stdin is written by a goroutine of the
 // session, and reading from the client pauses (PauseData) while more than
@@ -240,12 +240,11 @@ func (s *session) sendLine(line []byte) bool {
 	for {
 		err := s.a.srv.SendMessage(s.p.id, format, line)
 		if err == nil {
-			s.p.sent(len(line))
 			return true
 		}
 		if !errors.Is(err, wsserver.ErrWouldBlock) {
 			if !errors.Is(err, wsserver.ErrNotConnected) && !errors.Is(err, wsserver.ErrInvalidConnectionID) {
-				s.a.sendFailed(s.p, err)
+				s.a.sendFailed(s.p.conn, err)
 			}
 			return false
 		}
@@ -308,20 +307,19 @@ func (s *session) kill(sig syscall.Signal) {
 }
 
 // execIn hands a message to the connection's program.
-func (a *app) execIn(e *wsserver.DataInEvent) {
-	p := a.peers.get(e.ConnectionID)
-	if p == nil {
-		return
-	}
-	p.received(len(e.TextB))
-	if p.exec != nil {
-		p.exec.in(e.TextB)
+func (a *app) execIn(e *wsserver.MessageEvent) {
+	if p := peerOf(e.Connection); p != nil && p.exec != nil {
+		p.exec.in(e.Data)
 	}
 }
 
 // execReady wakes the connection's stdout pump.
 func (a *app) execReady(e *wsserver.ReadyToSendEvent) {
-	if p := a.peers.get(e.ConnectionID); p != nil && p.exec != nil {
+	c, err := a.srv.Connection(e.ConnectionID)
+	if err != nil {
+		return // gone
+	}
+	if p := peerOf(c); p != nil && p.exec != nil {
 		notify(p.exec.ready)
 	}
 }

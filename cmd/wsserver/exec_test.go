@@ -126,7 +126,7 @@ func TestExecClientLeaves(t *testing.T) {
 		return true
 	})
 	c.Close() // without a close handshake, while the program writes
-	eventually(t, "the connection is gone", func() bool { return ta.peers.count() == 0 })
+	eventually(t, "the connection is gone", func() bool { return ta.registered() == 0 })
 	for _, pid := range pids {
 		eventually(t, fmt.Sprintf("process %d has ended", pid), func() bool {
 			// The shell is reaped by the server; its child, reparented, by
@@ -216,7 +216,7 @@ func TestExecReleasesThreads_Issue11(t *testing.T) {
 	for i := range conns {
 		conns[i] = dial(t, ta.ws)
 	}
-	eventually(t, "every program to run", func() bool { return ta.peers.count() == n })
+	eventually(t, "every program to run", func() bool { return ta.registered() == n })
 	for _, c := range conns {
 		c.WriteMessage(websocket.TextMessage, []byte("x"))
 	}

@@ -142,3 +142,17 @@ func (s *syncBuffer) String() string {
 }
 
 var _ io.Writer = (*syncBuffer)(nil)
+
+// registered returns how many connections the command has seen open (its
+// Connected handler has run) and not yet closed (its Disconnected handler
+// has run).
+func (ta *testApp) registered() int {
+	f := ta.feed
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.accepted.Load()
+	for _, k := range f.closes {
+		n -= k
+	}
+	return int(n)
+}

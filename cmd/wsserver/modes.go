@@ -17,56 +17,53 @@ import (
 // memory budget (MemoryBudget) had no room for it.
 var errOverBudget = errors.New("the server's memory budget has no room for the messages waiting for this client")
 
-// wireMode sets the mode's event handlers on a.srv.
+// wireMode sets the mode's event handlers on a.srv. Messages come whole
+// through OnMessage, with their Connection: no lookup of ours per message.
 func (a *app) wireMode() {
 	ev := &a.srv.Events
 	ev.OnConnected = a.connected
 	ev.OnDisconnected = a.disconnected
 	switch a.opts.mode {
 	case modeEcho:
-		ev.OnDataIn = a.echo
+		ev.OnMessage = a.echo
 		ev.OnReadyToSend = a.readyEcho
 	case modeBroadcast:
-		ev.OnDataIn = a.broadcast
+		ev.OnMessage = a.broadcast
 		ev.OnReadyToSend = a.readyBroadcast
 		ev.OnWebSocketOpenRequest = selectSender
 	case modeExec:
-		ev.OnDataIn = a.execIn
+		ev.OnMessage = a.execIn
 		ev.OnReadyToSend = a.execReady
 	}
 }
 
-// connected registers a new connection, and in exec mode starts its program.
+// connected logs a new connection, tells the watchers of /events, and in
+// exec mode starts its program. It keeps nothing per connection in the
+// other modes: the library's table and Connection hold what the command
+// needs (peers.go).
 func (a *app) connected(e *wsserver.ConnectedEvent) {
-	c, err := a.srv.Connection(e.ConnectionID)
-	if err != nil {
-		return // already gone
-	}
-	p := &peer{id: e.ConnectionID, conn: c, since: time.Now().UnixNano()}
-	p.sender = c.SelectedSubProtocol() == senderProtocol
+	c := e.Connection
 	if a.opts.mode == modeExec {
-		a.startSession(p) // sets p.exec before other events can see p
+		a.startSession(a.peerFor(c)) // sets the session before other events can see it
 	}
-	a.peers.add(p)
-	a.feed.connected(p)
+	a.feed.connected(c)
 	if a.log.Enabled(context.Background(), slog.LevelInfo) {
-		a.log.Info("open", "conn", p.id, "remote", p.remote(), "uri", p.uri())
+		a.log.Info("open", "conn", c.ID(), "remote", remoteOf(c), "uri", c.RequestURI())
 	}
 }
 
-// disconnected forgets a connection, and in exec mode ends its program.
+// disconnected logs a closed connection, tells the watchers, forgets what
+// waits in its outbox, and in exec mode ends its program.
 func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
-	p := a.peers.remove(e.ConnectionID)
-	if p == nil {
-		return
-	}
-	a.feed.disconnected(p.id, e.StatusCode)
+	c := e.Connection
+	a.feed.disconnected(c.ID(), e.StatusCode)
 	if a.log.Enabled(context.Background(), slog.LevelInfo) {
-		a.log.Info("close", "conn", p.id, "remote", p.remote(), "code", e.StatusCode, "reason", e.Description,
-			"duration", time.Since(p.started()).Round(time.Millisecond), "msgs_in", p.msgsIn.Load(), "msgs_out", p.msgsOut.Load())
+		m := c.Metrics()
+		a.log.Info("close", "conn", c.ID(), "remote", remoteOf(c), "code", e.StatusCode, "reason", e.Description,
+			"duration", time.Since(c.ConnectedAt()).Round(time.Millisecond), "msgs_in", m.MessagesIn, "msgs_out", m.MessagesOut)
 	}
-	p.drop()
-	if p.exec != nil {
+	drop(c)
+	if p := peerOf(c); p != nil && p.exec != nil {
 		p.exec.end()
 	}
 }
@@ -75,34 +72,29 @@ func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
 // is full the message waits in its outbox and reading from the sender pauses
 // (PauseData) until ReadyToSend has sent everything that waits: TCP flow
 // control then holds the client back, and nothing is lost or reordered.
-func (a *app) echo(e *wsserver.DataInEvent) {
-	p := a.peers.get(e.ConnectionID)
-	if p == nil {
-		return
-	}
-	p.received(len(e.TextB))
-	waiting, err := p.send(a.srv, e.DataFormat, e.TextB)
+func (a *app) echo(e *wsserver.MessageEvent) {
+	waiting, err := a.send(e.Connection, e.DataFormat, e.Data)
 	if err != nil {
-		a.sendFailed(p, err)
+		a.sendFailed(e.Connection, err)
 		return
 	}
 	if waiting > 0 {
-		p.conn.PauseData()
+		e.Connection.PauseData()
 	}
 }
 
 func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
-	p := a.peers.get(e.ConnectionID)
-	if p == nil {
-		return
-	}
-	empty, err := p.flush(a.srv)
+	c, err := a.srv.Connection(e.ConnectionID)
 	if err != nil {
-		a.sendFailed(p, err)
+		return // gone
+	}
+	empty, err := a.flush(c)
+	if err != nil {
+		a.sendFailed(c, err)
 		return
 	}
 	if empty {
-		p.conn.ProcessData()
+		c.ProcessData()
 	}
 }
 
@@ -113,46 +105,42 @@ func (a *app) readyEcho(e *wsserver.ReadyToSendEvent) {
 // later from the outbox, in order; one that lets more than --max-backlog
 // bytes pile up is disconnected with 1008 rather than letting it hold
 // unbounded memory or losing messages silently.
-func (a *app) broadcast(e *wsserver.DataInEvent) {
-	from := a.peers.get(e.ConnectionID)
-	if from == nil {
-		return
-	}
-	from.received(len(e.TextB))
-	list := a.peers.borrow()
-	defer a.peers.giveBack(list)
+func (a *app) broadcast(e *wsserver.MessageEvent) {
+	from := e.Connection
+	list := a.borrowConns()
+	defer a.giveBack(list)
 	t, _ := a.targets.Get().(*targets)
 	if t == nil {
 		t = new(targets)
 	}
 	defer a.targets.Put(t)
 	var env []byte // the message in its envelope, made on first need
-	for _, p := range *list {
-		if p.id == from.id {
+	for _, c := range list.conns {
+		if c == from {
 			continue
 		}
-		format, data := e.DataFormat, e.TextB
-		if p.sender {
+		sender := c.SelectedSubProtocol() == senderProtocol
+		format, data := e.DataFormat, e.Data
+		if sender {
 			if env == nil {
-				env = envelope(from.id, e.DataFormat, e.TextB)
+				env = envelope(from.ID(), e.DataFormat, e.Data)
 			}
 			format, data = wsserver.FormatText, env
 		}
-		if p.held() > 0 {
+		if heldOf(c) > 0 {
 			// Behind: after what waits for it.
-			waiting, err := p.send(a.srv, format, data)
-			a.checkSend(p, waiting, err)
+			waiting, err := a.send(c, format, data)
+			a.checkSend(c, waiting, err)
 			continue
 		}
-		p.sent(len(data)) // a refusal takes it back
-		if p.sender {
-			t.senders = append(t.senders, p.conn)
+		if sender {
+			t.senders = append(t.senders, c)
 		} else {
-			t.plain = append(t.plain, p.conn)
+			t.plain = append(t.plain, c)
 		}
 	}
 	if len(t.plain) > 0 {
-		a.srv.BroadcastToFunc(e.DataFormat, e.TextB, t.plain, a.refusal(e.DataFormat, e.TextB))
+		a.srv.BroadcastToFunc(e.DataFormat, e.Data, t.plain, a.refusal(e.DataFormat, e.Data))
 	}
 	if len(t.senders) > 0 {
 		a.srv.BroadcastToFunc(wsserver.FormatText, env, t.senders, a.refusal(wsserver.FormatText, env))
@@ -160,8 +148,8 @@ func (a *app) broadcast(e *wsserver.DataInEvent) {
 	t.reset()
 	if a.node != nil {
 		// The other processes' clients, at most once, framed once per process.
-		if err := a.node.Forward(e.DataFormat, e.TextB); err != nil {
-			a.log.Warn("cluster: broadcast not forwarded", "conn", e.ConnectionID, "err", err)
+		if err := a.node.Forward(e.DataFormat, e.Data); err != nil {
+			a.log.Warn("cluster: broadcast not forwarded", "conn", from.ID(), "err", err)
 		}
 	}
 }
@@ -182,39 +170,36 @@ func (t *targets) reset() {
 // queue for: with a full queue, keep the message in its outbox.
 func (a *app) refusal(format wsserver.DataFormat, data []byte) func(*wsserver.Connection, error) {
 	return func(c *wsserver.Connection, err error) {
-		p := a.peers.get(c.ID())
-		if p == nil {
-			return // gone
-		}
-		p.unsent(len(data))
 		if !errors.Is(err, wsserver.ErrWouldBlock) {
-			a.sendFailed(p, err)
+			a.sendFailed(c, err)
 			return
 		}
-		waiting, err := p.hold(a.srv, format, data)
-		a.checkSend(p, waiting, err)
+		waiting, err := a.hold(a.peerFor(c), format, data)
+		a.checkSend(c, waiting, err)
 	}
 }
 
 // checkSend acts on the outcome of a send to a broadcast receiver: a failed
 // send, or a backlog past --max-backlog.
-func (a *app) checkSend(p *peer, waiting int, err error) {
+func (a *app) checkSend(c *wsserver.Connection, waiting int, err error) {
 	if err != nil {
-		a.sendFailed(p, err)
+		a.sendFailed(c, err)
 		return
 	}
 	if waiting > a.opts.maxBacklog {
-		a.log.Warn("too slow", "conn", p.id, "waiting_bytes", waiting, "code", 1008)
-		p.drop()
-		a.srv.DisconnectWithCode(p.id, 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
+		a.log.Warn("too slow", "conn", c.ID(), "waiting_bytes", waiting, "code", 1008)
+		drop(c)
+		a.srv.DisconnectWithCode(c.ID(), 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
 	}
 }
 
 func (a *app) readyBroadcast(e *wsserver.ReadyToSendEvent) {
-	if p := a.peers.get(e.ConnectionID); p != nil {
-		if _, err := p.flush(a.srv); err != nil {
-			a.sendFailed(p, err)
-		}
+	c, err := a.srv.Connection(e.ConnectionID)
+	if err != nil {
+		return // gone
+	}
+	if _, err := a.flush(c); err != nil {
+		a.sendFailed(c, err)
 	}
 }
 
@@ -222,20 +207,21 @@ func (a *app) readyBroadcast(e *wsserver.ReadyToSendEvent) {
 // queue: a connection that is closing needs nothing; one that accepted no
 // data for Timeout seconds (--timeout) is disconnected with 1008, and any
 // other failure with 1011, so that no message is dropped silently.
-func (a *app) sendFailed(p *peer, err error) {
+func (a *app) sendFailed(c *wsserver.Connection, err error) {
+	id := c.ID()
 	switch {
 	case errors.Is(err, wsserver.ErrNotConnected), errors.Is(err, wsserver.ErrInvalidConnectionID):
 		return
 	case errors.Is(err, errOverBudget):
-		a.log.Warn("waiting messages do not fit the memory budget", "conn", p.id, "code", 1013)
-		p.drop()
-		a.srv.DisconnectWithCode(p.id, 1013, "server memory budget exhausted: try again later")
+		a.log.Warn("waiting messages do not fit the memory budget", "conn", id, "code", 1013)
+		drop(c)
+		a.srv.DisconnectWithCode(id, 1013, "server memory budget exhausted: try again later")
 	case errors.Is(err, wsserver.ErrTimedOut):
-		a.log.Warn("send timed out", "conn", p.id, "err", err, "code", 1008)
-		a.srv.DisconnectWithCode(p.id, 1008, "too slow: send timed out")
+		a.log.Warn("send timed out", "conn", id, "err", err, "code", 1008)
+		a.srv.DisconnectWithCode(id, 1008, "too slow: send timed out")
 	default:
-		a.log.Error("send failed", "conn", p.id, "err", err, "code", 1011)
-		a.srv.DisconnectWithCode(p.id, 1011, "send failed")
+		a.log.Error("send failed", "conn", id, "err", err, "code", 1011)
+		a.srv.DisconnectWithCode(id, 1011, "send failed")
 	}
 }
 

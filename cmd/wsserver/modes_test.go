@@ -73,7 +73,7 @@ func TestEchoBackpressure(t *testing.T) {
 			if err := <-wrote; err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("%d echoes waited for ReadyToSend", ta.peers.totals().Deferred)
+			t.Logf("%d echoes waited for ReadyToSend", ta.deferred.Load())
 		})
 	}
 }
@@ -81,7 +81,7 @@ func TestEchoBackpressure(t *testing.T) {
 func TestBroadcast(t *testing.T) {
 	ta := startApp(t, "broadcast")
 	a, b, c := dial(t, ta.ws), dial(t, ta.ws), dial(t, ta.ws)
-	eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
+	eventually(t, "three connections are registered", func() bool { return ta.registered() == 3 })
 	a.WriteMessage(websocket.TextMessage, []byte("from a"))
 	for _, conn := range []*websocket.Conn{b, c} {
 		if _, got := read(t, conn); string(got) != "from a" {
@@ -103,14 +103,14 @@ func TestBroadcast(t *testing.T) {
 func TestBroadcastSlowReceiver(t *testing.T) {
 	ta := startApp(t, "--config", "SendQueueSize=65536", "--config", "EnablePermessageDeflate=false", "broadcast")
 	sender, slow := dial(t, ta.ws), dial(t, ta.ws)
-	eventually(t, "two connections are registered", func() bool { return ta.peers.count() == 2 })
+	eventually(t, "two connections are registered", func() bool { return ta.registered() == 2 })
 	const n = 200
 	for i := range n {
 		if err := sender.WriteMessage(websocket.TextMessage, []byte(fmt.Sprintf("%d:%s", i, strings.Repeat("x", 32<<10)))); err != nil {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.peers.totals().Deferred > 0 })
+	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.deferred.Load() > 0 })
 	for i := range n {
 		_, got := read(t, slow)
 		if want := fmt.Sprintf("%d:", i); !strings.HasPrefix(string(got), want) {
@@ -166,7 +166,7 @@ func TestConfigReachesServer(t *testing.T) {
 func TestMaxConnections(t *testing.T) {
 	ta := startApp(t, "--max-connections", "1")
 	dial(t, ta.ws)
-	eventually(t, "the first connection is registered", func() bool { return ta.peers.count() == 1 })
+	eventually(t, "the first connection is registered", func() bool { return ta.registered() == 1 })
 	_, resp, err := websocket.DefaultDialer.Dial(ta.ws, nil)
 	if err == nil {
 		t.Fatal("a second connection was accepted")
@@ -208,7 +208,7 @@ func TestBroadcastSender(t *testing.T) {
 	}
 	plain := dial(t, ta.ws)
 	a := dial(t, ta.ws)
-	eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
+	eventually(t, "three connections are registered", func() bool { return ta.registered() == 3 })
 	pg := getPage(t, ta.base+"/connections")
 	fromID := pg.Connections[2].ID
 

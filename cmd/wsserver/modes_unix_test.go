@@ -44,7 +44,7 @@ func TestBroadcastNonReaders_Issue11(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer silent.Close()
-			eventually(t, "three connections are registered", func() bool { return ta.peers.count() == 3 })
+			eventually(t, "three connections are registered", func() bool { return ta.registered() == 3 })
 			// The sender waits for the reader's copy of each message, so
 			// that only the client that reads nothing falls behind.
 			const n = 300

@@ -57,12 +57,13 @@ type connInfo struct {
 	Queued      int64     `json:"queued"` // bytes waiting in its outbox
 }
 
-func (a *app) infoOf(p *peer) connInfo {
+func (a *app) infoOf(c *wsserver.Connection) connInfo {
+	m := c.Metrics()
 	return connInfo{
-		ID: p.id, Node: a.nodeID(), Remote: p.remote(), URI: p.uri(), Since: p.started().UTC().Truncate(time.Second),
-		MessagesIn: p.msgsIn.Load(), MessagesOut: p.msgsOut.Load(),
-		BytesIn: p.bytesIn.Load(), BytesOut: p.bytesOut.Load(),
-		Queued: p.queued(),
+		ID: c.ID(), Node: a.nodeID(), Remote: remoteOf(c), URI: c.RequestURI(), Since: c.ConnectedAt().UTC().Truncate(time.Second),
+		MessagesIn: int64(m.MessagesIn), MessagesOut: int64(m.MessagesOut),
+		BytesIn: int64(m.BytesIn), BytesOut: int64(m.BytesOut),
+		Queued: queuedOf(c),
 	}
 }
 
@@ -116,15 +117,15 @@ func pageParam(r *http.Request, name string, def, limit int) (int, error) {
 
 // connectionsPage returns the connections from offset (by ID), at most limit.
 func (a *app) connectionsPage(offset, limit int) page {
-	list := a.peers.sorted()
+	list := a.srv.Connections() // by ID
 	pg := page{
 		Mode: a.opts.mode, Command: shellJoin(a.opts.command), Version: wsserver.Version,
 		Count: len(list), Offset: offset, Limit: limit, Connections: []connInfo{},
-		Totals: a.peers.totals(), Cluster: a.clusterInfo(),
+		Totals: a.totals(), Cluster: a.clusterInfo(),
 	}
 	if offset < len(list) {
-		for _, p := range list[offset:min(len(list), offset+limit)] {
-			pg.Connections = append(pg.Connections, a.infoOf(p))
+		for _, c := range list[offset:min(len(list), offset+limit)] {
+			pg.Connections = append(pg.Connections, a.infoOf(c))
 		}
 	}
 	return pg
@@ -184,7 +185,7 @@ type feed struct {
 	accepted atomic.Int64
 
 	mu      sync.Mutex
-	added   []*peer // since the last push, while someone watches
+	added   []*wsserver.Connection // since the last push, while someone watches
 	removed []int
 	more    int
 	closes  map[int]int64    // by close code, since start
@@ -209,14 +210,14 @@ func newFeed() *feed {
 }
 
 // connected records a new connection of the mode: O(1).
-func (f *feed) connected(p *peer) {
+func (f *feed) connected(c *wsserver.Connection) {
 	f.accepted.Add(1)
 	if f.watchers.Load() == 0 {
 		return
 	}
 	f.mu.Lock()
 	if len(f.added) < maxChanges {
-		f.added = append(f.added, p)
+		f.added = append(f.added, c)
 	} else {
 		f.more++
 	}
@@ -320,16 +321,16 @@ func (a *app) base() update {
 		Version: wsserver.Version, Accepted: a.feed.accepted.Load(),
 		Added: []connInfo{}, Removed: []int{},
 	}
-	list := a.peers.borrow()
-	defer a.peers.giveBack(list)
-	u.Connections = len(*list)
+	list := a.borrowConns()
+	defer a.giveBack(list)
+	u.Connections = len(list.conns)
 	type queue struct {
-		p *peer
+		c *wsserver.Connection
 		n int64
 	}
 	var slow []queue // longest first
-	for _, p := range *list {
-		n := p.queued()
+	for _, c := range list.conns {
+		n := queuedOf(c)
 		if n == 0 || len(slow) == slowestShown && n <= slow[len(slow)-1].n {
 			continue
 		}
@@ -337,14 +338,14 @@ func (a *app) base() update {
 			slow = slow[:slowestShown-1]
 		}
 		i, _ := slices.BinarySearchFunc(slow, n, func(q queue, n int64) int { return cmp.Compare(n, q.n) })
-		slow = slices.Insert(slow, i, queue{p, n})
+		slow = slices.Insert(slow, i, queue{c, n})
 	}
 	u.Slowest = make([]connInfo, len(slow))
 	for i, q := range slow {
-		u.Slowest[i] = a.infoOf(q.p)
+		u.Slowest[i] = a.infoOf(q.c)
 		u.Slowest[i].Queued = q.n
 	}
-	u.Totals = a.peers.totals()
+	u.Totals = a.totals()
 	u.Cluster = a.clusterInfo()
 	return u
 }
@@ -380,12 +381,12 @@ func (a *app) pushChanges() {
 	if same && len(u.Slowest) == 0 {
 		return
 	}
-	for _, p := range added {
-		u.Added = append(u.Added, a.infoOf(p))
+	for _, c := range added {
+		u.Added = append(u.Added, a.infoOf(c))
 	}
 	u.Removed = append(u.Removed, removed...)
 	u.More = more
-	a.send(ids, u, "changes")
+	a.sendUpdate(ids, u, "changes")
 }
 
 // pushResets sends the watchers that need one a reset update: the totals
@@ -404,18 +405,19 @@ func (a *app) pushResets() {
 	}
 	u := a.base()
 	u.Reset = true
-	for _, p := range a.peers.sorted()[:min(u.Connections, defaultPageLimit)] {
-		u.Added = append(u.Added, a.infoOf(p))
+	list := a.srv.Connections() // by ID
+	for _, c := range list[:min(len(list), defaultPageLimit)] {
+		u.Added = append(u.Added, a.infoOf(c))
 	}
 	f.mu.Lock()
 	u.Closes = f.closesJSON()
 	f.mu.Unlock()
-	a.send(ids, u, "reset")
+	a.sendUpdate(ids, u, "reset")
 }
 
-// send sends u to the watchers ids. A watcher whose queue cannot take it
+// sendUpdate sends u to the watchers ids. A watcher whose queue cannot take it
 // gets a reset update when its queue drains (ReadyToSend).
-func (a *app) send(ids []int, u update, kind string) {
+func (a *app) sendUpdate(ids []int, u update, kind string) {
 	if len(ids) == 0 {
 		return
 	}
@@ -443,14 +445,14 @@ func (a *app) statsLoop(ctx context.Context) {
 	}
 	tick := time.NewTicker(a.opts.statsEvery)
 	defer tick.Stop()
-	prev, then := a.peers.totals(), time.Now()
+	prev, then := a.totals(), time.Now()
 	wasIdle := false
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-tick.C:
-			cur := a.peers.totals()
+			cur := a.totals()
 			conns := a.srv.ConnectionCount()
 			idle := conns == 0 && cur == prev
 			if !(idle && wasIdle) {

@@ -34,7 +34,7 @@ func TestConnectionsPaged(t *testing.T) {
 	}
 	conns[0].WriteMessage(websocket.TextMessage, []byte("xyz"))
 	read(t, conns[0])
-	eventually(t, "five connections are registered", func() bool { return ta.peers.count() == 5 })
+	eventually(t, "five connections are registered", func() bool { return ta.registered() == 5 })
 
 	all := getPage(t, ta.base+"/connections")
 	if all.Mode != "echo" || all.Count != 5 || len(all.Connections) != 5 || all.Limit != defaultPageLimit {
@@ -61,7 +61,7 @@ func TestConnectionsPaged(t *testing.T) {
 	}
 	// Closed connections leave the list; their traffic stays in the totals.
 	conns[0].Close()
-	eventually(t, "the closed connection leaves the list", func() bool { return ta.peers.count() == 4 })
+	eventually(t, "the closed connection leaves the list", func() bool { return ta.registered() == 4 })
 	if pg := getPage(t, ta.base+"/connections"); pg.Count != 4 || pg.Totals.MessagesIn != 1 || pg.Totals.BytesIn != 3 {
 		t.Fatalf("after a close: %+v", pg)
 	}
@@ -94,7 +94,7 @@ func readUpdate(t *testing.T, c *websocket.Conn) update {
 func TestEventsSendsChanges(t *testing.T) {
 	ta := startApp(t)
 	c1 := dial(t, ta.ws+"?who=first")
-	eventually(t, "the first connection is registered", func() bool { return ta.peers.count() == 1 })
+	eventually(t, "the first connection is registered", func() bool { return ta.registered() == 1 })
 
 	ev := dial(t, strings.Replace(ta.ws, "/ws", "/events", 1))
 	u := readUpdate(t, ev)
@@ -151,7 +151,7 @@ func TestEventsNoWorkWithoutWatchers(t *testing.T) {
 		dial(t, ta.ws).Close()
 	}
 	eventually(t, "three connections came and went", func() bool {
-		return ta.feed.accepted.Load() == 3 && ta.peers.count() == 0
+		return ta.feed.accepted.Load() == 3 && ta.registered() == 0
 	})
 	ta.feed.mu.Lock()
 	recorded := len(ta.feed.added) + len(ta.feed.removed) + ta.feed.more

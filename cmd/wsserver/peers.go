@@ -4,68 +4,87 @@ import (
 	"bytes"
 	"errors"
 	"net"
-	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/wsserver/wsserver"
 )
 
-// peer is one open connection of the mode's server, as the command tracks
-// it. It is kept small: an idle connection costs this, beside what the
-// library holds. What the Connection knows (address, URI) is read from it.
+// The command keeps nothing of its own for an open connection in echo and
+// broadcast mode: the library's table lists the connections
+// (Server.AppendConnections, Server.Connections), and each Connection knows
+// its address, request URI, open time and traffic (Connection.Metrics). A
+// connection whose send queue once refused a message gets a peer, its
+// outbox, kept in the Connection's Value; in exec mode every connection
+// gets one, with its program. So an idle connection costs what the library
+// holds for it, and connecting or disconnecting costs O(1).
+
+// peer is what the command adds to a connection once it needs more than the
+// library holds: the outbox of messages its send queue could not take yet,
+// and in exec mode the program serving it. It lives in the connection's
+// Value (peerOf).
 type peer struct {
-	id    int
-	conn  *wsserver.Connection
-	since int64 // when it opened, in Unix nanoseconds
-	idx   int   // position in peers.list; guarded by peers.mu
+	id   int
+	conn *wsserver.Connection
+	exec *session // exec mode: the program serving it
 
-	// Traffic of this connection. Only the connection's own events write
-	// them (one goroutine or event loop at a time), so the atomics are not
-	// contended; totals fold them on read (peers.totals).
-	msgsIn, msgsOut, bytesIn, bytesOut atomic.Int64
-	deferred                           atomic.Int64 // messages that waited in the outbox
-
-	sender bool // broadcast: it selected senderProtocol
-
-	out  atomic.Pointer[outbox] // messages its send queue could not take yet; made on first need
-	exec *session               // exec mode: the program serving it
+	// The outbox keeps, in order, the messages for the connection that its
+	// send queue refused with ErrWouldBlock, until the ReadyToSend event
+	// says the queue has drained. Sends never block: that keeps event
+	// handlers short, as the EventLoop transport requires, and lets a slow
+	// client hold back only what is sent to it.
+	mu      sync.Mutex // guards the fields below; held across SendMessage to keep order
+	pending []pendingMsg
+	bytes   int          // payload bytes in pending
+	queued  atomic.Int64 // a copy of bytes, for the monitor to read without mu
+	held    atomic.Int32 // len(pending), for broadcast to read without mu
 }
 
-// remote returns the client's address, host:port.
-func (p *peer) remote() string {
-	return net.JoinHostPort(p.conn.RemoteHost(), strconv.Itoa(p.conn.RemotePort()))
+type pendingMsg struct {
+	format wsserver.DataFormat
+	data   []byte
 }
 
-// uri returns the request URI the client connected with.
-func (p *peer) uri() string { return p.conn.RequestURI() }
+// peerOf returns the connection's peer, or nil when it has none.
+func peerOf(c *wsserver.Connection) *peer {
+	p, _ := c.Value().(*peer)
+	return p
+}
 
-// started returns when the connection opened.
-func (p *peer) started() time.Time { return time.Unix(0, p.since) }
-
-// box returns the peer's outbox, making it on first need.
-func (p *peer) box() *outbox {
-	if o := p.out.Load(); o != nil {
-		return o
+// peerFor returns the connection's peer, making it on first need.
+func (a *app) peerFor(c *wsserver.Connection) *peer {
+	if p := peerOf(c); p != nil {
+		return p
 	}
-	p.out.CompareAndSwap(nil, new(outbox))
-	return p.out.Load()
+	// Rare (a first refusal, or an exec connection): one lock for all.
+	a.peerMu.Lock()
+	defer a.peerMu.Unlock()
+	if p := peerOf(c); p != nil {
+		return p
+	}
+	p := &peer{id: c.ID(), conn: c}
+	c.SetValue(p)
+	return p
 }
 
-// queued returns the payload bytes waiting in the outbox.
-func (p *peer) queued() int64 {
-	if o := p.out.Load(); o != nil {
-		return o.queued.Load()
+// remoteOf returns the client's address, host:port.
+func remoteOf(c *wsserver.Connection) string {
+	return net.JoinHostPort(c.RemoteHost(), strconv.Itoa(c.RemotePort()))
+}
+
+// queuedOf returns the payload bytes waiting in c's outbox.
+func queuedOf(c *wsserver.Connection) int64 {
+	if p := peerOf(c); p != nil {
+		return p.queued.Load()
 	}
 	return 0
 }
 
-// held returns how many messages wait in the outbox.
-func (p *peer) held() int32 {
-	if o := p.out.Load(); o != nil {
-		return o.held.Load()
+// heldOf returns how many messages wait in c's outbox.
+func heldOf(c *wsserver.Connection) int32 {
+	if p := peerOf(c); p != nil {
+		return p.held.Load()
 	}
 	return 0
 }
@@ -79,308 +98,153 @@ type traffic struct {
 	Deferred    int64 `json:"deferred"` // messages that waited in an outbox
 }
 
-func (t *traffic) add(p *peer) {
-	t.MessagesIn += p.msgsIn.Load()
-	t.MessagesOut += p.msgsOut.Load()
-	t.BytesIn += p.bytesIn.Load()
-	t.BytesOut += p.bytesOut.Load()
-	t.Deferred += p.deferred.Load()
+// totals returns the traffic of every connection of the mode's server,
+// open or gone, from the library's counters: O(n), for when someone asks
+// (the stats log, /connections, a watcher's update), not per message.
+func (a *app) totals() traffic {
+	m := a.srv.Metrics()
+	return traffic{
+		MessagesIn: int64(m.MessagesIn), MessagesOut: int64(m.MessagesOut),
+		BytesIn: int64(m.BytesIn), BytesOut: int64(m.BytesOut),
+		Deferred: a.deferred.Load(),
+	}
 }
 
-// received counts an incoming message of n bytes.
-func (p *peer) received(n int) {
-	p.msgsIn.Add(1)
-	p.bytesIn.Add(int64(n))
-}
-
-// sent counts an outgoing message of n bytes.
-func (p *peer) sent(n int) {
-	p.msgsOut.Add(1)
-	p.bytesOut.Add(int64(n))
-}
-
-// unsent takes back the count of a message of n bytes that was not sent.
-func (p *peer) unsent(n int) {
-	p.msgsOut.Add(-1)
-	p.bytesOut.Add(-int64(n))
-}
-
-// outbox keeps, in order, the messages for one connection that its send
-// queue refused with ErrWouldBlock, until the ReadyToSend event says the
-// queue has drained. Sends never block: that keeps event handlers short, as
-// the EventLoop transport requires, and lets a slow client hold back only
-// what is sent to it.
-type outbox struct {
-	mu      sync.Mutex // guards the fields below; held across SendMessage to keep order
-	pending []pendingMsg
-	bytes   int          // payload bytes in pending
-	queued  atomic.Int64 // a copy of bytes, for the monitor to read without mu
-	held    atomic.Int32 // len(pending), for broadcast to read without mu
-}
-
-type pendingMsg struct {
-	format wsserver.DataFormat
-	data   []byte
-}
-
-// send sends data to the peer, or, when the send queue is full or messages
+// send sends data to c, or, when its send queue is full or messages
 // already wait, keeps a copy to send after them. It reports how many bytes
 // then wait. data need not outlive the call.
-func (p *peer) send(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := p.out.Load()
-	if o == nil {
+func (a *app) send(c *wsserver.Connection, format wsserver.DataFormat, data []byte) (waiting int, err error) {
+	p := peerOf(c)
+	if p == nil {
 		// Nothing has ever waited: no outbox to keep the order of.
-		err := srv.SendMessage(p.id, format, data)
-		if err == nil {
-			p.sent(len(data))
-			return 0, nil
-		}
-		if !errors.Is(err, wsserver.ErrWouldBlock) {
+		err := a.srv.SendMessage(c.ID(), format, data)
+		if err == nil || !errors.Is(err, wsserver.ErrWouldBlock) {
 			return 0, err
 		}
-		return p.hold(srv, format, data)
+		return a.hold(a.peerFor(c), format, data)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if len(o.pending) == 0 {
-		err := srv.SendMessage(p.id, format, data)
-		if err == nil {
-			p.sent(len(data))
-			return 0, nil
-		}
-		if !errors.Is(err, wsserver.ErrWouldBlock) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pending) == 0 {
+		err := a.srv.SendMessage(p.id, format, data)
+		if err == nil || !errors.Is(err, wsserver.ErrWouldBlock) {
 			return 0, err
 		}
 	}
-	return p.keepLocked(format, data)
+	return a.keepLocked(p, format, data)
 }
 
-// keepLocked keeps a copy of data after the messages waiting in the outbox
-// and returns how many bytes then wait. o.mu is held.
-func (p *peer) keepLocked(format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := p.out.Load()
+// keepLocked keeps a copy of data after the messages waiting in p's outbox
+// and returns how many bytes then wait. p.mu is held.
+func (a *app) keepLocked(p *peer, format wsserver.DataFormat, data []byte) (waiting int, err error) {
 	// Messages waiting here count against the server's memory budget.
 	if !p.conn.ChargeMemory(int64(len(data))) {
-		return o.bytes, errOverBudget
+		return p.bytes, errOverBudget
 	}
-	o.pending = append(o.pending, pendingMsg{format, bytes.Clone(data)})
-	o.bytes += len(data)
-	o.queued.Store(int64(o.bytes))
-	o.held.Store(int32(len(o.pending)))
-	p.deferred.Add(1)
-	return o.bytes, nil
+	p.pending = append(p.pending, pendingMsg{format, bytes.Clone(data)})
+	p.bytes += len(data)
+	p.queued.Store(int64(p.bytes))
+	p.held.Store(int32(len(p.pending)))
+	a.deferred.Add(1)
+	return p.bytes, nil
 }
 
-// hold keeps a message the send queue refused (ErrWouldBlock) in the
+// hold keeps a message the send queue refused (ErrWouldBlock) in p's
 // outbox, then tries to send what waits: the queue may have drained, and
 // ReadyToSend fired, between the refusal and now, and the next ReadyToSend
 // comes only after another refusal. It reports how many bytes then wait.
-func (p *peer) hold(srv *wsserver.Server, format wsserver.DataFormat, data []byte) (waiting int, err error) {
-	o := p.box()
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if waiting, err := p.keepLocked(format, data); err != nil {
+func (a *app) hold(p *peer, format wsserver.DataFormat, data []byte) (waiting int, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if waiting, err := a.keepLocked(p, format, data); err != nil {
 		return waiting, err
 	}
-	if _, err := p.flushLocked(srv); err != nil {
-		return o.bytes, err
+	if _, err := a.flushLocked(p); err != nil {
+		return p.bytes, err
 	}
-	return o.bytes, nil
+	return p.bytes, nil
 }
 
-// flush sends the waiting messages until the send queue is full again. It
-// reports whether none waits any more.
-func (p *peer) flush(srv *wsserver.Server) (empty bool, err error) {
-	o := p.out.Load()
-	if o == nil {
+// flush sends the messages waiting for c until its send queue is full
+// again. It reports whether none waits any more.
+func (a *app) flush(c *wsserver.Connection) (empty bool, err error) {
+	p := peerOf(c)
+	if p == nil {
 		return true, nil
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return p.flushLocked(srv)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return a.flushLocked(p)
 }
 
-// flushLocked is flush with o.mu held.
-func (p *peer) flushLocked(srv *wsserver.Server) (empty bool, err error) {
-	o := p.out.Load()
+// flushLocked is flush with p.mu held.
+func (a *app) flushLocked(p *peer) (empty bool, err error) {
 	defer func() {
-		o.queued.Store(int64(o.bytes))
-		o.held.Store(int32(len(o.pending)))
+		p.queued.Store(int64(p.bytes))
+		p.held.Store(int32(len(p.pending)))
 	}()
-	for len(o.pending) > 0 {
-		m := o.pending[0]
-		err := srv.SendMessage(p.id, m.format, m.data)
+	for len(p.pending) > 0 {
+		m := p.pending[0]
+		err := a.srv.SendMessage(p.id, m.format, m.data)
 		if errors.Is(err, wsserver.ErrWouldBlock) {
 			return false, nil
 		}
 		if err != nil {
 			return false, err
 		}
-		p.sent(len(m.data))
 		p.conn.ChargeMemory(-int64(len(m.data)))
-		o.pending[0] = pendingMsg{}
-		o.pending = o.pending[1:]
-		o.bytes -= len(m.data)
+		p.pending[0] = pendingMsg{}
+		p.pending = p.pending[1:]
+		p.bytes -= len(m.data)
 	}
-	o.pending = nil
+	p.pending = nil
 	return true, nil
 }
 
-// drop forgets the waiting messages.
-func (p *peer) drop() {
-	o := p.out.Load()
-	if o == nil {
+// drop forgets the messages waiting for c.
+func drop(c *wsserver.Connection) {
+	p := peerOf(c)
+	if p == nil {
 		return
 	}
-	o.mu.Lock()
-	p.conn.ChargeMemory(-int64(o.bytes))
-	o.pending, o.bytes = nil, 0
-	o.queued.Store(0)
-	o.held.Store(0)
-	o.mu.Unlock()
+	p.mu.Lock()
+	p.conn.ChargeMemory(-int64(p.bytes))
+	p.pending, p.bytes = nil, 0
+	p.queued.Store(0)
+	p.held.Store(0)
+	p.mu.Unlock()
 }
 
-// peerShards spreads the ID index over several locks, so that the lookup
-// every message makes does not contend on one lock word.
-const peerShards = 64
+// connList is a reusable list of connections, for walking them all without
+// allocating (Server.AppendConnections).
+type connList struct{ conns []*wsserver.Connection }
 
-type peerShard struct {
-	mu   sync.RWMutex
-	byID map[int]*peer
-	_    [32]byte // keeps neighbouring shards' locks off one cache line
-}
-
-// peers is the set of open connections of the mode's server. Adding and
-// removing one costs O(1) whatever the number open: the ID index is a
-// sharded map, and the list that broadcast and the monitor walk is an
-// unordered slice from which a leaving peer is swapped out.
-type peers struct {
-	shards [peerShards]peerShard
-
-	mu      sync.Mutex
-	list    []*peer // every open peer, in no order
-	retired traffic // traffic of the peers that left
-	buffers sync.Pool
-}
-
-func newPeers() *peers {
-	ps := &peers{}
-	for i := range ps.shards {
-		ps.shards[i].byID = make(map[int]*peer)
+// borrowConns returns the open connections of the mode's server, in no
+// order, in a list from a pool; give it back with giveBack. Walking a copy
+// lets sends run without holding the library's lock.
+func (a *app) borrowConns() *connList {
+	l, _ := a.lists.Get().(*connList)
+	if l == nil {
+		l = new(connList)
 	}
-	return ps
+	l.conns = a.srv.AppendConnections(l.conns[:0])
+	return l
 }
 
-func (ps *peers) shard(id int) *peerShard { return &ps.shards[uint(id)%peerShards] }
-
-func (ps *peers) add(p *peer) {
-	sh := ps.shard(p.id)
-	sh.mu.Lock()
-	sh.byID[p.id] = p
-	sh.mu.Unlock()
-	ps.mu.Lock()
-	p.idx = len(ps.list)
-	ps.list = append(ps.list, p)
-	ps.mu.Unlock()
+func (a *app) giveBack(l *connList) {
+	clear(l.conns)
+	l.conns = l.conns[:0]
+	a.lists.Put(l)
 }
 
-// remove forgets the peer with id and returns it, or nil if there is none.
-// Its traffic moves to the retired totals.
-func (ps *peers) remove(id int) *peer {
-	sh := ps.shard(id)
-	sh.mu.Lock()
-	p := sh.byID[id]
-	delete(sh.byID, id)
-	sh.mu.Unlock()
-	if p == nil {
-		return nil
-	}
-	ps.mu.Lock()
-	last := len(ps.list) - 1
-	moved := ps.list[last]
-	ps.list[p.idx] = moved
-	moved.idx = p.idx
-	ps.list[last] = nil
-	ps.list = ps.list[:last]
-	if cap(ps.list) > 64 && len(ps.list) < cap(ps.list)/4 {
-		ps.list = slices.Clip(slices.Clone(ps.list)) // give memory back after a peak
-	}
-	ps.retired.add(p)
-	ps.mu.Unlock()
-	return p
-}
-
-func (ps *peers) get(id int) *peer {
-	sh := ps.shard(id)
-	sh.mu.RLock()
-	p := sh.byID[id]
-	sh.mu.RUnlock()
-	return p
-}
-
-// count returns the number of open peers.
-func (ps *peers) count() int {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	return len(ps.list)
-}
-
-// borrow returns a copy of the list of open peers, in no order, from a
-// pool; give it back with giveBack. Walking a copy lets sends run without
-// holding ps.mu, so a handler that disconnects a peer cannot deadlock.
-func (ps *peers) borrow() *[]*peer {
-	buf, _ := ps.buffers.Get().(*[]*peer)
-	if buf == nil {
-		buf = new([]*peer)
-	}
-	ps.mu.Lock()
-	*buf = append((*buf)[:0], ps.list...)
-	ps.mu.Unlock()
-	return buf
-}
-
-func (ps *peers) giveBack(buf *[]*peer) {
-	clear(*buf)
-	*buf = (*buf)[:0]
-	ps.buffers.Put(buf)
-}
-
-// sorted returns the open peers by ID.
-func (ps *peers) sorted() []*peer {
-	ps.mu.Lock()
-	list := slices.Clone(ps.list)
-	ps.mu.Unlock()
-	slices.SortFunc(list, func(a, b *peer) int { return a.id - b.id })
-	return list
-}
-
-// totals folds the traffic of every peer, open or gone. It costs O(n): call
-// it when someone asks (the stats log, /connections, a watcher's tick), not
-// per message.
-func (ps *peers) totals() traffic {
-	buf, _ := ps.buffers.Get().(*[]*peer)
-	if buf == nil {
-		buf = new([]*peer)
-	}
-	defer ps.giveBack(buf)
-	ps.mu.Lock()
-	t := ps.retired // with the list under one lock: no peer counts twice
-	*buf = append((*buf)[:0], ps.list...)
-	ps.mu.Unlock()
-	for _, p := range *buf {
-		t.add(p)
-	}
-	return t
-}
-
-// outboxBytes returns the bytes waiting in every open peer's outbox: O(n),
-// for /metrics.
-func (ps *peers) outboxBytes() int64 {
-	buf := ps.borrow()
-	defer ps.giveBack(buf)
+// outboxBytes returns the bytes waiting in every open connection's outbox:
+// O(n), for /metrics.
+func (a *app) outboxBytes() int64 {
+	l := a.borrowConns()
+	defer a.giveBack(l)
 	var n int64
-	for _, p := range *buf {
-		n += p.queued()
+	for _, c := range l.conns {
+		n += queuedOf(c)
 	}
 	return n
 }

@@ -41,7 +41,7 @@ func TestPingsAnsweredAtScale(t *testing.T) {
 				}
 				conns = append(conns, c)
 			}
-			eventually(t, "every connection is registered", func() bool { return ta.peers.count() == pingConns })
+			eventually(t, "every connection is registered", func() bool { return ta.registered() == pingConns })
 			// A masked, empty ping (RFC 6455 section 5.5.2), to every one first.
 			ping := []byte{0x89, 0x80, 1, 2, 3, 4}
 			for i, c := range conns {

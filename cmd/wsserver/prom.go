@@ -88,7 +88,7 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	counter(descSendsRefused, m.SendsRefused)
 	gauge(descQueued, float64(m.QueuedBytes))
-	gauge(descOutbox, float64(c.a.peers.outboxBytes()))
+	gauge(descOutbox, float64(c.a.outboxBytes()))
 	ch <- prometheus.MustNewConstSummary(descBroadcast, m.Broadcasts, m.BroadcastTime.Seconds(), nil)
 	counter(descRecipients, m.BroadcastRecipients)
 	ch <- prometheus.MustNewConstSummary(descRTT, m.Pongs, m.PingRTT.Seconds(), nil)

@@ -69,7 +69,7 @@ next:
 func TestMetricsEndpoint(t *testing.T) {
 	ta := startApp(t, "broadcast")
 	a, b := dial(t, ta.ws), dial(t, ta.ws)
-	eventually(t, "two connections are registered", func() bool { return ta.peers.count() == 2 })
+	eventually(t, "two connections are registered", func() bool { return ta.registered() == 2 })
 	for range 3 {
 		a.WriteMessage(websocket.TextMessage, []byte("12345"))
 		read(t, b)

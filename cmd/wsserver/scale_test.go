@@ -115,7 +115,7 @@ func TestConnectCostFlat(t *testing.T) {
 		t.Errorf("the last thousand connects took %v of CPU, the first %v: the cost grows with the count", last.cpu, first.cpu)
 	}
 
-	eventually(t, "every connection is registered", func() bool { return ta.peers.count() == scaleConns })
+	eventually(t, "every connection is registered", func() bool { return ta.registered() == scaleConns })
 	pg := getPage(t, ta.base+"/connections?offset=10&limit=5")
 	if pg.Count != scaleConns || len(pg.Connections) != 5 || pg.Connections[0].ID >= pg.Connections[4].ID {
 		t.Fatalf("/connections?offset=10&limit=5 at %d connections: count %d, %d rows", scaleConns, pg.Count, len(pg.Connections))
