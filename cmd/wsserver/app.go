@@ -100,9 +100,12 @@ func newApp(o options, log *slog.Logger, level *slog.LevelVar) (*app, error) {
 	// mode handlers never block, as the loops require, unless --timeout
 	// makes sends wait: then each connection keeps its goroutine.
 	// --config EventLoop=... decides otherwise. TLS connections always keep
-	// a goroutine.
+	// a goroutine. The loops need Linux's epoll: elsewhere the setting fails
+	// with 302 and every connection keeps its goroutine.
 	if o.timeout == 0 {
-		settings = append(settings, "EventLoop=True")
+		if _, err := a.srv.Config("EventLoop=True"); err != nil && !errors.Is(err, wsserver.ErrNotSupported) {
+			return nil, usagef("EventLoop=True: %v", err)
+		}
 	}
 	if o.tls.enabled() {
 		settings = append(settings, "SSLEnabledProtocols=15360") // TLS 1.2 and 1.3; --config may change it

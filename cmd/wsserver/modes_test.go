@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -272,5 +273,28 @@ func TestHeartbeatDefaults_Issue11(t *testing.T) {
 		if got != tt.interval || pong != tt.pong {
 			t.Errorf("%q: PingInterval %s, PongTimeout %s; want %s, %s", tt.args, got, pong, tt.interval, tt.pong)
 		}
+	}
+}
+
+// Issue 12 ("choose the best transport by default where it is safe"): the
+// command serves from the event loops by default where the library has
+// them (Linux), and starts with a goroutine per connection elsewhere rather
+// than refusing to start; --timeout (sends that wait) keeps the goroutines.
+func TestDefaultTransport(t *testing.T) {
+	want := "False"
+	if runtime.GOOS == "linux" {
+		want = "True"
+	}
+	ta := startApp(t)
+	if got, _ := ta.srv.Config("EventLoop"); got != want {
+		t.Errorf("by default EventLoop=%s on %s, want %s", got, runtime.GOOS, want)
+	}
+	c := dial(t, ta.ws)
+	c.WriteMessage(websocket.TextMessage, []byte("hi"))
+	if _, got := read(t, c); string(got) != "hi" {
+		t.Fatalf("echo: %q", got)
+	}
+	if got, _ := startApp(t, "--timeout", "5").srv.Config("EventLoop"); got != "False" {
+		t.Errorf("with --timeout EventLoop=%s, want False", got)
 	}
 }
