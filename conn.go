@@ -158,7 +158,6 @@ type connOptions struct {
 	compressMin    int
 	codePage       int
 	maxMessageSize int64
-	spin           time.Duration // EventLoopSpin
 
 	slowClientTimeout time.Duration // output without progress this long cuts the client off (0: never)
 	budget            int64         // the server's memory budget (MemoryBudget)

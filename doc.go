@@ -198,46 +198,48 @@
 //     events and where they run), config.go and settings.go (the Config
 //     table), errors.go, tls*.go (UseSSL and the SSL settings).
 //   - The connection layer, the same for every transport: lifecycle.go
-//     (accept and admission, the choice of transport, open, the end of a
-//     connection), stage_handshake.go (the opening handshake), read.go (the
-//     frame stage: messages to the events), write.go (the send queue and
-//     its flushing), close.go (the close handshake), liveness.go and
-//     budget.go (heartbeats, slow clients, the memory budget).
+//     (admission, the TLS step, the policy given to the transport, open,
+//     the end of a connection), stage_handshake.go (the opening
+//     handshake), read.go (the frame stage: messages to the events),
+//     write.go (the send queue and its flushing), close.go (the close
+//     handshake), liveness.go and budget.go (heartbeats, slow clients,
+//     the memory budget).
 //   - The transports, in internal/transport, which imports nothing of this
 //     package: byte pumps behind one interface. A transport.Conn is one
 //     socket (a net.Conn: TCP, TLS, a net/http hijack; or on Linux a raw
 //     descriptor); a transport.Handler consumes its bytes. Only that
 //     package touches descriptors and system calls.
 //
-// What runs where. The accept loop (one goroutine per listener) takes
-// connections from StartListening's listener and admits them (lifecycle.go
-// accept): on its own goroutine when the handshake can go to an event loop
-// (handshakeOnLoop: EventLoop on, no TLS, events inline, no
-// ConnectionRequest handler or host-name filter to wait for), and then it
-// accepts raw sockets, which need no net.Conn; else on a new goroutine,
-// which does the TLS handshake if any and reads the connection.
-// ServeHTTP's connections come in on net/http's goroutine. Each admitted
-// connection gets its byte handler, connHandler, whose stages are the
-// opening handshake (handshakeBytes: buffer, handshake.ParseLimit, upgrade,
-// 101 queued, Connected) and then the frames (frameBytes: protocol.Reader,
-// the events). One reader at a time feeds it:
+// What runs where. The accept loop (one goroutine per listener, server.go)
+// takes connections from StartListening's listener; ServeHTTP's come in on
+// net/http's goroutine. Each connection gets its byte handler, connHandler
+// (lifecycle.go), whose stages are the opening handshake (handshakeBytes:
+// buffer, handshake.ParseLimit, upgrade, 101 queued, Connected) and then
+// the frames (frameBytes: protocol.Reader, the events). Who feeds it is
+// the server's transport.Engine's decision, and only the Engine's: the
+// server gives it a transport.Policy (policy: EventLoop, EventLoopSpin,
+// and whether anything before the opening can block: a TLS handshake, a
+// ConnectionRequest handler or host-name filter, events queued for
+// DoEvents), and Engine.Accept, Engine.Start and Engine.Serve choose
+// within it (internal/transport/transport.go says how and why):
 //
-//   - a reader goroutine (transport.Read): without EventLoop, for TLS, and
-//     for a handshake that must wait for an event (DispatchQueued); under
-//     net/http it is net/http's; or
-//   - with EventLoop, an epoll loop of the server's transport.Engine (one
-//     loop per CPU, started with the first connection and stopped a second
-//     after the last), which serves many connections and must never block.
+//   - a reader goroutine: without EventLoop, for TLS (a fresh one once the
+//     connection is open, after the handshake grew the first one's stack),
+//     and for a start that may block; under net/http it is net/http's; or
+//   - with EventLoop, an epoll loop of the Engine (one loop per CPU,
+//     started with the first connection and stopped a second after the
+//     last), which serves many connections and must never block: from the
+//     first byte (a raw socket, admitted on the accept loop's goroutine)
+//     when nothing before the opening can block, else from the moment the
+//     handshake stage has opened the connection (Handler.Opened).
 //
-// serveAccepted and serveFrames (lifecycle.go) are the one place that
-// picks: the handshake goes to a loop when EventLoop is on, the socket can
-// be polled and events run inline; a connection whose handshake a
-// goroutine read moves to a loop once open (ErrYield). When the reading
-// ends (the client's close frame, a protocol error, the socket's end, a
-// refused handshake), the transport calls Handler.Ended on a goroutine
-// (never on a loop), and connHandler.Ended is the one end of every
-// connection: it completes the close and finish fires Disconnected and
-// closes the socket (abandon, for one that never opened).
+// The connection layer only admits (admission), does the TLS handshake
+// (prepare) and opens and ends connections. When the reading ends (the
+// client's close frame, a protocol error, the socket's end, a refused
+// handshake), the transport calls Handler.Ended on a goroutine (never on
+// a loop), and connHandler.Ended is the one end of every connection: it
+// completes the close and finish fires Disconnected and closes the socket
+// (abandon, for one that never opened).
 //
 // Writes go through the connection's send queue (write.go): a send frames
 // its message into the queue (or, for a large message to an idle socket,

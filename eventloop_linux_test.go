@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // TestEventLoop_HandshakeByteByByte checks that an event loop reading the
@@ -106,8 +108,8 @@ func TestEventLoopSpin_Setting(t *testing.T) {
 		s.Config("EventLoopSpin=7")
 	})
 	_, id := h.dial(t, "/", nil)
-	if got := h.conn(t, id).opts.spin; got != 7*time.Microsecond {
-		t.Fatalf("connection's spin = %v, want 7µs", got)
+	if got := transport.LoopSpin(h.conn(t, id).sock); got != 7*time.Microsecond {
+		t.Fatalf("the spin of the loop reading the connection = %v, want 7µs", got)
 	}
 }
 

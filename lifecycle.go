@@ -15,42 +15,38 @@ import (
 // filters, ConnectionRequest), the TLS handshake when UseSSL is on, then its
 // byte handler (connHandler) fed by a transport: the handshake stage
 // (stage_handshake.go), then the frame stage (read.go), until the reading
-// ends (ended) and finish (or abandon, for one that never opened) gives
-// back what it held. serve and serveFrames are the one place that decides
-// which transport reads a connection.
+// ends (Ended) and finish (or abandon, for one that never opened) gives
+// back what it held. Which transport reads a connection is the Engine's
+// decision (transport.Engine.Serve), from the policy the server gives it.
 
-// accept starts serving a socket the listener accepted.
-func (s *Server) accept(sk transport.Conn) {
-	s.wg.Add(1)
-	if s.handshakeOnLoop() {
-		// No handler or name lookup to wait for: admit here, and let an
-		// event loop read the handshake, so a burst of new connections
-		// costs no goroutine stacks.
-		c, ok := s.admit(sk)
-		if !ok {
-			s.wg.Done()
-			return
-		}
-		s.serveAccepted(c, false)
-		return
+// policy returns what the server's settings allow the transport of a new
+// connection (transport.Policy): event loops with EventLoop, from the
+// first byte when nothing before the opening can block: no TLS handshake,
+// no ConnectionRequest handler or host-name filter for admission to wait
+// for, and the handshake's events inline.
+func (s *Server) policy() transport.Policy {
+	start := s.tlsState.Load() == nil && s.Events.OnConnectionRequest == nil && s.EventDispatch() == DispatchInline
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return transport.Policy{
+		EventLoop:     s.cfg.eventLoop,
+		LoopFromStart: start && !isHostPattern(s.cfg.allowedClients) && !isHostPattern(s.cfg.blockedClients),
+		Spin:          time.Duration(s.cfg.eventLoopSpin) * time.Microsecond,
 	}
-	go func() {
-		c, ok := s.admit(sk)
-		if !ok {
-			s.wg.Done()
-			return
-		}
-		s.serveAccepted(c, true)
-	}()
 }
 
-// serveAccepted serves an admitted connection from the listener: the TLS
-// handshake (on this goroutine) when UseSSL is on, then the byte handler,
-// from the opening handshake on. With wait it returns when the connection
-// has ended or moved to a transport of its own.
+// prepare readies a socket the listener accepted for its reading: it
+// admits it, does the TLS handshake when UseSSL is on, and makes the
+// handshake stage the connection's first. It returns the socket to read,
+// nil when the connection was turned away or its TLS handshake failed.
 // From here on the connection owns its wg count and MaxConnections slot:
 // abandon gives them back when the handshake fails, finish when it ends.
-func (s *Server) serveAccepted(c *Connection, wait bool) {
+func (s *Server) prepare(sk transport.Conn) transport.Conn {
+	c, ok := s.admit(sk)
+	if !ok {
+		s.wg.Done()
+		return nil
+	}
 	s.mu.Lock()
 	cfg := s.cfg
 	s.mu.Unlock()
@@ -58,56 +54,13 @@ func (s *Server) serveAccepted(c *Connection, wait bool) {
 		tc, err := s.tlsHandshake(c, rt, &cfg)
 		if err != nil {
 			s.abandon(c)
-			return
+			return nil
 		}
 		c.sock = transport.NewStream(tc)
 		c.sock.Bind((*connHandler)(c))
 	}
 	c.beginHandshake(cfg.handshakeTimeout, cfg.maxHeadSize)
-	if s.handshakeOnLoop() && s.engine.Serve(c.sock, c.opts.spin) {
-		return // the loop reads the handshake, then serves the connection
-	}
-	if wait {
-		s.readStream(c)
-		return
-	}
-	go s.readStream(c)
-}
-
-// serveFrames moves an open connection whose handshake a reader goroutine
-// read to the transport for its frames, and reports whether it did: an
-// event loop with EventLoop, or, after a TLS handshake (which grew this
-// goroutine's stack to 8 KiB or more, kept for the connection's life), a
-// fresh goroutine with a small stack.
-func (s *Server) serveFrames(c *Connection) bool {
-	if s.framesOnLoop(c) {
-		return true
-	}
-	if c.tlsConn() != nil {
-		go s.readStream(c)
-		return true
-	}
-	return false
-}
-
-// framesOnLoop moves an open connection to an event loop when EventLoop is
-// on, and reports whether it did.
-func (s *Server) framesOnLoop(c *Connection) bool {
-	s.mu.Lock()
-	loop := s.cfg.eventLoop
-	s.mu.Unlock()
-	return loop && c.Connected() && s.engine.Serve(c.sock, c.opts.spin)
-}
-
-// readStream reads c on this goroutine (transport.Read) until its reading
-// ends, or until its handshake stage opened it and serveFrames moved it to
-// a transport of its own.
-func (s *Server) readStream(c *Connection) {
-	for transport.Read(c.sock, (*connHandler)(c)) {
-		if s.serveFrames(c) {
-			return
-		}
-	}
+	return c.sock
 }
 
 // opened opens a connection whose handshake was answered (its response
@@ -142,6 +95,10 @@ func (h *connHandler) Bytes(p []byte) error {
 	}
 	return c.frameBytes(p)
 }
+
+// Opened reports whether the handshake stage has opened the connection:
+// from then on the frame stage never blocks on an event loop.
+func (h *connHandler) Opened() bool { return h.hs == nil }
 
 // ReadTarget returns where the next read should go, nil for the
 // transport's own buffer, and whether a large read is expected (a large
@@ -296,7 +253,6 @@ func newConnection(s *Server, id int, sk transport.Conn, cfg *settings) *Connect
 			compressMin:    cfg.compressMin,
 			codePage:       cfg.codePage,
 			maxMessageSize: cfg.maxMessageSize,
-			spin:           time.Duration(cfg.eventLoopSpin) * time.Microsecond,
 
 			slowClientTimeout: cfg.slowClientTimeout,
 			budget:            cfg.budget(),
@@ -339,19 +295,6 @@ func (s *Server) open(c *Connection) {
 	if err != nil {
 		c.fail(c.panicClose(err))
 	}
-}
-
-// handshakeOnLoop reports whether new connections can do their opening
-// handshake on an event loop: EventLoop is on, TLS is off, no
-// ConnectionRequest handler or host-name filter can make admission wait,
-// and events run inline.
-func (s *Server) handshakeOnLoop() bool {
-	if s.tlsState.Load() != nil || s.Events.OnConnectionRequest != nil || s.EventDispatch() != DispatchInline {
-		return false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.cfg.eventLoop && !isHostPattern(s.cfg.allowedClients) && !isHostPattern(s.cfg.blockedClients)
 }
 
 // fireOpened fires Connected, then ReadyToSend, for the handlers that are

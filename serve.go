@@ -83,9 +83,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		(*connHandler)(c).Ended(err)
 		return
 	}
-	if !s.framesOnLoop(c) {
-		s.readStream(c)
-	}
+	s.engine.Serve(c.sock, s.policy())
 }
 
 // inflaterAdapter adapts a deflate.Decompressor to protocol.Inflater,

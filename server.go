@@ -206,14 +206,16 @@ func (s *Server) StartListening() error {
 	return nil
 }
 
-// acceptLoop accepts connections from ln until it is closed. When new
-// connections can do their handshake on an event loop (handshakeOnLoop)
-// it accepts raw sockets, which need no net.Conn.
+// acceptLoop accepts connections from ln until it is closed, and has the
+// server's transport.Engine serve each as the settings allow (policy):
+// the Engine decides what to accept (a raw socket or a net.Conn) and who
+// reads it.
 func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 	defer close(done)
 	var delay time.Duration
 	for {
-		sk, err := transport.Accept(ln, s.handshakeOnLoop())
+		p := s.policy()
+		sk, err := s.engine.Accept(ln, p)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -225,7 +227,8 @@ func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
 			continue
 		}
 		delay = 0
-		s.accept(sk)
+		s.wg.Add(1)
+		s.engine.Start(sk, p, s.prepare)
 	}
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/handshake"
-	"github.com/wsserver/wsserver/internal/transport"
 )
 
 // The opening handshake is the first stage of a connection's byte handler
@@ -91,10 +90,7 @@ func (c *Connection) handshakeBytes(p []byte) error {
 	}
 	c.queueHandshake(resp)
 	c.endHandshake()
-	if err := c.opened(leftover); err != nil {
-		return err
-	}
-	return transport.ErrYield // the frames may move to a transport of their own (serveFrames)
+	return c.opened(leftover) // the Engine may now move the frames to a transport of their own
 }
 
 // queueHandshake queues the handshake's response, the first bytes of the

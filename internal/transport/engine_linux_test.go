@@ -1,19 +1,30 @@
 package transport
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"sync"
 	"testing"
 	"time"
 )
 
-// recorder is a Handler that keeps what it is fed.
+// recorder is a Handler that keeps what it is fed. It opens the
+// connection once it has been fed openAt bytes (0: open from the start),
+// and records on which reader each Bytes ran.
 type recorder struct {
-	mu    sync.Mutex
-	data  []byte
-	ended chan error
+	mu     sync.Mutex
+	data   []byte
+	openAt int
+	c      Conn   // the Conn it reads, to ask Looped
+	loops  []bool // per Bytes: whether a loop ran it
+	ended  chan error
 }
 
 func newRecorder() *recorder { return &recorder{ended: make(chan error, 1)} }
@@ -21,8 +32,17 @@ func newRecorder() *recorder { return &recorder{ended: make(chan error, 1)} }
 func (r *recorder) Bytes(p []byte) error {
 	r.mu.Lock()
 	r.data = append(r.data, p...)
+	if r.c != nil {
+		r.loops = append(r.loops, r.c.Looped())
+	}
 	r.mu.Unlock()
 	return nil
+}
+
+func (r *recorder) Opened() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.data) >= r.openAt
 }
 
 func (r *recorder) ReadTarget() ([]byte, bool) { return nil, false }
@@ -50,7 +70,7 @@ func pair(t *testing.T, raw bool) (Conn, net.Conn) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { client.Close() })
-	c, err := Accept(ln, raw)
+	c, err := accept(ln, raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,9 +109,7 @@ func TestEngine_ServeFeedsTheHandler(t *testing.T) {
 		c, client := pair(t, raw)
 		r := newRecorder()
 		c.Bind(r)
-		if !e.Serve(c, 0) {
-			t.Fatalf("raw %v: Serve refused a plain TCP socket", raw)
-		}
+		e.Serve(c, Policy{EventLoop: true})
 		if !c.Looped() {
 			t.Fatalf("raw %v: Looped is false on a loop", raw)
 		}
@@ -127,9 +145,7 @@ func TestEngine_TwoEnginesShareNothing(t *testing.T) {
 	c, client := pair(t, true)
 	r := newRecorder()
 	c.Bind(r)
-	if !a.Serve(c, 0) {
-		t.Fatal("Serve refused a raw socket")
-	}
+	a.Serve(c, Policy{EventLoop: true})
 	fd := int32(c.FD())
 	if a.table.get(fd) == nil {
 		t.Fatal("the engine serving the socket has no entry for it")
@@ -143,15 +159,17 @@ func TestEngine_TwoEnginesShareNothing(t *testing.T) {
 	waitStopped(t, &a)
 }
 
-// TestRead_GoroutineReader checks the reader goroutine transport: Read
-// feeds the handler, waits while reading is off, and ends with Ended.
-func TestRead_GoroutineReader(t *testing.T) {
+// TestServe_GoroutineReader checks the reader goroutine transport: without
+// EventLoop, Serve reads on the calling goroutine, feeds the handler, waits
+// while reading is off, and ends with Ended.
+func TestServe_GoroutineReader(t *testing.T) {
+	var e Engine
 	c, client := pair(t, false)
 	r := newRecorder()
 	c.Bind(r)
 	c.SetReading(false)
 	done := make(chan bool, 1)
-	go func() { done <- Read(c, r) }()
+	go func() { e.Serve(c, Policy{}); done <- c.Looped() }()
 	client.Write([]byte("held"))
 	if !c.Paused() {
 		t.Fatal("Paused is false after SetReading(false)")
@@ -165,11 +183,204 @@ func TestRead_GoroutineReader(t *testing.T) {
 		t.Fatalf("the handler got %q", r.got())
 	}
 	client.Close()
-	if <-done {
-		t.Error("Read yielded instead of ending")
-	}
 	if err := <-r.ended; !errors.Is(err, io.EOF) {
 		t.Errorf("Ended(%v), want io.EOF", err)
 	}
+	if <-done {
+		t.Error("a connection served without EventLoop is on a loop")
+	}
 	c.Close()
+}
+
+// waitFor waits up to 10 s for cond.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting until %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestServe_MovesToALoopOnceOpened checks Serve's decision for a
+// connection whose first stage may block (issue 10: no transport decision
+// outside the Engine): with EventLoop, a reader goroutine (the caller's)
+// reads it until its handler has opened it, then an event loop reads the
+// rest, and Serve returns.
+func TestServe_MovesToALoopOnceOpened(t *testing.T) {
+	var e Engine
+	c, client := pair(t, false)
+	r := newRecorder()
+	r.openAt, r.c = len("hello"), c
+	c.Bind(r)
+	served := make(chan struct{})
+	go func() { e.Serve(c, Policy{EventLoop: true}); close(served) }()
+	client.Write([]byte("hello"))
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve did not return once the handler had opened the connection")
+	}
+	if !c.Looped() {
+		t.Fatal("an opened connection with EventLoop is not on a loop")
+	}
+	client.Write([]byte(" world"))
+	waitFor(t, "the loop fed the rest", func() bool { return r.got() == "hello world" })
+	r.mu.Lock()
+	loops := append([]bool(nil), r.loops...)
+	r.mu.Unlock()
+	if loops[0] || !loops[len(loops)-1] {
+		t.Errorf("readers per Bytes = %v: want the goroutine before the opening, the loop after", loops)
+	}
+	client.Close()
+	<-r.ended
+	c.Close()
+	waitStopped(t, &e)
+}
+
+// TestServe_LoopFromStart checks that with EventLoop and LoopFromStart a
+// loop reads the connection from its first byte, before its handler opens
+// it, and Serve returns at once.
+func TestServe_LoopFromStart(t *testing.T) {
+	var e Engine
+	c, client := pair(t, true)
+	r := newRecorder()
+	r.openAt, r.c = 1<<20, c // never opened
+	c.Bind(r)
+	e.Serve(c, Policy{EventLoop: true, LoopFromStart: true})
+	if !c.Looped() {
+		t.Fatal("a connection with LoopFromStart is not on a loop before it opens")
+	}
+	client.Write([]byte("hi"))
+	waitFor(t, "the loop fed the bytes", func() bool { return r.got() == "hi" })
+	client.Close()
+	<-r.ended
+	c.Close()
+	waitStopped(t, &e)
+}
+
+// TestAccept_RawOnlyForALoopFromStart checks Accept's decision: a raw
+// socket (no net.Conn) only when a loop may read the connection from its
+// first byte; a stream otherwise.
+func TestAccept_RawOnlyForALoopFromStart(t *testing.T) {
+	var e Engine
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln := RawAccept(tl)
+	defer ln.Close()
+	for _, tc := range []struct {
+		p   Policy
+		raw bool
+	}{
+		{Policy{}, false},
+		{Policy{EventLoop: true}, false},
+		{Policy{LoopFromStart: true}, false},
+		{Policy{EventLoop: true, LoopFromStart: true}, true},
+	} {
+		client, err := net.Dial("tcp", tl.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := e.Accept(ln, tc.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if raw, _ := Raw(c); raw != tc.raw {
+			t.Errorf("Accept with %+v: raw %v, want %v", tc.p, raw, tc.raw)
+		}
+		c.Close()
+		client.Close()
+	}
+}
+
+// TestStart_PrepareOnTheCallerOnlyForALoopFromStart checks Start's
+// decision: the connection layer's preparation runs on the accept loop's
+// goroutine only when nothing before the opening blocks (a loop then reads
+// the connection); otherwise on a goroutine of its own.
+func TestStart_PrepareOnTheCallerOnlyForALoopFromStart(t *testing.T) {
+	for _, p := range []Policy{{EventLoop: true, LoopFromStart: true}, {EventLoop: true}, {}} {
+		var e Engine
+		c, client := pair(t, p.LoopFromStart)
+		r := newRecorder()
+		c.Bind(r)
+		returned := make(chan struct{})
+		inline := make(chan bool, 1)
+		e.Start(c, p, func(c Conn) Conn {
+			select {
+			case <-returned:
+				inline <- false
+			case <-time.After(2 * time.Second):
+				inline <- true // Start has not returned: this is its goroutine
+			}
+			return c
+		})
+		close(returned)
+		if got := <-inline; got != p.LoopFromStart {
+			t.Errorf("Start with %+v: prepare on the caller's goroutine %v, want %v", p, got, p.LoopFromStart)
+		}
+		client.Close()
+		<-r.ended
+		c.Close()
+		waitStopped(t, &e)
+	}
+}
+
+// TestServe_TLSFreshGoroutineOnceOpened checks that a TLS connection is
+// read by a goroutine, never a loop, and that once its handler has opened
+// it a fresh goroutine takes over (the caller's, grown by the TLS
+// handshake, returns).
+func TestServe_TLSFreshGoroutineOnceOpened(t *testing.T) {
+	var e Engine
+	raw, client := pair(t, false)
+	conf := &tls.Config{Certificates: []tls.Certificate{selfSigned(t)}}
+	tc := tls.Server(raw.NetConn(), conf)
+	cc := tls.Client(client, &tls.Config{InsecureSkipVerify: true})
+	go cc.Handshake()
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	c := NewStream(tc)
+	r := newRecorder()
+	r.openAt, r.c = len("hello"), c
+	c.Bind(r)
+	served := make(chan struct{})
+	go func() { e.Serve(c, Policy{EventLoop: true}); close(served) }()
+	cc.Write([]byte("hello"))
+	select {
+	case <-served:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Serve held the TLS handshake's goroutine after the opening")
+	}
+	if c.Looped() {
+		t.Fatal("a TLS connection is on a loop")
+	}
+	cc.Write([]byte(" world"))
+	waitFor(t, "the fresh goroutine fed the rest", func() bool { return r.got() == "hello world" })
+	cc.Close()
+	<-r.ended
+	c.Close()
+}
+
+// selfSigned returns a throwaway certificate for 127.0.0.1.
+func selfSigned(t *testing.T) tls.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
 }

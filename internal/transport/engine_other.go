@@ -5,11 +5,11 @@ package transport
 import "time"
 
 // Engine would run event loops; they need Linux's epoll, so here every
-// connection is read by a goroutine (Read).
+// connection is read by a goroutine (Serve).
 type Engine struct{}
 
-// Serve reports false: there are no event loops here.
-func (e *Engine) Serve(Conn, time.Duration) bool { return false }
+// onLoop reports false: there are no event loops here.
+func (e *Engine) onLoop(Conn, time.Duration) bool { return false }
 
 // poller is an event loop on Linux.
 type poller struct{}

@@ -138,20 +138,14 @@ func (e *Engine) stop(p *poller) bool {
 	return true
 }
 
-// Serve moves c onto an event loop, which reads it from now on and feeds
-// its handler (Bind), polling for up to spin after serving it. It reports
-// false when it cannot (TLS, no descriptor, epoll failing): the caller
-// then reads c on a goroutine (Read).
-func (e *Engine) Serve(c Conn, spin time.Duration) bool {
-	var r *reading
-	fd := -1
-	switch c := c.(type) {
-	case *fdConn:
-		r, fd = &c.reading, c.fd
-	case *streamConn:
-		r, fd = &c.reading, c.FD()
-	}
-	if r == nil || fd < 0 || fd >= maxLoopFD {
+// onLoop moves c onto an event loop, which reads it from now on and feeds
+// its handler, polling for up to spin after serving it. It reports false
+// when it cannot (TLS, no descriptor, epoll failing): Serve then has a
+// goroutine read c.
+func (e *Engine) onLoop(c Conn, spin time.Duration) bool {
+	r := c.state()
+	fd := c.FD()
+	if fd < 0 || fd >= maxLoopFD {
 		return false
 	}
 	p, err := e.pick()
@@ -327,7 +321,7 @@ func (p *poller) serve(r *reading) {
 			p.end(r, err)
 			return
 		}
-		if herr := h.Bytes(buf[:n]); herr != nil && herr != ErrYield {
+		if herr := h.Bytes(buf[:n]); herr != nil {
 			p.end(r, herr)
 			return
 		}

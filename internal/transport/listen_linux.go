@@ -141,10 +141,10 @@ func (l *rawListener) Close() error {
 	return l.Listener.Close()
 }
 
-// Accept accepts one connection from ln: a raw socket when raw is set and
+// accept accepts one connection from ln: a raw socket when raw is set and
 // ln came from RawAccept, else a stream. It fails with net.ErrClosed once
 // ln is closed.
-func Accept(ln net.Listener, raw bool) (Conn, error) {
+func accept(ln net.Listener, raw bool) (Conn, error) {
 	rl, ok := ln.(*rawListener)
 	if !ok || !raw {
 		nc, err := ln.Accept()

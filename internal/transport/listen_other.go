@@ -38,8 +38,8 @@ func Listen(addr netip.Addr, port int, o ListenOptions) (net.Listener, error) {
 // RawAccept returns ln: raw sockets need Linux.
 func RawAccept(ln net.Listener) net.Listener { return ln }
 
-// Accept accepts one connection from ln, as a stream.
-func Accept(ln net.Listener, raw bool) (Conn, error) {
+// accept accepts one connection from ln, as a stream.
+func accept(ln net.Listener, raw bool) (Conn, error) {
 	nc, err := ln.Accept()
 	if err != nil {
 		return nil, err

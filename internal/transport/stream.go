@@ -68,8 +68,9 @@ func (r *reading) waitReading() {
 	}
 }
 
-func (r *reading) paused() bool { return r.off.Load() }
-func (r *reading) looped() bool { return r.loop.Load() != nil }
+func (r *reading) state() *reading { return r }
+func (r *reading) paused() bool    { return r.off.Load() }
+func (r *reading) looped() bool    { return r.loop.Load() != nil }
 
 // readBufPool and smallReadPool hold a reader goroutine's read buffers.
 var (

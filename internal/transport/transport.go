@@ -4,14 +4,16 @@
 // connection's Handler, and it writes what the connection layer gives it.
 //
 // Two kinds of Conn exist: a stream (a net.Conn: TCP, TLS, a net/http
-// hijack), read by a reader goroutine (Engine.Read), and on Linux a raw
-// socket (a bare descriptor, no net.Conn), read by an event loop
-// (Engine.Serve, epoll). A stream over plain TCP can move to an event loop
-// too. An Engine owns the event loops, the table of the connections on
-// them and the limit on loops that poll; the package has no globals.
+// hijack) and, on Linux, a raw socket (a bare descriptor, no net.Conn). Two
+// kinds of reader feed a Handler: a reader goroutine per connection, or an
+// event loop (epoll, Linux) serving many. An Engine owns the event loops,
+// the table of the connections on them and the limit on loops that poll,
+// and makes every choice of transport (Engine.Accept, Engine.Start,
+// Engine.Serve) from the Policy the connection layer gives it; the package
+// has no globals.
 //
 // The package imports nothing of wsserver: the connection layer sees only
-// Handler, Conn, Engine and Options.
+// Handler, Conn, Engine, Policy and Options.
 package transport
 
 import (
@@ -28,9 +30,13 @@ import (
 // loop), and may block.
 type Handler interface {
 	// Bytes handles p, read from the socket; p is valid only during the
-	// call. An error ends the reading and is passed to Ended, except
-	// ErrYield.
+	// call. An error ends the reading and is passed to Ended.
 	Bytes(p []byte) error
+	// Opened reports whether the handler's first stage (the opening
+	// handshake) is over and the connection open: from then on Bytes
+	// never blocks on an event loop, so Engine.Serve may move the
+	// connection to one. The reader asks after each Bytes until it is.
+	Opened() bool
 	// ReadTarget returns where the next read goes: a buffer of the
 	// handler's (read in place) or nil for the transport's own, and
 	// whether a large read is expected (a reader goroutine then reads into
@@ -44,24 +50,21 @@ type Handler interface {
 	Failed(err error)
 }
 
-// ErrYield, returned by Handler.Bytes on a reader goroutine, makes
-// Engine.Read return true instead of reading on, so that its caller can
-// move the connection (to an event loop, say). On a loop it is no error.
-var ErrYield = errors.New("transport: the reader yields the connection")
-
 // ErrNoTryWrite is TryWritev's answer where CanTryWrite is false.
 var ErrNoTryWrite = errors.New("transport: the socket cannot be written without blocking")
 
 // Conn is one accepted socket as the connection layer sees it. Reads come
-// from one reader at a time (Engine.Read's goroutine, the connection's
-// loop, or the connection layer's own ReadChunk while it drains); writes
+// from one reader at a time (the connection's reader goroutine or loop,
+// or the connection layer's own ReadChunk while it drains); writes
 // from one writer at a time; the rest may be called from any goroutine.
 // No method calls back into the Handler, except Failed, so every method
 // may be called with the connection layer's locks held.
 type Conn interface {
 	// Bind names the handler that reads the connection (and hears of its
-	// failures). It is called once, before the connection is served.
+	// failures). It is called before the connection is served.
 	Bind(h Handler)
+	// state returns the reading state every Conn embeds.
+	state() *reading
 
 	// ReadChunk waits for data and reads it: into target when not nil,
 	// else into a pooled buffer (a large one when large is set) that stays
@@ -172,11 +175,118 @@ const (
 	largeReadSize = 256 << 10
 )
 
-// Read is the reader goroutine of c: it feeds c's handler what the socket
-// has until the reading ends (Ended runs, and Read returns false), or until
-// Bytes returns ErrYield (Read returns true and the caller decides who reads
-// next). It waits before a read while reading is off.
-func Read(c Conn, h Handler) (yielded bool) {
+// Policy is what the connection layer allows the transport for one
+// connection; the Engine decides within it.
+type Policy struct {
+	// EventLoop lets an event loop read the connection once its handler
+	// has opened it (Handler.Opened), when its socket can be polled: a
+	// raw socket or plain TCP, not TLS.
+	EventLoop bool
+	// LoopFromStart says that nothing before the connection opens blocks
+	// either: its admission waits for no handler or name lookup, it has
+	// no TLS handshake, and the events of its first stage run inline.
+	// With EventLoop, the connection is then accepted as a raw socket and
+	// a loop reads it from its first byte.
+	LoopFromStart bool
+	// Spin is how long a loop polls after serving the connection
+	// (EventLoopSpin).
+	Spin time.Duration
+}
+
+// loopFromStart reports whether p lets a loop read a connection from its
+// first byte.
+func (p Policy) loopFromStart() bool { return p.EventLoop && p.LoopFromStart }
+
+// Accept accepts the next connection from ln for policy p: a raw socket
+// (no net.Conn, no runtime poll descriptor) when p lets an event loop read
+// it from the start and ln came from RawAccept, else a stream. It fails
+// with net.ErrClosed once ln is closed.
+func (e *Engine) Accept(ln net.Listener, p Policy) (Conn, error) {
+	return accept(ln, p.loopFromStart())
+}
+
+// Start serves a connection Accept returned without holding up the
+// caller, an accept loop. prepare is the connection layer's work before
+// the reading (admission, a TLS handshake, the handshake stage's setup):
+// it returns the Conn to serve, with its handler bound, or nil when it
+// turned the connection away. When p lets a loop read the connection from
+// the start, prepare cannot block: it runs on the caller's goroutine and a
+// loop serves the connection, so a burst of new connections costs no
+// goroutine stacks. Otherwise prepare and the reading run on a new
+// goroutine (Serve).
+func (e *Engine) Start(c Conn, p Policy, prepare func(Conn) Conn) {
+	if p.loopFromStart() {
+		if c = prepare(c); c != nil {
+			e.serve(c, p, false)
+		}
+		return
+	}
+	go func() {
+		if c = prepare(c); c != nil {
+			e.serve(c, p, true)
+		}
+	}()
+}
+
+// Serve reads c, feeding its handler, until the reading ends (Ended). It
+// is the one place that decides who reads a connection, from p and what c
+// is:
+//
+//   - An event loop, when p allows one (EventLoop) and c can be polled (a
+//     raw socket or plain TCP): from the first byte when nothing before
+//     the connection opens blocks (LoopFromStart), else from the moment
+//     the handler has opened it (Handler.Opened). A loop serves many
+//     connections, and an idle one holds no goroutine and no buffer; its
+//     handler must never block, which a first stage that waits for the
+//     application would.
+//   - Otherwise a reader goroutine: the calling goroutine, which Serve
+//     holds until the reading has ended. It waits for data without a
+//     buffer on plain TCP; TLS cannot, and holds a (small) one.
+//   - After the handler opens a TLS connection, a fresh reader goroutine:
+//     the TLS handshake grew the current one's stack (8 KiB or more, kept
+//     for the goroutine's life), a fresh one starts small.
+//
+// Serve returns at once once a loop reads c.
+func (e *Engine) Serve(c Conn, p Policy) { e.serve(c, p, true) }
+
+// serve is Serve; own says whether the calling goroutine may read c
+// (false: an accept loop, which starts a goroutine instead).
+func (e *Engine) serve(c Conn, p Policy, own bool) {
+	opened := c.state().h.Opened()
+	if p.EventLoop && (opened || p.LoopFromStart) && e.onLoop(c, p.Spin) {
+		return
+	}
+	if !own {
+		go e.read(c, p, opened)
+		return
+	}
+	e.read(c, p, opened)
+}
+
+// read is the reader goroutine of c: until its handler has opened it
+// (when not yet opened), then, where Serve moves it, no further.
+func (e *Engine) read(c Conn, p Policy, opened bool) {
+	h := c.state().h
+	if !opened {
+		if !readStream(c, h, true) {
+			return // the reading ended
+		}
+		if p.EventLoop && e.onLoop(c, p.Spin) {
+			return
+		}
+		if c.TLS() != nil {
+			go readStream(c, h, false)
+			return
+		}
+	}
+	readStream(c, h, false)
+}
+
+// readStream feeds h what c has until the reading ends (Ended runs, and
+// it returns false) or, with untilOpened, until h has opened the
+// connection (it returns true). It waits before a read while reading is
+// off.
+func readStream(c Conn, h Handler, untilOpened bool) bool {
 	for {
 		c.WaitReading()
 		target, large := h.ReadTarget()
@@ -184,12 +294,12 @@ func Read(c Conn, h Handler) (yielded bool) {
 		if len(p) > 0 {
 			herr := h.Bytes(p)
 			c.ReleaseChunk()
-			if herr == ErrYield {
-				return true
-			}
 			if herr != nil {
 				h.Ended(herr)
 				return false
+			}
+			if untilOpened && h.Opened() {
+				return true
 			}
 		} else {
 			c.ReleaseChunk()
@@ -199,4 +309,16 @@ func Read(c Conn, h Handler) (yielded bool) {
 			return false
 		}
 	}
+}
+
+// LoopSpin returns how long the loop reading c polls after serving it (0
+// when no loop reads it): for tests and diagnostics.
+func LoopSpin(c Conn) time.Duration {
+	r := c.state()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.loop.Load() == nil {
+		return 0
+	}
+	return r.spin
 }
