@@ -11,11 +11,8 @@ type Engine struct{}
 // onLoop reports false: there are no event loops here.
 func (e *Engine) onLoop(Conn, time.Duration) bool { return false }
 
-// poller is an event loop on Linux.
-type poller struct{}
-
-// setReading is never called: no socket is on a loop here.
-func (p *poller) setReading(int, bool) {}
+// loopReading is never called: no socket is on a loop here.
+func loopReading(epfd, fd int, on bool) {}
 
 // Raw reports false, false: raw sockets need Linux.
 func Raw(Conn) (raw, twin bool) { return false, false }

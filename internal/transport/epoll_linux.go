@@ -2,6 +2,7 @@ package transport
 
 import (
 	"io"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -153,11 +154,14 @@ func (e *Engine) onLoop(c Conn, spin time.Duration) bool {
 		return false
 	}
 	r.mu.Lock()
-	r.fd, r.spin = int32(fd), spin
-	r.loop.Store(p) // from now on Shutdown keeps the descriptor open for the loop
+	if r.fd != int32(fd) {
+		r.fd = int32(fd) // a stream's; a raw socket's is set, and read unlocked
+	}
+	r.spin = int32(min(spin/time.Microsecond, math.MaxInt32))
+	r.loop.Store(int32(p.epfd) + 1) // from now on Shutdown keeps the descriptor open for the loop
 	e.table.set(fd, r)
 	events := uint32(syscall.EPOLLIN | syscall.EPOLLRDHUP)
-	if r.off.Load() {
+	if r.paused() {
 		events = 0
 	}
 	err = syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
@@ -175,18 +179,18 @@ func (p *poller) drop(r *reading) {
 	fd := int(r.fd)
 	p.e.table.clear(fd, r)
 	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
-	r.loop.Store(nil)
+	r.loop.Store(0)
 	p.conns.Add(-1)
 }
 
-// setReading turns reading of socket fd on or off. The socket's reading.mu
-// is held.
-func (p *poller) setReading(fd int, on bool) {
+// loopReading turns the reading of socket fd by the loop of epoll
+// descriptor epfd on or off. The socket's reading.mu is held.
+func loopReading(epfd, fd int, on bool) {
 	events := uint32(0)
 	if on {
 		events = syscall.EPOLLIN | syscall.EPOLLRDHUP
 	}
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
+	syscall.EpollCtl(epfd, syscall.EPOLL_CTL_MOD, fd, &syscall.EpollEvent{Events: events, Fd: int32(fd)})
 }
 
 // loop waits for readable sockets and serves them, until it serves none.
@@ -203,9 +207,9 @@ func (p *poller) loop() {
 		}
 		spin = 0
 		for i := 0; i < n; i++ {
-			if r := p.e.table.get(events[i].Fd); r != nil && r.loop.Load() == p {
+			if r := p.e.table.get(events[i].Fd); r != nil && r.loop.Load() == int32(p.epfd)+1 {
 				p.serve(r)
-				spin = max(spin, r.spin)
+				spin = max(spin, time.Duration(r.spin)*time.Microsecond)
 			}
 		}
 		// Yield after each batch. A goroutine that never does looks to the
@@ -325,7 +329,7 @@ func (p *poller) serve(r *reading) {
 			p.end(r, herr)
 			return
 		}
-		if n < len(buf) || r.off.Load() {
+		if n < len(buf) || r.paused() {
 			return
 		}
 	}

@@ -21,18 +21,20 @@ import (
 // deadline), a net.Conn on a duplicate of the descriptor, its twin, is made
 // on first need and kept until the end.
 
-// fdConn is a raw socket.
+// fdConn is a raw socket: 64 bytes, the whole cost of an idle one in
+// this package (with its entry in the Engine's table).
 type fdConn struct {
-	fd      int
-	closing int64 // SetCloseDeadline's deadline (Unix ns, 0: none), for a twin made later
-	twin    atomic.Pointer[streamConn]
-	reading      // its mu also guards closed, failed and the making of twin
-	closed  bool // the descriptor was closed
-	failed  bool // making the twin failed (reported once)
+	reading                            // fd is the socket; mu also guards flagClosed, flagFailed and the making of twin
+	twin    atomic.Pointer[streamConn] // made on first need
+	closing int64                      // SetCloseDeadline's deadline (Unix ns, 0: none), for a twin made later
 }
 
 // NewFD returns the Conn of the raw socket fd, which it owns.
-func NewFD(fd int) Conn { return &fdConn{fd: fd} }
+func NewFD(fd int) Conn {
+	s := &fdConn{}
+	s.fd = int32(fd)
+	return s
+}
 
 func (s *fdConn) Bind(h Handler) { s.h = h }
 
@@ -55,12 +57,12 @@ func (s *fdConn) twinConn() *streamConn {
 func (s *fdConn) makeTwin() (*streamConn, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if t := s.twin.Load(); t != nil || s.closed || s.failed {
+	if t := s.twin.Load(); t != nil || s.is(flagClosed|flagFailed) {
 		return t, nil
 	}
-	nc, err := newTwin(s.fd)
+	nc, err := newTwin(int(s.fd))
 	if err != nil {
-		s.failed = true // reported once; the connection then fails its waits
+		s.mark(flagFailed, true) // reported once; the connection then fails its waits
 		return nil, err
 	}
 	t := NewStream(nc).(*streamConn)
@@ -91,20 +93,20 @@ func (s *fdConn) CanTryWrite() bool { return true }
 func (s *fdConn) TryWritev(vecs [][]byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.is(flagClosed) {
 		return 0, net.ErrClosed
 	}
-	n, err := unix.Writev(s.fd, vecs)
+	n, err := unix.Writev(int(s.fd), vecs)
 	return tryResult("writev", n, err)
 }
 
 func (s *fdConn) TryWrite(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.is(flagClosed) {
 		return 0, net.ErrClosed
 	}
-	n, err := syscall.Write(s.fd, b)
+	n, err := syscall.Write(int(s.fd), b)
 	return tryResult("write", n, err)
 }
 
@@ -181,8 +183,8 @@ func (s *fdConn) Looped() bool       { return s.looped() }
 func (s *fdConn) CloseWrite() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed {
-		syscall.Shutdown(s.fd, syscall.SHUT_WR)
+	if !s.is(flagClosed) {
+		syscall.Shutdown(int(s.fd), syscall.SHUT_WR)
 	}
 }
 
@@ -193,8 +195,8 @@ func (s *fdConn) Shutdown() {
 	s.shutDown()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.closed {
-		syscall.Shutdown(s.fd, syscall.SHUT_RDWR)
+	if !s.is(flagClosed) {
+		syscall.Shutdown(int(s.fd), syscall.SHUT_RDWR)
 	}
 }
 
@@ -202,25 +204,25 @@ func (s *fdConn) Shutdown() {
 func (s *fdConn) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.is(flagClosed) {
 		return
 	}
-	s.closed = true
+	s.mark(flagClosed, true)
 	if t := s.twin.Load(); t != nil {
 		t.Close()
 	}
-	syscall.Close(s.fd)
+	syscall.Close(int(s.fd))
 }
 
 func (s *fdConn) Refuse(resp []byte) {
 	if resp != nil {
-		syscall.Write(s.fd, resp) // a fresh socket takes a short response whole
+		syscall.Write(int(s.fd), resp) // a fresh socket takes a short response whole
 	}
 	s.Close()
 }
 
 func (s *fdConn) RemoteAddr() netip.AddrPort {
-	sa, err := syscall.Getpeername(s.fd)
+	sa, err := syscall.Getpeername(int(s.fd))
 	if err != nil {
 		return netip.AddrPort{}
 	}
@@ -228,15 +230,15 @@ func (s *fdConn) RemoteAddr() netip.AddrPort {
 }
 
 func (s *fdConn) LocalAddr() netip.Addr {
-	sa, err := syscall.Getsockname(s.fd)
+	sa, err := syscall.Getsockname(int(s.fd))
 	if err != nil {
 		return netip.Addr{}
 	}
 	return sockaddrAddrPort(sa).Addr().WithZone("") // as from a net.Conn
 }
 
-func (s *fdConn) SetOptions(o Options) { setFDOptions(s.fd, o) }
-func (s *fdConn) FD() int              { return s.fd }
+func (s *fdConn) SetOptions(o Options) { setFDOptions(int(s.fd), o) }
+func (s *fdConn) FD() int              { return int(s.fd) }
 func (s *fdConn) TLS() *tls.Conn       { return nil }
 
 func (s *fdConn) NetConn() net.Conn {
@@ -358,7 +360,7 @@ func Raw(c Conn) (raw, twin bool) {
 // own (and its twin); the socket stays open through the duplicate.
 func (s *fdConn) Detach() (net.Conn, error) {
 	s.mu.Lock()
-	if s.closed {
+	if s.is(flagClosed) {
 		s.mu.Unlock()
 		return nil, net.ErrClosed
 	}

@@ -16,37 +16,57 @@ import (
 
 // reading is a socket's reading switch and, while an event loop reads it,
 // its registration there: what Conn's SetReading, WaitReading, Paused and
-// Looped see, for both kinds of Conn.
+// Looped see, for both kinds of Conn. It is packed (48 bytes), since every
+// idle connection holds one: a raw socket is one and little more.
 type reading struct {
-	mu   sync.Mutex    // guards gate, down and the loop's reading switch (epoll_ctl)
-	gate chan struct{} // a reader goroutine's, while reading is off: closed when it turns on
-	down bool          // shut down: reading is never off again
-	off  atomic.Bool   // reading is off
+	mu    sync.Mutex    // guards gate, the flags' changes and the loop's reading switch (epoll_ctl)
+	gate  chan struct{} // a reader goroutine's, while reading is off: closed when it turns on
+	h     Handler
+	flags atomic.Uint32 // flagOff, flagDown; a raw socket's flagClosed, flagFailed
 
 	// Set while an event loop serves the socket (Engine.Serve).
-	loop atomic.Pointer[poller] // nil when none
-	fd   int32
-	spin time.Duration // how long the loop polls after serving it
-	h    Handler
+	loop atomic.Int32 // the loop's epoll descriptor + 1; 0 when none
+	fd   int32        // the socket's descriptor (a raw socket's from the start)
+	spin int32        // microseconds the loop polls after serving it
+}
+
+// The flags of a reading.
+const (
+	flagOff    = 1 << iota // reading is off
+	flagDown               // shut down: reading is never off again
+	flagClosed             // a raw socket's descriptor was closed
+	flagFailed             // making a raw socket's twin failed (reported once)
+)
+
+// is reports whether flag f is set.
+func (r *reading) is(f uint32) bool { return r.flags.Load()&f != 0 }
+
+// mark sets flag f, or clears it when on is false. mu is held.
+func (r *reading) mark(f uint32, on bool) {
+	if on {
+		r.flags.Or(f)
+	} else {
+		r.flags.And(^uint32(f))
+	}
 }
 
 // setReading turns reading on or off; on a loop through epoll_ctl.
 func (r *reading) setReading(on bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.down {
+	if r.is(flagDown) {
 		on = true
 	}
-	r.off.Store(!on)
-	if p := r.loop.Load(); p != nil {
-		p.setReading(int(r.fd), on)
+	r.mark(flagOff, !on)
+	if epfd := r.loop.Load() - 1; epfd >= 0 {
+		loopReading(int(epfd), int(r.fd), on)
 	}
 	if on {
 		if r.gate != nil {
 			close(r.gate)
 			r.gate = nil
 		}
-	} else if r.gate == nil && r.loop.Load() == nil {
+	} else if r.gate == nil && r.loop.Load() == 0 {
 		r.gate = make(chan struct{}) // a loop needs none: it stops waiting for the socket
 	}
 }
@@ -54,7 +74,7 @@ func (r *reading) setReading(on bool) {
 // shutDown turns reading on for good: the reader goes on to see the end.
 func (r *reading) shutDown() {
 	r.mu.Lock()
-	r.down = true
+	r.mark(flagDown, true)
 	r.mu.Unlock()
 	r.setReading(true)
 }
@@ -69,8 +89,8 @@ func (r *reading) waitReading() {
 }
 
 func (r *reading) state() *reading { return r }
-func (r *reading) paused() bool    { return r.off.Load() }
-func (r *reading) looped() bool    { return r.loop.Load() != nil }
+func (r *reading) paused() bool    { return r.is(flagOff) }
+func (r *reading) looped() bool    { return r.loop.Load() != 0 }
 
 // readBufPool and smallReadPool hold a reader goroutine's read buffers.
 var (

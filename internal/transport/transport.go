@@ -317,8 +317,8 @@ func LoopSpin(c Conn) time.Duration {
 	r := c.state()
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.loop.Load() == nil {
+	if r.loop.Load() == 0 {
 		return 0
 	}
-	return r.spin
+	return time.Duration(r.spin) * time.Microsecond
 }
