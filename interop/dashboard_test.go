@@ -9,10 +9,11 @@ import (
 )
 
 // TestDashboard drives the command's built-in page in headless Chromium as
-// issue 12 asks: a developer tool (an editable URL; JSON sent and shown
-// pretty-printed; binary sent as hex and as base64; sizes and round-trip
-// times; a bad JSON refused; the log filter) and a dashboard (a chart that
-// moves when traffic flows), with screenshots at 1400 and 400 px wide kept
+// issue 12 asks: a developer tool (JSON sent and shown pretty-printed;
+// binary sent as hex and as base64; sizes and round-trip times; a bad JSON
+// refused; the log filtered, copied and cleared; the URL's query and the
+// subprotocols edited and used on reconnecting) and a dashboard (a chart
+// that moves when traffic flows, closes by code), with screenshots at 1400 and 400 px wide kept
 // in artifacts/ (dashboard-1400.png, dashboard-400.png) and no horizontal
 // scrolling at 400 px. In broadcast mode the page asks for the
 // wsserver.sender subprotocol and names the sender of each message.
@@ -43,6 +44,10 @@ func TestDashboard(t *testing.T) {
 		Chart                                   map[string]string
 		Received, Sent, BobGot                  []entry
 		Filtered, Tiles, PageErrors             []string
+		Copied, Edited, YouTitle, SubInfo       string
+		AfterClear                              int
+		Closes                                  [][]string
+		BobPlain                                entry
 	}
 	run.next(t, &r)
 	run.wait(t)
@@ -77,6 +82,25 @@ func TestDashboard(t *testing.T) {
 	if len(r.Filtered) != 2 || !strings.Contains(r.Filtered[0], "burst 7") {
 		t.Errorf("filter \"burst 7\" shows %q, want the sent and the received \"burst 7\"", r.Filtered)
 	}
+	if lines := strings.Split(r.Copied, "\n"); len(lines) != 2 || !strings.Contains(lines[0], "burst 7") || !strings.Contains(lines[1], "burst 7") {
+		t.Errorf("Copy with the filter \"burst 7\" copied %q", r.Copied)
+	}
+	if r.AfterClear != 0 {
+		t.Errorf("%d log entries after Clear", r.AfterClear)
+	}
+	if !strings.HasSuffix(r.Edited, "&room=blue") || !strings.Contains(r.YouTitle, "room=blue") {
+		t.Errorf("reconnected to %q; the server lists the page's connection as %q", r.Edited, r.YouTitle)
+	}
+	if !strings.Contains(r.SubInfo, "with subprotocol chat.v1") {
+		t.Errorf("the reconnection with subprotocols \"chat.v1, chat.v2\" logged %q", r.SubInfo)
+	}
+	closed1000 := false
+	for _, row := range r.Closes {
+		closed1000 = closed1000 || len(row) == 2 && row[0] == "1000" && row[1] != "0"
+	}
+	if !closed1000 {
+		t.Errorf("closes by code after the page disconnected: %q", r.Closes)
+	}
 	if r.Overflow400 > 0 {
 		t.Errorf("at 400 px the page scrolls sideways by %d px", r.Overflow400)
 	}
@@ -87,6 +111,9 @@ func TestDashboard(t *testing.T) {
 	}
 	if r.Protocol != "wsserver.sender" || len(r.BobGot) != 1 || r.BobGot[0].Text != "#"+strconv.Itoa(r.AliceID)+": hello from alice" || r.BobGot[0].From != "#"+strconv.Itoa(r.AliceID)+": " {
 		t.Errorf("broadcast: subprotocol %q, bob got %+v (alice is #%d)", r.Protocol, r.BobGot, r.AliceID)
+	}
+	if r.BobPlain.Text != "plain to bob" || r.BobPlain.From != "" {
+		t.Errorf("without the subprotocol bob got %+v, want the message as it came", r.BobPlain)
 	}
 	if len(r.PageErrors) > 0 {
 		t.Errorf("errors in the page: %q", r.PageErrors)

@@ -27,6 +27,7 @@ func (a *app) wireMode() {
 	case modeEcho:
 		ev.OnMessage = a.echo
 		ev.OnReadyToSend = a.readyEcho
+		ev.OnWebSocketOpenRequest = selectFirst
 	case modeBroadcast:
 		ev.OnMessage = a.broadcast
 		ev.OnReadyToSend = a.readyBroadcast
@@ -240,6 +241,15 @@ func selectSender(e *wsserver.WebSocketOpenRequestEvent) {
 			return
 		}
 	}
+}
+
+// selectFirst selects the first subprotocol a client offers: the echo
+// server speaks every protocol back, so that a client that needs one (and
+// the page's subprotocol field: a browser fails a connection whose server
+// selects none of those it asked for) can be tried against it.
+func selectFirst(e *wsserver.WebSocketOpenRequestEvent) {
+	first, _, _ := strings.Cut(e.SubProtocols, ",")
+	e.SubProtocols = strings.TrimSpace(first)
 }
 
 // envelope returns a broadcast message as senderProtocol sends it.

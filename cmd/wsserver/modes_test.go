@@ -298,3 +298,28 @@ func TestDefaultTransport(t *testing.T) {
 		t.Errorf("with --timeout EventLoop=%s, want False", got)
 	}
 }
+
+// Issue 12 (the page's editable subprotocol): the echo server selects the
+// first subprotocol a client offers, since browsers fail a connection
+// whose server selects none of those they asked for; a client that offers
+// none gets none.
+func TestEchoSelectsFirstSubprotocol(t *testing.T) {
+	ta := startApp(t)
+	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second, Subprotocols: []string{"chat.v2", "chat.v1"}}
+	c, resp, err := d.Dial(ta.ws, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	defer c.Close()
+	if c.Subprotocol() != "chat.v2" {
+		t.Errorf("selected %q, want chat.v2", c.Subprotocol())
+	}
+	c.WriteMessage(websocket.TextMessage, []byte("hi"))
+	if _, got := read(t, c); string(got) != "hi" {
+		t.Fatalf("echo: %q", got)
+	}
+	if plain := dial(t, ta.ws); plain.Subprotocol() != "" {
+		t.Errorf("a client that offered none got %q", plain.Subprotocol())
+	}
+}

@@ -65,18 +65,34 @@ next:
 }
 
 // Issue 12: /metrics serves the library's metrics in the Prometheus text
-// format with conventional names, and they match the traffic the test made.
+// format with conventional names, and they match the traffic the test made:
+// messages and bytes each way, a close by code, a handshake failure by
+// status, a connection refused at --max-connections, broadcasts with their
+// recipients, and a ping's round trip.
 func TestMetricsEndpoint(t *testing.T) {
-	ta := startApp(t, "broadcast")
+	ta := startApp(t, "--max-connections", "3", "broadcast")
 	a, b := dial(t, ta.ws), dial(t, ta.ws)
 	eventually(t, "two connections are registered", func() bool { return ta.registered() == 2 })
 	for range 3 {
 		a.WriteMessage(websocket.TextMessage, []byte("12345"))
 		read(t, b)
 	}
+	// A ping from the server: gorilla answers it while it reads.
+	idA := ta.srv.Connections()[0].ID()
+	if err := ta.srv.Ping(idA); err != nil {
+		t.Fatal(err)
+	}
 	b.WriteMessage(websocket.BinaryMessage, make([]byte, 100))
 	read(t, a)
+	eventually(t, "the pong is measured", func() bool { return ta.srv.Metrics().Pongs == 1 })
 	c := dial(t, ta.ws)
+	eventually(t, "three connections are registered", func() bool { return ta.registered() == 3 })
+	// A fourth is one too many: 503, counted as refused.
+	if _, resp, err := websocket.DefaultDialer.Dial(ta.ws, nil); err == nil {
+		t.Fatal("a connection past --max-connections was accepted")
+	} else if resp != nil {
+		resp.Body.Close()
+	}
 	c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4003, ""), time.Now().Add(time.Second))
 	readClose(t, c)
 	// A request that is no upgrade on /ws fails the handshake.
@@ -101,16 +117,24 @@ func TestMetricsEndpoint(t *testing.T) {
 		{"wsserver_sent_bytes_total", nil, 3*5 + 100},
 		{"wsserver_disconnects_total", []string{"code", "4003"}, 1},
 		{"wsserver_handshake_failures_total", []string{"status", resp.Status[:3]}, 1},
-		{"wsserver_connections_refused_total", []string{"reason", "max_connections"}, 0},
+		{"wsserver_connections_refused_total", []string{"reason", "max_connections"}, 1},
+		{"wsserver_connections_refused_total", []string{"reason", "filtered"}, 0},
 		{"wsserver_sends_refused_total", nil, 0},
 		{"wsserver_queued_bytes", nil, 0},
+		{"wsserver_outbox_bytes", nil, 0},
+		{"wsserver_broadcast_duration_seconds", nil, 4}, // the sample count: one a message
+		{"wsserver_broadcast_recipients_total", nil, 4},
+		{"wsserver_ping_rtt_seconds", nil, 1},
 		{"wsserver_monitor_watchers", nil, 0},
 	} {
 		if got := value(t, fams, tc.name, tc.labels...); got != tc.want {
 			t.Errorf("%s%v = %v, want %v", tc.name, tc.labels, got, tc.want)
 		}
 	}
-	for _, name := range []string{"wsserver_broadcast_duration_seconds", "wsserver_ping_rtt_seconds", "process_resident_memory_bytes", "go_goroutines"} {
+	if rtt := fams["wsserver_ping_rtt_seconds"].Metric[0].Summary.GetSampleSum(); rtt <= 0 || rtt > 60 {
+		t.Errorf("ping round trips sum to %v s", rtt)
+	}
+	for _, name := range []string{"process_resident_memory_bytes", "go_goroutines"} {
 		if fams[name] == nil {
 			t.Errorf("/metrics has no %s", name)
 		}

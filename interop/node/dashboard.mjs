@@ -6,8 +6,11 @@
 //
 // On the echo server's page: JSON, hex and base64 sends and their echoes
 // (sizes, round-trip times), a refused bad JSON, traffic that moves the
-// charts, the log filter, and screenshots at 1400 and 400 px wide. On the
-// broadcast server: two pages, one sends, the other's log names the sender.
+// charts, the log filter, screenshots at 1400 and 400 px wide, copying and
+// clearing the log, a reconnection with an edited query and subprotocols,
+// and the close it made in the closes-by-code table. On the broadcast
+// server: two pages, one sends, the other's log names the sender; without
+// the subprotocol the other gets the messages as they came.
 
 import { chromium } from "playwright-core";
 
@@ -88,6 +91,30 @@ try {
   await page.screenshot({ path: artifacts + "/dashboard-400.png", fullPage: true });
   const tiles = await page.$$eval(".tile b", (bs) => bs.map((b) => b.textContent));
 
+  // --- copy (what is shown), clear ---
+  await page.fill("#filter", "burst 7");
+  await page.evaluate(() => { navigator.clipboard.writeText = async (t) => { window.copied = t; }; });
+  await page.click("#copy");
+  await page.waitForFunction(() => window.copied !== undefined);
+  const copied = await page.evaluate(() => window.copied);
+  await page.fill("#filter", "");
+  await page.click("#clear");
+  const afterClear = await page.$$eval("#log li", (l) => l.length);
+
+  // --- an edited URL (its query) and subprotocols, and a close by code ---
+  await page.click("#toggle"); // disconnects with 1000
+  await page.waitForSelector('#status[data-state="closed"]');
+  const edited = url + "&room=blue";
+  await page.fill("#url", edited);
+  await page.fill("#protocols", "chat.v1, chat.v2");
+  await page.click("#toggle");
+  await page.waitForSelector('#status[data-state="open"]');
+  await page.waitForFunction(() => [...document.querySelectorAll("#connections tr.you td")].some((td) => (td.title || "").includes("room=blue")));
+  const youTitle = await page.$eval("#connections tr.you td.ellipsis", (td) => td.title);
+  const subInfo = await page.$$eval("#log li.info", (l) => l.map((li) => li.textContent).filter((t) => t.includes("room=blue")).join("\n"));
+  await page.waitForFunction(() => [...document.querySelectorAll("#closes tr td:first-child")].some((td) => td.textContent === "1000"));
+  const closes = await page.$$eval("#closes tr", (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+
   // --- broadcast: who sent each message ---
   const alice = await open(broadcastURL);
   const bob = await open(broadcastURL);
@@ -96,9 +123,20 @@ try {
   await send(alice, "text", "hello from alice");
   await lastReceived(bob, 1);
   const bobGot = await entries(bob, "#log li.received");
+  // Without the subprotocol bob gets the messages as they came.
+  await bob.click("#toggle");
+  await bob.waitForSelector('#status[data-state="closed"]');
+  await bob.fill("#protocols", "");
+  await bob.click("#toggle");
+  await bob.waitForSelector('#status[data-state="open"]');
+  await bob.waitForFunction(() => [...document.querySelectorAll("#log li.info")].some((li) => li.textContent.includes("connected to")));
+  await bob.waitForFunction(() => document.querySelectorAll("#connections tr").length >= 2);
+  await send(alice, "text", "plain to bob");
+  await lastReceived(bob, 2);
+  const bobPlain = (await entries(bob, "#log li.received"))[1];
 
   print({ url, sendError, sentAfterBad, before, after, chart, received, sent, filtered, overflow400, tiles,
-    protocol, aliceID, bobGot, pageErrors });
+    copied, afterClear, edited, youTitle, subInfo, closes, protocol, aliceID, bobGot, bobPlain, pageErrors });
   clearTimeout(timer);
 } catch (e) {
   print({ error: String(e && e.stack || e) });

@@ -25,6 +25,7 @@ import (
 var (
 	cpuprofile = flag.String("cpuprofile", "", "write a CPU profile here until SIGINT (for profiling by hand)")
 	memprofile = flag.String("memprofile", "", "on SIGUSR1, write a heap profile here (memory statistics are logged on SIGUSR1 either way)")
+	spin       = flag.Int("spin", 50, "EventLoopSpin in microseconds (0: the library's default, no polling; for comparisons by hand)")
 )
 
 func main() {
@@ -73,7 +74,7 @@ func main() {
 	// the peers run on Go's net default, which is True.
 	// EventLoopSpin: after a batch a loop polls for 50 µs before it
 	// sleeps, sparing the wake-ups that dominate a round trip here.
-	for _, setting := range []string{"BufferMessage=true", "EventLoop=true", "TcpNoDelay=true", "EventLoopSpin=50"} {
+	for _, setting := range []string{"BufferMessage=true", "EventLoop=true", "TcpNoDelay=true", "EventLoopSpin=" + strconv.Itoa(*spin)} {
 		if _, err := s.Config(setting); err != nil {
 			log.Fatal(err)
 		}
