@@ -75,9 +75,11 @@ func (c cost) sub(d cost) cost { return cost{c.cpu - d.cpu, c.alloc - d.alloc} }
 // connect and disconnect: O(n) each, O(n²) to fill the server). The test
 // opens scaleConns connections, spread over 127.0.0.2, 127.0.0.3, … with an
 // /events watcher listening, and compares what the first thousand and the
-// last thousand cost the process: bytes allocated (an operation count, near
-// deterministic) within 1.25x, and CPU time within a generous 3x (a sort of the list per connect, O(n log n), already makes 1.5x and 2.5x at these counts). The numbers
-// themselves belong to bench/.
+// last thousand cost the process in bytes allocated: an operation count,
+// near deterministic, where rebuilding the list per connect shows (it made
+// the last thousand allocate several times what the first did); within
+// 1.25x. The CPU time is logged, not checked: a timed threshold fails on a
+// busy machine, and the numbers belong to bench/.
 func TestConnectCostFlat(t *testing.T) {
 	if testing.Short() {
 		t.Skip("opens thousands of connections")
@@ -110,9 +112,6 @@ func TestConnectCostFlat(t *testing.T) {
 		first.cpu, first.alloc>>10, scaleConns-1000, last.cpu, last.alloc>>10)
 	if 4*last.alloc > 5*first.alloc {
 		t.Errorf("the last thousand connects allocated %d KiB, the first %d KiB: the cost grows with the count", last.alloc>>10, first.alloc>>10)
-	}
-	if last.cpu > 3*first.cpu {
-		t.Errorf("the last thousand connects took %v of CPU, the first %v: the cost grows with the count", last.cpu, first.cpu)
 	}
 
 	eventually(t, "every connection is registered", func() bool { return ta.registered() == scaleConns })
