@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -113,5 +114,46 @@ func TestTLSFlagErrors(t *testing.T) {
 		if code != 2 || out != "" || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tt.want) {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want 2 and one line mentioning %q", tt.args, code, out, errOut, tt.want)
 		}
+	}
+}
+
+// Issue 12: with --tls-self-signed the banner prints the SHA-256
+// fingerprint of the certificate clients are shown, so that a user can
+// compare it with what the browser shows before trusting it.
+func TestBannerPrintsCertificateFingerprint(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	exit := make(chan int, 1)
+	go func() {
+		exit <- cli(ctx, nil, []string{"--host", "127.0.0.1", "--port", "0", "--stats", "0", "--tls-self-signed"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-exit:
+		case <-time.After(15 * time.Second):
+			t.Error("the command did not exit within 15s of the shutdown")
+		}
+	})
+	lineRE := regexp.MustCompile(`(?m)^  TLS: +certificate SHA-256 ([0-9A-F:]+)$`)
+	urlRE := regexp.MustCompile(`WebSocket: (wss://\S+)`)
+	var printed, url string
+	eventually(t, "the banner names the certificate", func() bool {
+		out := stdout.String()
+		if m, u := lineRE.FindStringSubmatch(out), urlRE.FindStringSubmatch(out); m != nil && u != nil {
+			printed, url = m[1], u[1]
+			return true
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("command exited %d: %s", code, stderr.String())
+		default:
+		}
+		return false
+	})
+	c := dialWSS(t, url, &tls.Config{InsecureSkipVerify: true})
+	sum := sha256.Sum256(c.UnderlyingConn().(*tls.Conn).ConnectionState().PeerCertificates[0].Raw)
+	if want := strings.ToUpper(hex.EncodeToString(sum[:])); strings.ReplaceAll(printed, ":", "") != want {
+		t.Errorf("the banner prints %s; the certificate's SHA-256 is %s", printed, want)
 	}
 }
