@@ -100,7 +100,8 @@ func TestBroadcast(t *testing.T) {
 }
 
 // TestBroadcastSlowReceiver checks that a receiver that does not read gets
-// every message, in order, once it does.
+// every message, in order, once it does, and that the dashboard's slowest
+// queues and /metrics show what waits for it meanwhile.
 func TestBroadcastSlowReceiver(t *testing.T) {
 	ta := startApp(t, "--config", "SendQueueSize=65536", "--config", "EnablePermessageDeflate=false", "broadcast")
 	sender, slow := dial(t, ta.ws), dial(t, ta.ws)
@@ -112,6 +113,15 @@ func TestBroadcastSlowReceiver(t *testing.T) {
 		}
 	}
 	eventually(t, "some message waits for ReadyToSend", func() bool { return ta.deferred.Load() > 0 })
+	// Issue 12: the dashboard's slowest queues (/events) and /metrics show
+	// what waits for the slow receiver.
+	if q := value(t, scrape(t, ta.base), "wsserver_outbox_bytes"); q <= 0 {
+		t.Errorf("wsserver_outbox_bytes = %v while messages wait", q)
+	}
+	u := readUpdate(t, dial(t, strings.Replace(ta.ws, "/ws", "/events", 1)))
+	if len(u.Slowest) == 0 || u.Slowest[0].ID != ta.srv.Connections()[1].ID() || u.Slowest[0].Queued <= 0 {
+		t.Errorf("slowest queues in the watcher's update: %+v", u.Slowest)
+	}
 	for i := range n {
 		_, got := read(t, slow)
 		if want := fmt.Sprintf("%d:", i); !strings.HasPrefix(string(got), want) {
