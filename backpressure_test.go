@@ -219,7 +219,7 @@ func TestSend_TimeoutPositive_IsAnInactivityTimeout(t *testing.T) {
 	wiretest.WaitUntil(t, "the first send to be queued", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.sendState != nil && c.queued > 0
+		return c.sendState != nil && c.q.queued > 0
 	})
 	second := make(chan error, 1)
 	go func() { second <- h.s.Send(id, []byte("second")) }() // waits for room

@@ -161,15 +161,13 @@ func (c *Connection) queueFrames(frames []byte, n int) error {
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
-	c.sending()
-	if c.streaming || c.msgOpen || c.queued > 0 && c.queued+len(frames) > c.sendLimitLocked() {
-		return c.wouldBlockUnlock()
+	q := c.queueLocked()
+	if q.streaming || q.msgOpen || !q.roomLocked(len(frames)) {
+		return q.wouldBlockUnlock()
 	}
 	c.countOut(n, true)
-	c.growOut(len(frames))
-	c.out = append(c.out, frames...)
-	c.account(len(frames))
-	c.scheduleFlushLocked()
+	q.appendFramedLocked(frames)
+	q.scheduleFlushLocked()
 	c.mu.Unlock()
 	return nil
 }

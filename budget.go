@@ -175,7 +175,7 @@ func (c *Connection) noteHeavy() {
 func (c *Connection) ChargeMemory(n int64) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	ss := c.sending()
+	ss := c.sendingLocked()
 	if n < 0 {
 		n = max(n, -ss.appHeld)
 		c.hold(n, false)
@@ -232,23 +232,13 @@ func (c *Connection) releaseMsg() {
 	rs.heldMsg = 0
 }
 
-// accountOutLocked charges the queue's capacity past outAllowance as it is
-// now. c.mu is held.
-func (c *Connection) accountOutLocked() {
-	held := int64(max(0, cap(c.out)-outAllowance))
-	if held != c.outHeld {
-		c.hold(held-c.outHeld, false)
-		c.outHeld = held
-	}
-}
-
 // overBudgetLocked reports whether c's queue makes it an offender while the
 // server is over its budget. c.mu is held.
 func (c *Connection) overBudgetLocked() bool {
-	if c.sendState == nil || c.outHeld == 0 {
+	if c.sendState == nil || c.q.outHeld == 0 {
 		return false
 	}
-	return c.outHeld > c.opts.share && c.srv.mem.used.Load() > c.opts.budget
+	return c.q.outHeld > c.opts.share && c.srv.mem.used.Load() > c.opts.budget
 }
 
 // accountOpen counts c, just opened, in the budget's connections and
@@ -300,8 +290,8 @@ func (c *Connection) unaccount() {
 	c.mem.infl, c.mem.head = 0, 0
 	c.mu.Lock()
 	if c.sendState != nil {
-		c.hold(-c.outHeld-c.appHeld, false)
-		c.outHeld, c.appHeld = 0, 0
+		c.hold(-c.q.outHeld-c.appHeld, false)
+		c.q.outHeld, c.appHeld = 0, 0
 	}
 	c.mu.Unlock()
 	m := &c.srv.mem

@@ -32,7 +32,7 @@ func (c *Connection) disconnect(code int, reason string) {
 		return
 	}
 	c.state = stateClosing
-	c.sending()
+	c.sendingLocked()
 	c.sentCode, c.sentReason = code, reason
 	c.queueCloseLocked(code, reason)
 	c.wakeReaderLocked()
@@ -52,7 +52,7 @@ func (c *Connection) disconnect(code int, reason string) {
 // abort closes the socket at once, without a close handshake.
 func (c *Connection) abort() {
 	c.mu.Lock()
-	c.sending()
+	c.sendingLocked()
 	if c.state == stateOpen {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = protocol.CloseAbnormal, "connection aborted by the server"
@@ -77,21 +77,7 @@ func (c *Connection) wakeReaderLocked() {
 // waiting in blocking mode (Timeout > 0) return ErrInterrupted.
 func (c *Connection) interrupt() {
 	c.mu.Lock()
-	c.sending()
-	if c.streaming {
-		c.interrupted = true
-	}
-	c.interrupts++
-	c.notifyLocked()
-	if c.inlineFlush {
-		c.interruptPending = true // seen by flushLoop between writes
-	}
-	if c.inlineFlush {
-		// Wake the sender's blocked write; the unwritten rest stays queued.
-		// (A TLS connection cannot survive a write deadline: there the
-		// sender notices at its next wait.)
-		c.sock.Interrupt()
-	}
+	c.queueLocked().interruptLocked()
 	c.mu.Unlock()
 }
 

@@ -46,7 +46,7 @@ type Connection struct {
 	hs         *handshakeState // the opening handshake (stage_handshake.go), until it ends
 
 	mu            sync.Mutex // guards the fields below
-	*sendState               // made by the first send (sending)
+	*sendState               // made by the first send (sendingLocked)
 	dataFormat    DataFormat
 	timeout       int
 	maxLineLength int
@@ -66,32 +66,15 @@ type Connection struct {
 // first send (or Interrupt, MessageLength, a close), so that an idle
 // connection does not carry it. Guarded by the connection's mu.
 type sendState struct {
-	out              []byte // frames queued for writing
-	zbuf             []byte
-	queued           int       // bytes queued and not yet written
-	enqueued         int64     // bytes ever queued
-	written          int64     // bytes ever written
-	messageLength    int64     // bytes still to come of a MessageLength message
-	interrupts       uint64    // Interrupt calls, so that waiting sends notice one
-	progressAt       time.Time // when a blocking send's bytes last moved
-	progress         chan struct{}
-	pongWait         chan struct{} // closed when a pong arrives
-	writeErr         error
-	sentCode         int    // the close code the server sent
-	sentReason       string // and its reason
-	peerCode         int    // the close code the client sent (0: none yet)
-	peerReason       string
-	wt               *writeThroughState // writeThrough's scratch space, once needed
-	outHeld          int64              // queue bytes charged to the memory budget
-	appHeld          int64              // bytes the application charged (ChargeMemory)
-	msgOp            protocol.Opcode
-	msgOpen          bool // a MessageLength message has begun
-	streaming        bool // SendFile/SendStream owns the message stream
-	interrupted      bool
-	flushing         bool // a goroutine is writing the queue
-	inlineFlush      bool // the flusher is a blocking send, with a write deadline
-	interruptPending bool // Interrupt came while inlineFlush: the flusher stops
-	inBatch          bool // the reader is handling a batch and will flush after it
+	q sendQueue // the send queue (sendqueue.go)
+
+	// The close handshake and the liveness of the connection.
+	pongWait   chan struct{} // closed when a pong arrives
+	sentCode   int           // the close code the server sent
+	sentReason string        // and its reason
+	peerCode   int           // the close code the client sent (0: none yet)
+	peerReason string
+	appHeld    int64 // bytes the application charged (ChargeMemory)
 }
 
 // tlsConn returns the connection's TLS connection, nil for plaintext.
@@ -102,10 +85,11 @@ func (c *Connection) tlsConn() *tls.Conn {
 	return c.sock.TLS()
 }
 
-// sending returns the send state, making it on first use. c.mu is held.
-func (c *Connection) sending() *sendState {
+// sendingLocked returns the send state, making it on first use. c.mu is
+// held.
+func (c *Connection) sendingLocked() *sendState {
 	if c.sendState == nil {
-		c.sendState = new(sendState)
+		c.sendState = &sendState{q: sendQueue{c: c}}
 	}
 	return c.sendState
 }
@@ -362,7 +346,7 @@ func (c *Connection) MessageLength() int64 {
 	if c.sendState == nil {
 		return 0
 	}
-	return c.messageLength
+	return c.q.messageLength
 }
 
 // SetMessageLength makes the next n bytes of sends one message: sends before
@@ -375,10 +359,10 @@ func (c *Connection) SetMessageLength(n int64) error {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sending()
-	if c.msgOpen {
-		return newError(ErrInvalidValue, "a MessageLength message is being sent: %d bytes remain", c.messageLength)
+	q := c.queueLocked()
+	if q.msgOpen {
+		return newError(ErrInvalidValue, "a MessageLength message is being sent: %d bytes remain", q.messageLength)
 	}
-	c.messageLength = n
+	q.messageLength = n
 	return nil
 }

@@ -354,9 +354,6 @@ func (c *Connection) wakeSenders() {
 	if c.sendState == nil {
 		return
 	}
-	c.notifyLocked()
-	if c.inlineFlush {
-		c.interruptPending = true
-		c.sock.Interrupt()
-	}
+	c.q.notifyLocked()
+	c.q.interruptWriterLocked()
 }

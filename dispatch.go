@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"sync"
 	"time"
+
+	"github.com/wsserver/wsserver/internal/protocol"
 )
 
 // EventDispatch says where event handlers run.
@@ -172,4 +174,45 @@ func (s *Server) fireLog(id, level int, logType, format string, args ...any) {
 	e := &LogEvent{ConnectionID: id, LogLevel: level, LogType: logType, Message: fmt.Sprintf(format, args...)}
 	// A panicking log handler must not recurse into logging.
 	_ = call(s, nil, "Log", s.Events.OnLog, e)
+}
+
+// fireReadyToSend fires ReadyToSend, or leaves it for whoever holds the
+// connection's event lock (a handler is running) to fire when it releases.
+func (c *Connection) fireReadyToSend() {
+	if EventDispatch(c.srv.dispatch.Load()) == DispatchQueued {
+		h := c.srv.Events.OnReadyToSend
+		if h != nil {
+			ev := &ReadyToSendEvent{ConnectionID: c.id}
+			c.srv.queue.post(func() {
+				if err := protect("ReadyToSend", h, ev); err != nil {
+					c.srv.reportPanic(c.id, err.(*handlerPanic))
+				}
+			}, false)
+		}
+		return
+	}
+	c.readyPending.Store(true)
+	if c.evmu.TryLock() {
+		c.unlockEvents()
+	}
+}
+
+// unlockEvents releases the event lock, first firing a ReadyToSend that
+// waited for it.
+func (c *Connection) unlockEvents() {
+	for c.readyPending.Swap(false) {
+		h := c.srv.Events.OnReadyToSend
+		if h == nil {
+			continue
+		}
+		if err := protect("ReadyToSend", h, &ReadyToSendEvent{ConnectionID: c.id}); err != nil {
+			c.srv.reportPanic(c.id, err.(*handlerPanic))
+			c.disconnect(protocol.CloseInternalError, "internal server error")
+		}
+	}
+	c.evmu.Unlock()
+	// A ReadyToSend may have arrived between the Swap and the Unlock.
+	if c.readyPending.Load() && c.evmu.TryLock() {
+		c.unlockEvents()
+	}
 }

@@ -193,7 +193,7 @@
 // Three layers, each in files of its own:
 //
 //   - The public API: server.go (Server, its properties and lifecycle),
-//     conn.go and connext.go (Connection's properties), write.go's Send*,
+//     conn.go and connext.go (Connection's properties), send.go's Send*,
 //     sendfile.go, ping.go, broadcast.go, events.go and dispatch.go (the
 //     events and where they run), config.go and settings.go (the Config
 //     table), errors.go, tls*.go (UseSSL and the SSL settings).
@@ -201,9 +201,9 @@
 //     (admission, the TLS step, the policy given to the transport, open,
 //     the end of a connection), stage_handshake.go (the opening
 //     handshake), read.go (the frame stage: messages to the events),
-//     write.go (the send queue and its flushing), close.go (the close
-//     handshake), liveness.go and budget.go (heartbeats, slow clients,
-//     the memory budget).
+//     sendqueue.go and flush.go (the send queue and its flush policy),
+//     close.go (the close handshake), liveness.go and budget.go
+//     (heartbeats, slow clients, the memory budget).
 //   - The transports, in internal/transport, which imports nothing of this
 //     package: byte pumps behind one interface. A transport.Conn is one
 //     socket (a net.Conn: TCP, TLS, a net/http hijack; or on Linux a raw
@@ -241,10 +241,11 @@
 // completes the close and finish fires Disconnected and closes the socket
 // (abandon, for one that never opened).
 //
-// Writes go through the connection's send queue (write.go): a send frames
-// its message into the queue (or, for a large message to an idle socket,
-// writes it straight from the caller's buffer with one writev), and one
-// writer at a time, whoever finds no flusher at work (flushing), writes it:
+// Writes go through the connection's send queue (sendQueue, sendqueue.go),
+// every sender's alike: a send frames its message into the queue (or, for
+// a large message to an idle socket, writes it straight from the caller's
+// buffer with one writev), and one writer at a time, whoever claims the
+// queue's writerState from writerIdle (flush.go), writes it:
 // the reader after its batch (so that the replies to a batch of frames go
 // out in one write), a blocking send itself, or a flusher goroutine. On a
 // loop the reader writes once without blocking and leaves the rest to a
@@ -294,17 +295,16 @@
 //     not be made) is reported after the lock is released, and so may close
 //     the connection.
 //   - A transport Conn's methods may be called with Connection.mu held
-//     (setReadingLocked, writeThrough's TryWritev, Interrupt); they never
-//     block on the client there. A blocking write (flushLoop, WriteTimed)
-//     runs with no lock held.
+//     (setReadingLocked, writeThroughLocked's TryWritev, Interrupt); they
+//     never block on the client there. A blocking write (flushLoop,
+//     WriteTimed) runs with no lock held.
 //
 // The Locked suffix means one thing: the caller holds Connection.mu (or the
 // lock its comment names) and it is still held when the function returns.
 // A function that releases it says so in its name or its comment instead:
-// wouldBlockUnlock, awaitProgress (released while it waits; held again on
-// success, released on an error), finishSend ("c.mu is held and
-// released"). The send queue's small helpers (sending, account, growOut,
-// wrote) need c.mu held too and say so in their comments.
+// wouldBlockUnlock and finishSendUnlock (released), awaitProgress, awaitRoom
+// and writeOrAwait (released while they wait; held again on success,
+// released on an error).
 //
 // # Platforms
 //

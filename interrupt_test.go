@@ -43,7 +43,7 @@ func interruptBlockingSend(t *testing.T, loop string) {
 	waitFor(t, "the send to block in its write", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.sendState != nil && c.inlineFlush
+		return c.sendState != nil && c.q.inlineLocked()
 	})
 	time.Sleep(100 * time.Millisecond)
 	select {

@@ -68,9 +68,7 @@ func (s *Server) prepare(sk transport.Conn) transport.Conn {
 // came after the request head go to the frame stage. The response and
 // what the handlers and the frames queued go out in one write.
 func (c *Connection) opened(leftover []byte) error {
-	c.mu.Lock()
-	c.sending().inBatch = true
-	c.mu.Unlock()
+	c.startBatch()
 	c.srv.open(c)
 	if len(leftover) > 0 {
 		return c.frameBytes(leftover)

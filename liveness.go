@@ -210,7 +210,7 @@ func (c *Connection) watchStall() {
 	w.mu.Lock()
 	now := w.currentLocked()
 	l.lastProgress = stamp(now)
-	l.lastWritten = c.sending().written
+	l.lastWritten = c.queueLocked().written
 	if due := now + ticks(limit); !l.linked || !dueBy(l.at, due) {
 		w.linkLocked(l, due) // an earlier visit (a heartbeat's) stays
 	}
@@ -241,14 +241,14 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 	}
 	if l.stallWatch.Load() {
 		switch {
-		case c.sendState == nil || c.queued == 0:
+		case c.sendState == nil || c.q.queued == 0:
 			l.stallWatch.Store(false) // all written: nothing to watch
-		case c.written != l.lastWritten:
-			l.lastWritten, l.lastProgress = c.written, stamp(now)
+		case c.q.written != l.lastWritten:
+			l.lastWritten, l.lastProgress = c.q.written, stamp(now)
 			next = earliest(next, now+limit)
 		case now-tickAt(now, l.lastProgress) >= limit:
 			l.stallWatch.Store(false)
-			queued := c.queued
+			queued := c.q.queued
 			c.mu.Unlock()
 			reason := "the client does not read: " + strconv.Itoa(queued) + " bytes waited " + c.opts.slowClientTimeout.String() + " without progress"
 			c.cutOff(protocol.ClosePolicyViolation, reason, &Error{Code: protocol.ClosePolicyViolation, Message: reason})
@@ -305,10 +305,9 @@ func (c *Connection) heartbeat(l *liveState, now int64) (next int64, dead bool) 
 	// pong measures the round trip (PingRTT, Metrics).
 	var buf [20]byte
 	payload := strconv.AppendInt(buf[:0], time.Now().UnixNano(), 10)
-	c.sending()
-	c.out = protocol.AppendFrame(c.out, true, protocol.OpPing, false, payload)
-	c.account(2 + len(payload))
-	c.scheduleFlushLocked()
+	q := c.queueLocked()
+	q.appendFrameLocked(protocol.OpPing, payload)
+	q.scheduleFlushLocked()
 	l.pingOut, l.pingTick = true, stamp(now)
 	return now + timeout, false
 }
@@ -357,7 +356,7 @@ func (c *Connection) unwatch() {
 // connection reports.
 func (c *Connection) cutOff(code int, reason string, report *Error) {
 	c.mu.Lock()
-	c.sending()
+	c.sendingLocked()
 	open := c.state == stateOpen
 	if open {
 		c.state = stateClosing
@@ -387,7 +386,7 @@ func (c *Connection) overLimitLocked() bool {
 // pongs and other replies the reader queued while the client did not read.
 // c.mu is held.
 func (c *Connection) queueOverLocked() bool {
-	return c.sendState != nil && (c.queued > c.opts.queueLimit || c.overBudgetLocked())
+	return c.sendState != nil && (c.q.queued > c.opts.queueLimit || c.overBudgetLocked())
 }
 
 // holdWhileOver holds a goroutine reader while the queue is over its limit,
@@ -398,18 +397,11 @@ func (c *Connection) holdWhileOver() {
 	c.mu.Lock()
 	for c.state == stateOpen {
 		if c.queueOverLocked() {
-			if c.writeErr != nil {
+			if c.q.writeErr != nil {
 				break
 			}
-			if !c.flushing {
-				c.flushing = true
-				c.mu.Unlock()
-				c.flushLoop(0)
-				c.mu.Lock()
-				continue
-			}
-			if err := c.awaitProgress(time.Time{}); err != nil {
-				return // not reached: no deadline; awaitProgress unlocked
+			if err := c.q.writeOrAwait(time.Time{}); err != nil {
+				return // not reached: no deadline; writeOrAwait unlocked
 			}
 			continue
 		}
@@ -440,7 +432,7 @@ func (c *Connection) throttleLocked() {
 // unthrottleLocked turns an event loop's reading of c back on once its queue
 // is within its limit again. c.mu is held.
 func (c *Connection) unthrottleLocked() {
-	if !c.throttled || c.mem.paused || c.queued > c.opts.queueLimit/2 || c.overBudgetLocked() {
+	if !c.throttled || c.mem.paused || c.q.queued > c.opts.queueLimit/2 || c.overBudgetLocked() {
 		return // resuming at half the limit spares a stop and start per write
 	}
 	c.throttled = false

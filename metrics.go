@@ -114,7 +114,7 @@ func (c *Connection) Metrics() ConnectionMetrics {
 	c.mu.Lock()
 	m.MessagesOut, m.BytesOut, m.SendsRefused = c.stats.msgsOut, c.stats.bytesOut, c.stats.refused
 	if c.sendState != nil {
-		m.QueuedBytes = int64(c.queued)
+		m.QueuedBytes = int64(c.q.queued)
 	}
 	c.mu.Unlock()
 	return m
@@ -242,7 +242,7 @@ func (s *Server) Metrics() Metrics {
 		m.BytesOut += c.stats.bytesOut
 		m.SendsRefused += c.stats.refused
 		if c.sendState != nil {
-			m.QueuedBytes += int64(c.queued)
+			m.QueuedBytes += int64(c.q.queued)
 		}
 		c.mu.Unlock()
 	}

@@ -25,7 +25,7 @@ func (s *Server) Ping(id int) error {
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
 	timeout := c.timeout
-	c.sending()
+	q := c.queueLocked()
 	var wait chan struct{}
 	if timeout > 0 {
 		if c.pongWait == nil {
@@ -34,9 +34,8 @@ func (s *Server) Ping(id int) error {
 		wait = c.pongWait
 	}
 	payload := strconv.AppendInt(nil, time.Now().UnixNano(), 10)
-	c.out = protocol.AppendFrame(c.out, true, protocol.OpPing, false, payload)
-	c.account(2 + len(payload))
-	if err := c.finishSend(timeout, c.enqueued); err != nil {
+	q.appendFrameLocked(protocol.OpPing, payload)
+	if err := q.finishSendUnlock(timeout, q.enqueued, nil); err != nil {
 		return err
 	}
 	if wait == nil {

@@ -89,9 +89,7 @@ func (c *Connection) waitWhilePaused() {
 	for c.sock.Paused() {
 		c.endBatch()
 		c.sock.WaitReading()
-		c.mu.Lock()
-		c.sending().inBatch = true
-		c.mu.Unlock()
+		c.startBatch()
 	}
 }
 
@@ -99,9 +97,7 @@ func (c *Connection) waitWhilePaused() {
 // batch is handled go out together in one write after it.
 func (c *Connection) feed(p []byte) error {
 	c.reading()
-	c.mu.Lock()
-	c.sending().inBatch = true
-	c.mu.Unlock()
+	c.startBatch()
 	c.noteRead()
 	err := c.rd.Feed(p, (*frameHandler)(c))
 	c.endBatch()
@@ -332,7 +328,7 @@ func (c *Connection) firePing(p []byte, response bool) error {
 func (h *frameHandler) OnClose(code int, reason []byte) error {
 	c := (*Connection)(h)
 	c.mu.Lock()
-	c.sending()
+	c.sendingLocked()
 	c.peerCode, c.peerReason = code, string(reason)
 	c.mu.Unlock()
 	return nil
@@ -347,7 +343,7 @@ const keepLimit = 64 << 10
 // sent a close frame yet, flushes, and ends the connection.
 func (c *Connection) closedByPeer() (int, string) {
 	c.mu.Lock()
-	c.sending()
+	c.sendingLocked()
 	code, reason := c.peerCode, c.peerReason
 	if c.state == stateOpen {
 		c.state = stateClosing
@@ -375,7 +371,7 @@ func (c *Connection) failed(err error) (int, string) {
 	c.drain()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sending()
+	c.sendingLocked()
 	return c.sentCode, c.sentReason
 }
 
@@ -391,7 +387,7 @@ func (c *Connection) panicClose(err error) *protocol.CloseError {
 // fail sends the close frame for ce, unless one was sent already.
 func (c *Connection) fail(ce *protocol.CloseError) {
 	c.mu.Lock()
-	c.sending()
+	c.sendingLocked()
 	if c.state == stateOpen {
 		c.state = stateClosing
 		c.sentCode, c.sentReason = ce.Code, ce.Reason
@@ -427,13 +423,13 @@ func (c *Connection) readFailed(err error) (int, string) {
 	c.mu.Lock()
 	if c.state != stateOpen {
 		defer c.mu.Unlock()
-		c.sending()
+		c.sendingLocked()
 		return c.sentCode, c.sentReason
 	}
 	c.state = stateClosed
 	var writeErr error
 	if c.sendState != nil {
-		writeErr = c.writeErr
+		writeErr = c.q.writeErr
 	}
 	c.mu.Unlock()
 	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {

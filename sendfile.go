@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"os"
-	"time"
 
 	"github.com/wsserver/wsserver/internal/protocol"
 )
@@ -50,10 +49,10 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 		return newError(ErrInvalidValue, "a stream is sent as text or binary, not DataFormat %d", format)
 	}
 	c.mu.Lock()
-	c.sending()
+	q := c.queueLocked()
 	timeout := c.timeout
-	for c.streaming || c.msgOpen {
-		if err := c.awaitProgress(c.inactivityDeadline(timeout)); err != nil {
+	for q.streaming || q.msgOpen {
+		if err := q.awaitProgress(c.inactivityDeadline(timeout), nil); err != nil {
 			return err
 		}
 		if c.state != stateOpen {
@@ -64,13 +63,13 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
-	c.streaming, c.interrupted = true, false
+	q.streaming, q.interrupted = true, false
 	maxFrame := c.opts.maxFrameSize
 	c.mu.Unlock()
 	defer func() {
 		c.mu.Lock()
-		c.streaming = false
-		c.notifyLocked()
+		q.streaming = false
+		q.notifyLocked()
 		c.mu.Unlock()
 	}()
 
@@ -90,7 +89,7 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 			return &Error{Code: ErrSend.Code, Message: "reading the data to send failed", Err: rerr}
 		}
 		c.mu.Lock()
-		stop := c.interrupted
+		stop := q.interrupted
 		c.mu.Unlock()
 		if stop {
 			c.endStream(op, first)
@@ -120,28 +119,19 @@ func (c *Connection) endStream(op protocol.Opcode, first bool) {
 		return
 	}
 	c.countOut(0, first)
-	before := len(c.out)
-	c.out = protocol.AppendMessage(c.out, op, false, nil, 0, first, true)
-	c.account(len(c.out) - before)
-	c.scheduleFlushLocked()
-}
-
-// inactivityDeadline returns the deadline of a wait under timeout seconds
-// (zero time: no deadline).
-func (c *Connection) inactivityDeadline(timeout int) time.Time {
-	if timeout <= 0 {
-		return time.Time{}
-	}
-	return time.Now().Add(time.Duration(timeout) * time.Second)
+	q := c.queueLocked()
+	q.appendMessageLocked(op, false, nil, 0, first, true)
+	q.scheduleFlushLocked()
 }
 
 // queueStreamPart queues a part of a streamed message, waiting for room in
 // the queue, then waits until it is written.
 func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bool, maxFrame, timeout int) error {
 	c.mu.Lock()
+	q := c.queueLocked()
 	size := frameBytes(len(p), maxFrame)
-	for c.queued > 0 && c.queued+size > c.sendLimitLocked() && c.state == stateOpen && !c.interrupted {
-		if err := c.awaitProgress(c.inactivityDeadline(timeout)); err != nil {
+	for !q.roomLocked(size) && c.state == stateOpen && !q.interrupted {
+		if err := q.awaitProgress(c.inactivityDeadline(timeout), nil); err != nil {
 			return err
 		}
 	}
@@ -150,11 +140,9 @@ func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bo
 		return newError(ErrNotConnected, "connection %d closed while sending", c.id)
 	}
 	c.countOut(len(p), begin)
-	before := len(c.out)
-	c.out = protocol.AppendMessage(c.out, op, false, p, maxFrame, begin, end)
-	c.account(len(c.out) - before)
+	q.appendMessageLocked(op, false, p, maxFrame, begin, end)
 	if timeout == 0 {
 		timeout = -1 // a stream is always sent synchronously
 	}
-	return c.finishSend(timeout, c.enqueued)
+	return q.finishSendUnlock(timeout, q.enqueued, nil)
 }

@@ -117,7 +117,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	wiretest.WaitUntil(t, "SendFile to start", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.sendState != nil && c.streaming && c.queued > 0
+		return c.sendState != nil && c.q.streaming && c.q.queued > 0
 	})
 	select {
 	case err := <-errc:
@@ -147,7 +147,7 @@ func TestInterrupt_StopsSendFileConnectionStaysUsable(t *testing.T) {
 	wiretest.WaitUntil(t, "the queue to drain", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
-		return c.queued == 0
+		return c.q.queued == 0
 	})
 	if err := h.s.SendText(id, "still here"); err != nil {
 		t.Fatal(err)

@@ -255,10 +255,10 @@ func TestConnection_QuietHoldsNoBuffers(t *testing.T) {
 			wiretest.WaitUntil(t, "the queue to drain", func() bool {
 				c.mu.Lock()
 				defer c.mu.Unlock()
-				return c.sendState != nil && c.queued == 0 && !c.flushing
+				return c.sendState != nil && c.q.idleLocked()
 			})
 			c.mu.Lock()
-			out := cap(c.out)
+			out := cap(c.q.out)
 			c.mu.Unlock()
 			if out != 0 {
 				t.Errorf("a quiet connection holds a %d-byte queue buffer", out)

@@ -97,10 +97,9 @@ func (c *Connection) handshakeBytes(p []byte) error {
 // send queue: the batch that opened the connection writes it.
 func (c *Connection) queueHandshake(resp []byte) {
 	c.mu.Lock()
-	c.sending().inBatch = true
-	c.growOut(len(resp))
-	c.out = append(c.out, resp...)
-	c.account(len(resp))
+	q := c.queueLocked()
+	q.startBatchLocked()
+	q.appendFramedLocked(resp)
 	c.mu.Unlock()
 }
 
