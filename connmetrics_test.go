@@ -38,6 +38,12 @@ func TestConnectionMetrics(t *testing.T) {
 			readMessage(t, b)
 
 			ca, cb := h.conn(t, idA), h.conn(t, idB)
+			// The client may read an echo's last byte before the server's
+			// writer has counted it off the queue: wait for both queues to
+			// drain (they must) before the counts are compared.
+			wiretest.WaitUntil(t, "the queues to drain", func() bool {
+				return ca.Metrics().QueuedBytes == 0 && cb.Metrics().QueuedBytes == 0
+			})
 			want := ConnectionMetrics{MessagesIn: 3, MessagesOut: 3, BytesIn: 15, BytesOut: 15}
 			if m := ca.Metrics(); m != want {
 				t.Errorf("connection A: %+v, want %+v", m, want)
