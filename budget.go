@@ -55,13 +55,14 @@ type memBudget struct {
 // memAccount is a connection's part of the accounting.
 type memAccount struct {
 	held atomic.Int64 // every byte accounted to the connection
-	cut  atomic.Bool  // cut off (cutOff), which reported why: what fails after goes unreported
 	head int64        // of which the stored request head (set as it opens)
 	infl int64        // of which the decompressor's buffers (the reader's)
 
 	// Guarded by the connection's mu.
-	paused bool          // the budget sweep stopped reading the connection
 	wake   chan struct{} // closed when the pause ends, for a goroutine reader waiting
+	paused bool          // the budget sweep stopped reading the connection
+
+	cut atomic.Bool // cut off (cutOff), which reported why: what fails after goes unreported
 }
 
 // charge adds n bytes (negative: gives them back) to the accounted memory,

@@ -22,7 +22,7 @@ type Connection struct {
 
 	// Set while the connection opens, read-only once it is in Connections.
 	remoteHost     string
-	localAddr      string
+	localAddr      *localAddr // shared by the connections on one local address
 	host           string
 	origin         string
 	uri            string
@@ -30,16 +30,19 @@ type Connection struct {
 	subProtocols   string // the client's Sec-WebSocket-Protocol list
 	protocol       string // the subprotocol selected
 	extensions     string // the Sec-WebSocket-Extensions response
-	remotePort     int
-	sharedDeflate  bool // permessage-deflate without server context takeover: any compressor's output fits
 
 	ext atomic.Pointer[connExt] // Value, Context, the request during the handshake: nil until used
 
 	evmu         sync.Mutex   // held while one of this connection's handlers runs
 	readyPending atomic.Bool  // a ReadyToSend waits for evmu
 	lineMode     atomic.Bool  // LineMode: read on every piece of data, so lock-free
-	pendingLine  atomic.Int64 // LineMode: length of the line being received
-	lastRTT      atomic.Int64 // nanoseconds: the last ping's round trip (metrics.go)
+	pendingLine  atomic.Int32 // LineMode: length of the line being received (MaxLineLength is at most 1 GiB)
+	// Set while the connection opens, as the strings above; here they fill
+	// pendingLine's word. (Every idle connection holds a Connection: its
+	// size is kept within a 384-byte size class.)
+	remotePort    uint16
+	sharedDeflate bool         // permessage-deflate without server context takeover: any compressor's output fits
+	lastRTT       atomic.Int64 // nanoseconds: the last ping's round trip (metrics.go)
 
 	// Used only by the connection's reader: its goroutine or event loop.
 	*readState                 // made when the first data arrives
@@ -47,11 +50,9 @@ type Connection struct {
 
 	mu            sync.Mutex // guards the fields below
 	*sendState               // made by the first send (sendingLocked)
-	dataFormat    DataFormat
 	timeout       int
 	maxLineLength int
 	bytesSent     int
-	state         connState           // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
 	deflater      *deflate.Compressor // set before the connection opens
 	live          *liveState          // the connection's entry in the server's wheel, once needed
 	mem           memAccount          // the memory budget's account of the connection (budget.go)
@@ -59,6 +60,8 @@ type Connection struct {
 	throttled     bool // an event loop stopped reading: the queue is over its limit
 	readyToSend   bool
 	wantReady     bool         // a send failed with ErrWouldBlock
+	state         connState    // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
+	dataFormat    int8         // DataFormat
 	stats         connCounters // traffic counters (metrics.go); the In ones are the reader's
 }
 
@@ -124,7 +127,7 @@ func (c *Connection) reading() *readState {
 }
 
 // connState is where a connection is in its life.
-type connState int
+type connState uint8
 
 const (
 	stateOpen    connState = iota
@@ -219,7 +222,7 @@ func (c *Connection) SetConnected(connected bool) error {
 func (c *Connection) DataFormat() DataFormat {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.dataFormat
+	return DataFormat(c.dataFormat)
 }
 
 // SetDataFormat sets the format of data sent with SetDataToSend: automatic,
@@ -231,7 +234,7 @@ func (c *Connection) SetDataFormat(f DataFormat) error {
 		return newError(ErrInvalidValue, "DataFormat %d is not one of 0, 1, 2, 9, 10", f)
 	}
 	c.mu.Lock()
-	c.dataFormat = f
+	c.dataFormat = int8(f)
 	c.mu.Unlock()
 	return nil
 }
@@ -259,7 +262,12 @@ func (c *Connection) Host() string { return c.host }
 func (c *Connection) LineMode() bool { return c.lineMode.Load() }
 
 // LocalAddress returns the server's IP address on this connection.
-func (c *Connection) LocalAddress() string { return c.localAddr }
+func (c *Connection) LocalAddress() string {
+	if c.localAddr == nil {
+		return ""
+	}
+	return c.localAddr.text
+}
 
 // Origin returns the client's Origin header.
 func (c *Connection) Origin() string { return c.origin }
@@ -276,7 +284,7 @@ func (c *Connection) ReadyToSend() bool {
 func (c *Connection) RemoteHost() string { return c.remoteHost }
 
 // RemotePort returns the client's TCP port.
-func (c *Connection) RemotePort() int { return c.remotePort }
+func (c *Connection) RemotePort() int { return int(c.remotePort) }
 
 // RequestHeaders returns the headers of the opening handshake, as
 // "Name: Value" lines joined by CRLF.

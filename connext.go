@@ -181,7 +181,7 @@ func (c *Connection) buildRequest(h *handshake.Request) *http.Request {
 		}
 		r.Host = c.host
 	}
-	r.RemoteAddr = net.JoinHostPort(c.remoteHost, strconv.Itoa(c.remotePort))
+	r.RemoteAddr = net.JoinHostPort(c.remoteHost, strconv.Itoa(int(c.remotePort)))
 	if tc := c.tlsConn(); tc != nil {
 		st := tc.ConnectionState()
 		r.TLS = &st

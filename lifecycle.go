@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -157,9 +158,9 @@ func (s *Server) admit(sk transport.Conn) (*Connection, bool) {
 	}
 	sk.SetOptions(socketOptions(cfg))
 	c := newConnection(s, id, sk, cfg)
-	c.remoteHost, c.remotePort = host, port
+	c.remoteHost, c.remotePort = host, uint16(port)
 	if la := sk.LocalAddr(); la.IsValid() {
-		c.localAddr = la.String()
+		c.localAddr = s.localAddrOf(la)
 	}
 	return c, true
 }
@@ -273,6 +274,25 @@ func (s *Server) options(o connOptions) *connOptions {
 		s.lastOpts = &o
 	}
 	return s.lastOpts
+}
+
+// localAddr is a local address of connections, with its text.
+type localAddr struct {
+	addr netip.Addr
+	text string
+}
+
+// localAddrOf returns local address a as connections keep it: the one of
+// the last connection made when it is the same, so that connections share
+// it. Most servers listen on one address, and a string per idle connection
+// is memory for nothing.
+func (s *Server) localAddrOf(a netip.Addr) *localAddr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.lastLocal == nil || s.lastLocal.addr != a {
+		s.lastLocal = &localAddr{addr: a, text: a.String()}
+	}
+	return s.lastLocal
 }
 
 // open registers an open connection in Connections and fires Connected and

@@ -256,7 +256,7 @@ func (c *Connection) deliverLines(p []byte, fin bool) error {
 		}
 		if len(p) < room {
 			rs.lineBuf = append(rs.lineBuf, p...)
-			c.pendingLine.Store(int64(len(rs.lineBuf)))
+			c.pendingLine.Store(int32(len(rs.lineBuf)))
 			break
 		}
 		line := append(rs.lineBuf, p[:room]...)

@@ -29,6 +29,7 @@ type Server struct {
 	cfg       settings
 	conns     map[int]*Connection // open WebSocket connections, by ID
 	lastOpts  *connOptions        // the options of the last connection made, to share
+	lastLocal *localAddr          // the local address of the last connection made, to share
 	active    int                 // accepted connections not yet ended (for MaxConnections)
 	nextID    int
 	started   bool                // StartListening or ServeHTTP ran: MaxConnections is fixed

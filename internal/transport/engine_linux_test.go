@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 // recorder is a Handler that keeps what it is fed. It opens the
@@ -383,4 +384,13 @@ func selfSigned(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
+// TestFDConn_IdleSize keeps a raw socket, which every idle EventLoop
+// connection holds, within the 64-byte size class (issue 10: idle memory
+// no higher than before the transport seam).
+func TestFDConn_IdleSize(t *testing.T) {
+	if n := unsafe.Sizeof(fdConn{}); n > 64 {
+		t.Errorf("fdConn is %d bytes, over the 64-byte size class", n)
+	}
 }
