@@ -59,10 +59,20 @@ type Connection struct {
 	acceptData    bool
 	throttled     bool // an event loop stopped reading: the queue is over its limit
 	readyToSend   bool
-	wantReady     bool         // a send failed with ErrWouldBlock
-	state         connState    // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
-	dataFormat    int8         // DataFormat
-	stats         connCounters // traffic counters (metrics.go); the In ones are the reader's
+	wantReady     bool      // a send failed with ErrWouldBlock
+	state         connState // a close frame queued (stateClosing) made the sendState; readFailed and cleanup may not have
+	dataFormat    int8      // DataFormat
+	// batching: the reader is handling a batch of frames and writes the
+	// queue after it (endBatch), so that the replies to a batch go out in
+	// one write; meanwhile scheduleFlushLocked starts no flusher. It is a
+	// flag beside the queue's writer, not one of its states, because the
+	// two are orthogonal: a flusher may still be writing (writerFlushing)
+	// while the reader handles its next batch, and the reader claims the
+	// writer only once its batch ends. It is the Connection's, not the
+	// queue's, so that a batch that queues nothing makes no queue: an
+	// idle connection has none.
+	batching bool
+	stats    connCounters // traffic counters (metrics.go); the In ones are the reader's
 }
 
 // sendState is the state of a connection's sending and closing, made by its

@@ -31,27 +31,25 @@ const maxWriteChunk = 256 << 10
 var monoStart = time.Now()
 
 // startBatch marks the start of a batch of the reader: what is queued until
-// endBatch goes out in one write after it.
+// endBatch goes out in one write after it. The mark (Connection.batching)
+// is not the queue's, so that a batch that queues nothing makes no queue.
 func (c *Connection) startBatch() {
 	c.mu.Lock()
-	c.queueLocked().startBatchLocked()
+	c.batching = true
 	c.mu.Unlock()
 }
-
-// startBatchLocked marks the start of a batch of the reader. c.mu is held.
-func (q *sendQueue) startBatchLocked() { q.batching = true }
 
 // endBatch ends a reader batch and writes what it queued, unless a writer
 // is at work already.
 func (c *Connection) endBatch() {
 	c.mu.Lock()
-	q := c.queueLocked()
-	q.batching = false
+	c.batching = false
 	c.throttleLocked()
-	if len(q.out) == 0 || !q.claimLocked(writerFlushing) {
+	if c.sendState == nil || len(c.q.out) == 0 || !c.q.claimLocked(writerFlushing) {
 		c.mu.Unlock()
 		return
 	}
+	q := &c.q
 	c.mu.Unlock()
 	if c.sock.Looped() {
 		q.flushOnce()
@@ -64,7 +62,7 @@ func (c *Connection) endBatch() {
 // its batch, the writer at work, or else a new flusher goroutine. c.mu is
 // held.
 func (q *sendQueue) scheduleFlushLocked() {
-	if len(q.out) == 0 || q.batching || !q.claimLocked(writerFlushing) {
+	if len(q.out) == 0 || q.c.batching || !q.claimLocked(writerFlushing) {
 		return
 	}
 	go q.flushLoop(0)

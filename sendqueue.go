@@ -10,7 +10,8 @@ import (
 // sendQueue is a connection's outgoing queue: the one path of everything the
 // server sends on the connection, whoever sends it (Send*, SendFile and
 // SendStream, Broadcast, Ping and the heartbeat's pings, the reader's pongs,
-// close frames, the handshake's response). It holds:
+// close frames, the part of the handshake's response a socket did not take
+// at once). It holds:
 //
 //   - the queue and its accounting: the frames queued, the bytes queued,
 //     ever enqueued and ever written, and the memory budget's charge for
@@ -29,8 +30,9 @@ import (
 //
 // The connection's mu guards every field; a method whose name ends in
 // Locked needs it held and keeps it held. The queue is made with the
-// connection's sendState (queueLocked) by its first send, for most
-// connections the handshake's response.
+// connection's sendState (queueLocked) by its first send: a connection that
+// stays idle after its handshake (whose response goes straight to the
+// socket, sendHandshake) has none.
 type sendQueue struct {
 	c *Connection // the owner: its mu guards the queue, its sock is where the queue goes
 
@@ -55,15 +57,7 @@ type sendQueue struct {
 	msgOpen     bool        // a MessageLength message has begun
 	streaming   bool        // SendFile/SendStream owns the message stream
 	interrupted bool        // an Interrupt stops the SendFile/SendStream in progress
-	writer      writerState // who writes the queue
-	// batching: the reader is handling a batch of frames and writes the
-	// queue after it (endBatch), so that the replies to a batch go out in
-	// one write; meanwhile scheduleFlushLocked starts no flusher. It is a
-	// flag beside writer, not one of its states, because the two are
-	// orthogonal: a flusher may still be writing (writerFlushing) while the
-	// reader handles its next batch, and the reader claims the writer only
-	// once its batch ends.
-	batching bool
+	writer      writerState // who writes the queue; see also Connection.batching
 }
 
 // writerState says who writes a connection's queue: at most one writer at a
@@ -189,7 +183,7 @@ func (q *sendQueue) appendMessageLocked(op protocol.Opcode, compressed bool, pay
 }
 
 // appendFramedLocked queues bytes that are framed already: a broadcast's
-// frames, the handshake's response. c.mu is held.
+// frames, the rest of the handshake's response. c.mu is held.
 func (q *sendQueue) appendFramedLocked(b []byte) {
 	q.growLocked(len(b))
 	q.out = append(q.out, b...)

@@ -88,18 +88,31 @@ func (c *Connection) handshakeBytes(p []byte) error {
 		hs.refusal = resp
 		return errRefused
 	}
-	c.queueHandshake(resp)
+	c.sendHandshake(resp)
 	c.endHandshake()
 	return c.opened(leftover) // the Engine may now move the frames to a transport of their own
 }
 
-// queueHandshake queues the handshake's response, the first bytes of the
-// send queue: the batch that opened the connection writes it.
-func (c *Connection) queueHandshake(resp []byte) {
+// sendHandshake sends the handshake's response straight to the socket, so
+// that a connection that stays idle never makes a send queue: a reader
+// goroutine writes it as any blocking write, bounded in time; an event
+// loop, which must not block, writes what the socket takes at once (a
+// fresh socket takes a response this short whole). What is not written
+// goes first in the queue, which the batch that opens the connection
+// writes (opened); a failure shows again there.
+func (c *Connection) sendHandshake(resp []byte) {
+	var n int
+	if c.sock.Looped() {
+		n, _ = c.sock.TryWrite(resp)
+	} else {
+		n, _ = c.sock.Write(resp, time.Now().Add(handshakeWriteTimeout))
+	}
+	if n == len(resp) {
+		return
+	}
 	c.mu.Lock()
-	q := c.queueLocked()
-	q.startBatchLocked()
-	q.appendFramedLocked(resp)
+	c.batching = true // until opened's batch ends: no flusher goroutine for it
+	c.queueLocked().appendFramedLocked(resp[n:])
 	c.mu.Unlock()
 }
 
@@ -132,9 +145,12 @@ func (c *Connection) endHandshake() {
 	}
 }
 
+// handshakeWriteTimeout bounds the writing of a handshake's response.
+const handshakeWriteTimeout = 10 * time.Second
+
 // writeRaw writes handshake bytes, bounded in time. It reports success.
 func (c *Connection) writeRaw(b []byte) bool {
-	_, err := c.sock.Write(b, time.Now().Add(10*time.Second))
+	_, err := c.sock.Write(b, time.Now().Add(handshakeWriteTimeout))
 	return err == nil
 }
 
