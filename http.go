@@ -1,14 +1,121 @@
 package wsserver
 
 import (
+	"bytes"
 	"crypto/tls"
+	"maps"
 	"net"
+	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/wsserver/wsserver/internal/handshake"
+	"github.com/wsserver/wsserver/internal/transport"
 )
+
+// The server's net/http face: ServeHTTP (the Server as an http.Handler),
+// ConfigureHTTPServer, and the hand-off of plain HTTP requests from the
+// server's own listener to a net/http server (HTTPListener).
+
+// ServeHTTP upgrades a WebSocket request of a net/http server into a
+// connection of s, with the same events, settings and Connections entry as a
+// connection from StartListening. Requests that are not valid upgrades get
+// the same HTTP errors. It returns when the connection has ended (with
+// EventLoop, as soon as the event loop has taken it over). TLS is the
+// http.Server's business here: UseSSL applies only to StartListening.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	req := &handshake.Request{Method: r.Method, URI: r.RequestURI, Proto: r.Proto}
+	req.Headers = append(req.Headers, handshake.Header{Name: "Host", Value: r.Host})
+	// net/http keeps headers in a map: sort them, so RequestHeaders is stable.
+	for _, name := range slices.Sorted(maps.Keys(r.Header)) {
+		for _, v := range r.Header[name] {
+			req.Headers = append(req.Headers, handshake.Header{Name: name, Value: v})
+		}
+	}
+	s.mu.Lock()
+	limit := s.cfg.maxHeadSize
+	s.mu.Unlock()
+	_, rej := handshake.Check(req)
+	if size := req.Size(); size > limit {
+		// The http.Server read the head (with its own MaxHeaderBytes, 1 MiB
+		// by default): the same limit as on the raw listener applies here.
+		rej = handshake.TooLarge(limit)
+	}
+	if rej != nil {
+		s.logf(0, 1, "Refused handshake from %s: %v", r.RemoteAddr, rej)
+		for _, l := range strings.Split(rej.Header, "\r\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok {
+				w.Header().Set(k, strings.TrimSpace(v))
+			}
+		}
+		s.handshakeFailed(rej.Status)
+		http.Error(w, strconv.Itoa(rej.Status)+" "+http.StatusText(rej.Status)+": "+rej.Reason, rej.Status)
+		return
+	}
+	hj, ok := w.(http.Hijacker)
+	if !ok {
+		http.Error(w, "500 Internal Server Error: the connection cannot be hijacked (HTTP/2?)", http.StatusInternalServerError)
+		return
+	}
+	nc, brw, err := hj.Hijack()
+	if err != nil {
+		http.Error(w, "500 Internal Server Error: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	nc.SetDeadline(time.Time{}) // the http.Server's ReadTimeout or WriteTimeout must not cut the WebSocket
+	s.wg.Add(1)
+	c, ok := s.admit(transport.NewStream(nc))
+	if !ok {
+		s.wg.Done()
+		return
+	}
+	var leftover []byte
+	if n := brw.Reader.Buffered(); n > 0 {
+		leftover, _ = brw.Reader.Peek(n)
+		leftover = bytes.Clone(leftover)
+	}
+	c.beginOpen(r, nil)
+	resp, ok := s.upgrade(c, req, nil)
+	if !c.writeRaw(resp) || !ok {
+		s.abandon(c)
+		return
+	}
+	if err := c.opened(leftover); err != nil {
+		(*connHandler)(c).Ended(err)
+		return
+	}
+	s.engine.Serve(c.sock, s.policy())
+}
+
+// ConfigureHTTPServer applies the server's limits to hs, an http.Server that
+// serves s (ServeHTTP) and perhaps other handlers, so that they hold on the
+// net/http path as on StartListening's: ReadHeaderTimeout is HandshakeTimeout
+// (or DefaultConnectionTimeout when it is set and shorter; net/http bounds a
+// TLS handshake by it too), IdleTimeout is HandshakeTimeout, so that idle
+// keep-alive connections, which MaxConnections does not count, are closed,
+// and MaxHeaderBytes is MaxRequestHeadSize. Call it after the settings and
+// before hs starts serving; fields already set to a shorter value are kept.
+func (s *Server) ConfigureHTTPServer(hs *http.Server) {
+	s.mu.Lock()
+	timeout, limit := s.cfg.handshakeTimeout, s.cfg.maxHeadSize
+	if dct := time.Duration(s.cfg.defaultConnectionTimeout) * time.Second; dct > 0 && dct < timeout {
+		timeout = dct
+	}
+	s.mu.Unlock()
+	if hs.ReadHeaderTimeout <= 0 || hs.ReadHeaderTimeout > timeout {
+		hs.ReadHeaderTimeout = timeout
+	}
+	if hs.IdleTimeout <= 0 || hs.IdleTimeout > timeout {
+		hs.IdleTimeout = timeout
+	}
+	if hs.MaxHeaderBytes <= 0 || hs.MaxHeaderBytes > limit {
+		hs.MaxHeaderBytes = limit
+	}
+}
 
 // The HTTP hand-off lets one listening socket serve WebSockets and plain
 // HTTP: the server's own listener (StartListening, with the goroutine or
@@ -89,7 +196,8 @@ func (l *httpListener) Addr() net.Addr { return handoffAddr{} }
 type handoffAddr struct{}
 
 func (handoffAddr) Network() string { return "wsserver" }
-func (handoffAddr) String() string  { return "wsserver-http-handoff" }
+
+func (handoffAddr) String() string { return "wsserver-http-handoff" }
 
 // handoffFor returns the listener to hand req to, or nil when req is this
 // server's opening handshake (or no hand-off is set).

@@ -1,68 +1,19 @@
 package wsserver
 
 import (
-	"context"
 	"errors"
-	"net"
-	"net/netip"
-	"strconv"
 	"time"
 
-	"github.com/wsserver/wsserver/internal/handshake"
 	"github.com/wsserver/wsserver/internal/transport"
 )
 
-// A connection's life: accept (admission: MaxConnections, the client
-// filters, ConnectionRequest), the TLS handshake when UseSSL is on, then its
-// byte handler (connHandler) fed by a transport: the handshake stage
-// (stage_handshake.go), then the frame stage (read.go), until the reading
-// ends (Ended) and finish (or abandon, for one that never opened) gives
-// back what it held. Which transport reads a connection is the Engine's
-// decision (transport.Engine.Serve), from the policy the server gives it.
-
-// policy returns what the server's settings allow the transport of a new
-// connection (transport.Policy): event loops with EventLoop, from the
-// first byte when nothing before the opening can block: no TLS handshake,
-// no ConnectionRequest handler or host-name filter for admission to wait
-// for, and the handshake's events inline.
-func (s *Server) policy() transport.Policy {
-	start := s.tlsState.Load() == nil && s.Events.OnConnectionRequest == nil && s.EventDispatch() == DispatchInline
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return transport.Policy{
-		EventLoop:     s.cfg.eventLoop,
-		LoopFromStart: start && !isHostPattern(s.cfg.allowedClients) && !isHostPattern(s.cfg.blockedClients),
-		Spin:          time.Duration(s.cfg.eventLoopSpin) * time.Microsecond,
-	}
-}
-
-// prepare readies a socket the listener accepted for its reading: it
-// admits it, does the TLS handshake when UseSSL is on, and makes the
-// handshake stage the connection's first. It returns the socket to read,
-// nil when the connection was turned away or its TLS handshake failed.
-// From here on the connection owns its wg count and MaxConnections slot:
-// abandon gives them back when the handshake fails, finish when it ends.
-func (s *Server) prepare(sk transport.Conn) transport.Conn {
-	c, ok := s.admit(sk)
-	if !ok {
-		s.wg.Done()
-		return nil
-	}
-	s.mu.Lock()
-	cfg := s.cfg
-	s.mu.Unlock()
-	if rt := s.tlsState.Load(); rt != nil {
-		tc, err := s.tlsHandshake(c, rt, &cfg)
-		if err != nil {
-			s.abandon(c)
-			return nil
-		}
-		c.sock = transport.NewStream(tc)
-		c.sock.Bind((*connHandler)(c))
-	}
-	c.beginHandshake(cfg.handshakeTimeout, cfg.maxHeadSize)
-	return c.sock
-}
+// A connection's life: accept (accept.go: admission, the TLS handshake when
+// UseSSL is on), then its byte handler (connHandler, here) fed by a
+// transport: the handshake stage (stage_handshake.go), then the frame stage
+// (stage_read.go), until the reading ends (Ended) and finish (or abandon,
+// for one that never opened) gives back what it held. Which transport reads
+// a connection is the Engine's decision (transport.Engine.Serve), from the
+// policy the server gives it (accept.go).
 
 // opened opens a connection whose handshake was answered (its response
 // queued or written): Connected and ReadyToSend fire, and the bytes that
@@ -142,95 +93,6 @@ func (h *connHandler) Failed(err error) {
 	c.srv.fireError(c.id, socketError(err, ErrSend))
 }
 
-// admit applies MaxConnections, the client filters and the ConnectionRequest
-// event to a new TCP connection, and sets its socket options. When it says
-// no, it has closed the socket.
-func (s *Server) admit(sk transport.Conn) (*Connection, bool) {
-	var host string
-	remote := sk.RemoteAddr()
-	if remote.IsValid() {
-		host = remote.Addr().String()
-	}
-	port := int(remote.Port())
-	id, cfg, ok := s.admission(host, port, sk.Refuse)
-	if !ok {
-		return nil, false
-	}
-	sk.SetOptions(socketOptions(cfg))
-	c := newConnection(s, id, sk, cfg)
-	c.remoteHost, c.remotePort = host, uint16(port)
-	if la := sk.LocalAddr(); la.IsValid() {
-		c.localAddr = s.localAddrOf(la)
-	}
-	return c, true
-}
-
-// admission decides whether a new connection from host:port may proceed:
-// MaxConnections, the client filters and ConnectionRequest. When it says no,
-// refuse has been called with the response to write (nil: none) and has
-// closed the socket. It returns the ConnectionId and the settings to use.
-func (s *Server) admission(host string, port int, refuse func(resp []byte)) (int, *settings, bool) {
-	key := clientKey(host)
-	s.mu.Lock()
-	cfg := s.cfg
-	full := s.active >= cfg.maxConnections
-	var limited string
-	var retry int
-	if !full {
-		limited, retry = s.admitClientLocked(key, &cfg, time.Now())
-	}
-	if !full && limited == "" {
-		s.active++
-		s.started = true
-	}
-	s.nextID++
-	id := s.nextID
-	s.mu.Unlock()
-	if full {
-		s.logf(id, 1, "Refused %s: MaxConnections (%d) reached", net.JoinHostPort(host, strconv.Itoa(port)), cfg.maxConnections)
-		s.stats.refusedFull.Add(1)
-		refuse(handshake.AppendReject(nil, 503, "the server has reached MaxConnections", "Retry-After: 1"))
-		return 0, nil, false
-	}
-	if limited != "" {
-		s.logf(id, 1, "Refused %s: %s", net.JoinHostPort(host, strconv.Itoa(port)), limited)
-		refuse(handshake.AppendReject(nil, 429, limited, "Retry-After: "+strconv.Itoa(retry)))
-		return 0, nil, false
-	}
-	names := func() []string {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		ns, _ := net.DefaultResolver.LookupAddr(ctx, host)
-		return ns
-	}
-	accept := matchClients(cfg.allowedClients, host, names) && !matchClients(cfg.blockedClients, host, names)
-	ev := &ConnectionRequestEvent{Address: host, Port: port, Accept: accept}
-	if err := call(s, nil, "ConnectionRequest", s.Events.OnConnectionRequest, ev); err != nil {
-		s.reportPanic(id, err.(*handlerPanic))
-		ev.Accept = false
-	}
-	if !ev.Accept {
-		s.logf(id, 1, "Refused connection from %s:%d", host, port)
-		s.stats.refusedFilter.Add(1)
-		refuse(nil)
-		s.release(host)
-		return 0, nil, false
-	}
-	if s.logLevel() >= 1 { // the check spares the arguments' allocations
-		s.logf(id, 1, "Accepted connection from %s:%d", host, port)
-	}
-	return id, &cfg, true
-}
-
-// release gives back the MaxConnections slot of an ended connection.
-func (s *Server) release(host string) {
-	key := clientKey(host)
-	s.mu.Lock()
-	s.active--
-	s.releaseClientLocked(key)
-	s.mu.Unlock()
-}
-
 func newConnection(s *Server, id int, sk transport.Conn, cfg *settings) *Connection {
 	s.mu.Lock()
 	timeout := s.timeout
@@ -274,25 +136,6 @@ func (s *Server) options(o connOptions) *connOptions {
 		s.lastOpts = &o
 	}
 	return s.lastOpts
-}
-
-// localAddr is a local address of connections, with its text.
-type localAddr struct {
-	addr netip.Addr
-	text string
-}
-
-// localAddrOf returns local address a as connections keep it: the one of
-// the last connection made when it is the same, so that connections share
-// it. Most servers listen on one address, and a string per idle connection
-// is memory for nothing.
-func (s *Server) localAddrOf(a netip.Addr) *localAddr {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.lastLocal == nil || s.lastLocal.addr != a {
-		s.lastLocal = &localAddr{addr: a, text: a.String()}
-	}
-	return s.lastLocal
 }
 
 // open registers an open connection in Connections and fires Connected and

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/wsserver/wsserver/internal/transport"
 )
@@ -47,7 +46,7 @@ type Server struct {
 	wheel      wheel           // liveness checks (liveness.go)
 	mem        memBudget       // the memory budget's accounting (budget.go)
 
-	httpHandoff atomic.Pointer[httpListener] // HTTPListener's (httphandoff.go)
+	httpHandoff atomic.Pointer[httpListener] // HTTPListener's (http.go)
 }
 
 // New returns a Server with the reference's defaults.
@@ -205,32 +204,6 @@ func (s *Server) StartListening() error {
 	s.logf(0, 1, "Listening on %s", ln.Addr())
 	go s.acceptLoop(ln, done)
 	return nil
-}
-
-// acceptLoop accepts connections from ln until it is closed, and has the
-// server's transport.Engine serve each as the settings allow (policy):
-// the Engine decides what to accept (a raw socket or a net.Conn) and who
-// reads it.
-func (s *Server) acceptLoop(ln net.Listener, done chan struct{}) {
-	defer close(done)
-	var delay time.Duration
-	for {
-		p := s.policy()
-		sk, err := s.engine.Accept(ln, p)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			// Out of file descriptors and the like: report, back off, retry.
-			s.fireError(0, socketError(err, ErrSend))
-			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-			time.Sleep(delay)
-			continue
-		}
-		delay = 0
-		s.wg.Add(1)
-		s.engine.Start(sk, p, s.prepare)
-	}
 }
 
 // StopListening stops accepting new connections; open connections stay.

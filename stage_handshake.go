@@ -10,6 +10,7 @@ import (
 	"github.com/wsserver/wsserver/internal/bufpool"
 	"github.com/wsserver/wsserver/internal/deflate"
 	"github.com/wsserver/wsserver/internal/handshake"
+	"github.com/wsserver/wsserver/internal/protocol"
 )
 
 // The opening handshake is the first stage of a connection's byte handler
@@ -287,4 +288,23 @@ func (s *Server) maskHeaders(req *handshake.Request) string {
 		}
 	}
 	return masked.Raw()
+}
+
+// inflaterAdapter adapts a deflate.Decompressor to protocol.Inflater,
+// turning its size error into close code 1009.
+type inflaterAdapter struct{ d *deflate.Decompressor }
+
+func (a inflaterAdapter) Write(p []byte, limit int64, emit func([]byte) error) error {
+	return inflateErr(a.d.Write(p, limit, emit))
+}
+
+func (a inflaterAdapter) Finish(limit int64, emit func([]byte) error) error {
+	return inflateErr(a.d.Finish(limit, emit))
+}
+
+func inflateErr(err error) error {
+	if errors.Is(err, deflate.ErrTooLarge) {
+		return &protocol.CloseError{Code: protocol.CloseTooBig, Reason: "decompressed message too large"}
+	}
+	return err
 }
