@@ -196,13 +196,15 @@
 //     conn.go and connext.go (Connection's properties), send.go's Send*,
 //     sendfile.go, ping.go, broadcast.go, events.go and dispatch.go (the
 //     events and where they run), config.go and settings.go (the Config
-//     table), errors.go, tls*.go (UseSSL and the SSL settings).
-//   - The connection layer, the same for every transport: lifecycle.go
-//     (admission, the TLS step, the policy given to the transport, open,
-//     the end of a connection), stage_handshake.go (the opening
-//     handshake), read.go (the frame stage: messages to the events),
-//     sendqueue.go and flush.go (the send queue and its flush policy),
-//     close.go (the close handshake), liveness.go and budget.go
+//     table), errors.go, tls*.go (UseSSL and the SSL settings), http.go
+//     (ServeHTTP, ConfigureHTTPServer, the HTTPListener hand-off).
+//   - The connection layer, the same for every transport: accept.go (the
+//     listening socket, the accept loop, admission, the TLS step, the
+//     policy given to the transport), lifecycle.go (the byte handler,
+//     open, the end of a connection), stage_handshake.go (the opening
+//     handshake), stage_read.go (the frame stage: messages to the
+//     events), sendqueue.go and flush.go (the send queue and its flush
+//     policy), close.go (the close handshake), liveness.go and budget.go
 //     (heartbeats, slow clients, the memory budget).
 //   - The transports, in internal/transport, which imports nothing of this
 //     package: byte pumps behind one interface. A transport.Conn is one
@@ -210,12 +212,12 @@
 //     descriptor); a transport.Handler consumes its bytes. Only that
 //     package touches descriptors and system calls.
 //
-// What runs where. The accept loop (one goroutine per listener, server.go)
+// What runs where. The accept loop (one goroutine per listener, accept.go)
 // takes connections from StartListening's listener; ServeHTTP's come in on
 // net/http's goroutine. Each connection gets its byte handler, connHandler
 // (lifecycle.go), whose stages are the opening handshake (handshakeBytes:
-// buffer, handshake.ParseLimit, upgrade, 101 queued, Connected) and then
-// the frames (frameBytes: protocol.Reader, the events). Who feeds it is
+// buffer, handshake.ParseLimit, upgrade, the 101 written, Connected) and
+// then the frames (frameBytes: protocol.Reader, the events). Who feeds it is
 // the server's transport.Engine's decision, and only the Engine's: the
 // server gives it a transport.Policy (policy: EventLoop, EventLoopSpin,
 // and whether anything before the opening can block: a TLS handshake, a
@@ -234,7 +236,8 @@
 //     handshake stage has opened the connection (Handler.Opened).
 //
 // The connection layer only admits (admission), does the TLS handshake
-// (prepare) and opens and ends connections. When the reading ends (the
+// (prepare) and opens and ends connections; it makes no choice of
+// transport. When the reading ends (the
 // client's close frame, a protocol error, the socket's end, a refused
 // handshake), the transport calls Handler.Ended on a goroutine (never on
 // a loop), and connHandler.Ended is the one end of every connection: it
@@ -260,19 +263,22 @@
 //   - Connection.evmu: held while one of the connection's handlers runs, so
 //     that its events run one at a time, in order (dispatch.go).
 //   - Connection.mu: the connection's mutable state, grouped in conn.go
-//     under "mu guards the fields below" (settings, state, the sendState
-//     with the queue and the close codes, the liveState link); the reader's
-//     own state (readState) is unguarded, the reader's alone.
+//     under "mu guards the fields below" (settings, state, the reader's
+//     batch mark, the sendState with the queue and the close codes, the
+//     liveState link); the reader's own state (readState, the handshake
+//     stage's handshakeState) is unguarded, the reader's alone.
 //   - Server.mu: the server's state (settings, Connections, counts, client
-//     limits, the listener), grouped in server.go.
+//     limits, the listener, the options and local address connections
+//     share), grouped in server.go.
 //   - serverStats.mu: the counters of ended connections (metrics.go).
 //   - wheel.mu: the liveness wheel (liveness.go).
 //   - memBudget.mu: the connections holding more than their share of the
 //     memory budget (budget.go, budgetsweep.go).
 //   - eventQueue.mu: DoEvents' queue (dispatch.go).
-//   - In internal/transport: a Conn's own lock (its reading switch, a raw
-//     socket's closed flag and the making of its twin), Engine.mu (the
-//     starting and stopping of loops), the fd table's chunk lock.
+//   - In internal/transport: a Conn's own lock (its reading switch and,
+//     for a raw socket, its closed and failed flags and the making of its
+//     twin), Engine.mu (the starting and stopping of loops), the fd
+//     table's chunk lock.
 //   - Leaves of their own: certCache.mu, the revocation caches' mu.
 //
 // Lock order, as chains: a lock may be taken while holding the ones to its
