@@ -162,10 +162,10 @@ func (c *Connection) queueFrames(frames []byte, n int) error {
 		return newError(ErrNotConnected, "connection %d is closing", c.id)
 	}
 	q := c.queueLocked()
-	if q.streaming || q.msgOpen || !q.roomLocked(len(frames)) {
+	if !q.streamFreeLocked() || !q.roomLocked(len(frames)) {
 		return q.wouldBlockUnlock()
 	}
-	c.countOut(n, true)
+	c.countOutLocked(n, true)
 	q.appendFramedLocked(frames)
 	q.scheduleFlushLocked()
 	c.mu.Unlock()

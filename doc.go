@@ -308,9 +308,9 @@
 // The Locked suffix means one thing: the caller holds Connection.mu (or the
 // lock its comment names) and it is still held when the function returns.
 // A function that releases it says so in its name or its comment instead:
-// wouldBlockUnlock and finishSendUnlock (released), awaitProgress, awaitRoom
-// and writeOrAwait (released while they wait; held again on success,
-// released on an error).
+// wouldBlockUnlock and finishSendUnlock (released), awaitProgress,
+// awaitRoom, claimStream and writeOrAwait (released while they wait; held
+// again on success, released on an error).
 //
 // # Platforms
 //

@@ -232,7 +232,7 @@ func (c *Connection) liveCheck(l *liveState, now int64) {
 	next := int64(0)
 	if l.hb {
 		var dead bool
-		if next, dead = c.heartbeat(l, now); dead {
+		if next, dead = c.heartbeatLocked(l, now); dead {
 			c.mu.Unlock()
 			reason := "no pong within PongTimeout (" + c.opts.pongTimeout.String() + ")"
 			c.cutOff(protocol.CloseAbnormal, reason, newError(ErrTimedOut, "connection %d: %s", c.id, reason))
@@ -279,11 +279,11 @@ func earliest(a, b int64) int64 {
 	return a
 }
 
-// heartbeat is the wheel's heartbeat check of c at tick now, with c.mu held:
+// heartbeatLocked is the wheel's heartbeat check of c at tick now, with c.mu held:
 // after PingInterval without a read it sends a ping, and reports dead when
 // PongTimeout passes after the ping without a read (a pong or anything
 // else). It returns the tick of the next check.
-func (c *Connection) heartbeat(l *liveState, now int64) (next int64, dead bool) {
+func (c *Connection) heartbeatLocked(l *liveState, now int64) (next int64, dead bool) {
 	interval, timeout := ticks(c.opts.pingInterval), ticks(c.opts.pongTimeout)
 	if act := l.activity.Load(); act != l.lastAct {
 		l.lastAct, l.actTick, l.pingOut = act, stamp(now), false

@@ -132,9 +132,9 @@ func (c *Connection) countIn(n int, fin bool) {
 	}
 }
 
-// countOut counts a message (or a piece of a MessageLength message when not
+// countOutLocked counts a message (or a piece of a MessageLength message when not
 // begin) of n payload bytes sent. c.mu is held.
-func (c *Connection) countOut(n int, begin bool) {
+func (c *Connection) countOutLocked(n int, begin bool) {
 	c.stats.bytesOut += uint64(n)
 	if begin {
 		c.stats.msgsOut++

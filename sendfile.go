@@ -51,27 +51,12 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 	c.mu.Lock()
 	q := c.queueLocked()
 	timeout := c.timeout
-	for q.streaming || q.msgOpen {
-		if err := q.awaitProgress(c.inactivityDeadline(timeout), nil); err != nil {
-			return err
-		}
-		if c.state != stateOpen {
-			break
-		}
+	if err := q.claimStream(timeout); err != nil {
+		return err
 	}
-	if c.state != stateOpen {
-		c.mu.Unlock()
-		return newError(ErrNotConnected, "connection %d is closing", c.id)
-	}
-	q.streaming, q.interrupted = true, false
 	maxFrame := c.opts.maxFrameSize
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		q.streaming = false
-		q.notifyLocked()
-		c.mu.Unlock()
-	}()
+	defer q.releaseStream()
 
 	chunk := maxFrame
 	if chunk <= 0 || chunk > 256<<10 {
@@ -88,10 +73,7 @@ func (s *Server) sendStream(id int, r io.Reader, format DataFormat) error {
 			c.queueStreamPart(op, buf[:n], first, true, maxFrame, timeout)
 			return &Error{Code: ErrSend.Code, Message: "reading the data to send failed", Err: rerr}
 		}
-		c.mu.Lock()
-		stop := q.interrupted
-		c.mu.Unlock()
-		if stop {
+		if q.streamInterrupted() {
 			c.endStream(op, first)
 			return newError(ErrInterrupted, "sending to connection %d was interrupted", id)
 		}
@@ -118,7 +100,7 @@ func (c *Connection) endStream(op protocol.Opcode, first bool) {
 	if c.state != stateOpen {
 		return
 	}
-	c.countOut(0, first)
+	c.countOutLocked(0, first)
 	q := c.queueLocked()
 	q.appendMessageLocked(op, false, nil, 0, first, true)
 	q.scheduleFlushLocked()
@@ -139,7 +121,7 @@ func (c *Connection) queueStreamPart(op protocol.Opcode, p []byte, begin, end bo
 		c.mu.Unlock()
 		return newError(ErrNotConnected, "connection %d closed while sending", c.id)
 	}
-	c.countOut(len(p), begin)
+	c.countOutLocked(len(p), begin)
 	q.appendMessageLocked(op, false, p, maxFrame, begin, end)
 	if timeout == 0 {
 		timeout = -1 // a stream is always sent synchronously

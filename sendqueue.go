@@ -24,7 +24,7 @@ import (
 //     take the queue over its limit is throttled (throttleLocked after its
 //     batch, unthrottleLocked as the queue drains);
 //   - the message stream: a MessageLength message in progress, or a
-//     SendFile or SendStream that owns the stream;
+//     SendFile or SendStream that owns the stream (claimStream);
 //   - the writer and the flush policy (flush.go): who writes the queue and
 //     when.
 //
@@ -212,7 +212,7 @@ func (q *sendQueue) queueMessageLocked(op protocol.Opcode, data []byte, mayWrite
 			end = false
 		}
 	}
-	c.countOut(len(data), begin)
+	c.countOutLocked(len(data), begin)
 	compressed := c.deflater != nil && begin && end && len(part) >= c.opts.compressMin
 	if compressed {
 		if want := len(part)/2 + 64; cap(q.zbuf) < want && want > keepLimit {
@@ -308,6 +308,51 @@ func (q *sendQueue) wroteLocked(n int) {
 // c.mu is held.
 func (q *sendQueue) roomLocked(size int) bool {
 	return q.queued == 0 || q.queued+size <= q.c.sendLimitLocked()
+}
+
+// streamFreeLocked reports whether a whole message may be queued now: no
+// SendFile or SendStream owns the message stream and no MessageLength
+// message is in progress. c.mu is held.
+func (q *sendQueue) streamFreeLocked() bool { return !q.streaming && !q.msgOpen }
+
+// claimStream gives the message stream to a SendFile or SendStream once no
+// other one, nor a MessageLength message, owns it, waiting for progress
+// with timeout seconds as inactivity timeout (<= 0: none). It fails with
+// ErrNotConnected once the connection closes. c.mu is held on entry and on
+// success; an error leaves it released. releaseStream gives the stream back.
+func (q *sendQueue) claimStream(timeout int) error {
+	c := q.c
+	for !q.streamFreeLocked() {
+		if err := q.awaitProgress(c.inactivityDeadline(timeout), nil); err != nil {
+			return err
+		}
+		if c.state != stateOpen {
+			break
+		}
+	}
+	if c.state != stateOpen {
+		c.mu.Unlock()
+		return newError(ErrNotConnected, "connection %d is closing", c.id)
+	}
+	q.streaming, q.interrupted = true, false
+	return nil
+}
+
+// releaseStream ends a SendFile's or SendStream's ownership of the message
+// stream, and wakes the sends waiting for it.
+func (q *sendQueue) releaseStream() {
+	q.c.mu.Lock()
+	q.streaming = false
+	q.notifyLocked()
+	q.c.mu.Unlock()
+}
+
+// streamInterrupted reports whether an Interrupt stops the SendFile or
+// SendStream that owns the message stream.
+func (q *sendQueue) streamInterrupted() bool {
+	q.c.mu.Lock()
+	defer q.c.mu.Unlock()
+	return q.interrupted
 }
 
 // wouldBlockUnlock records a send that found the queue full, and releases
