@@ -102,6 +102,9 @@ func TestMetricsEndpoint(t *testing.T) {
 	}
 	resp.Body.Close()
 	eventually(t, "the closed connection is counted", func() bool { return ta.srv.Metrics().Closes[4003] == 1 })
+	// A client can read the last byte before the server's writer has
+	// counted it off the queue: wait until the queues are empty.
+	eventually(t, "the queues drain", func() bool { return ta.srv.Metrics().QueuedBytes == 0 })
 
 	fams := scrape(t, ta.base)
 	for _, tc := range []struct {
