@@ -41,11 +41,14 @@ type app struct {
 	mon      *wsserver.Server // the /events feed
 	peerMu   sync.Mutex       // makes peers (peerFor)
 	deferred atomic.Int64     // messages that waited in an outbox
-	lists    sync.Pool        // *connList (borrowConns)
-	feed     *feed
-	targets  sync.Pool     // *targets, for broadcast
-	files    http.Handler  // the page, /connections and --static
-	monitor  monitorAccess // who may read /connections and /events (monitorguard.go)
+	// backlogged counts the connections whose outbox holds messages, so
+	// that the monitor walks the connections for the slowest only then.
+	backlogged atomic.Int64
+	lists      sync.Pool // *connList (borrowConns)
+	feed       *feed
+	targets    sync.Pool     // *targets, for broadcast
+	files      http.Handler  // the page, /connections and --static
+	monitor    monitorAccess // who may read /connections and /events (monitorguard.go)
 
 	http     *http.Server       // serves what is not the mode's WebSocket (httpLn)
 	httpLn   net.Listener       // the requests a.srv's listener hands off (listen)

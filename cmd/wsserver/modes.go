@@ -63,7 +63,7 @@ func (a *app) disconnected(e *wsserver.DisconnectedEvent) {
 		a.log.Info("close", "conn", c.ID(), "remote", remoteOf(c), "code", e.StatusCode, "reason", e.Description,
 			"duration", time.Since(c.ConnectedAt()).Round(time.Millisecond), "msgs_in", m.MessagesIn, "msgs_out", m.MessagesOut)
 	}
-	drop(c)
+	a.drop(c)
 	if p := peerOf(c); p != nil && p.exec != nil {
 		p.exec.end()
 	}
@@ -189,7 +189,7 @@ func (a *app) checkSend(c *wsserver.Connection, waiting int, err error) {
 	}
 	if waiting > a.opts.maxBacklog {
 		a.log.Warn("too slow", "conn", c.ID(), "waiting_bytes", waiting, "code", 1008)
-		drop(c)
+		a.drop(c)
 		a.srv.DisconnectWithCode(c.ID(), 1008, "too slow: "+strconv.Itoa(waiting)+" bytes waiting")
 	}
 }
@@ -215,7 +215,7 @@ func (a *app) sendFailed(c *wsserver.Connection, err error) {
 		return
 	case errors.Is(err, errOverBudget):
 		a.log.Warn("waiting messages do not fit the memory budget", "conn", id, "code", 1013)
-		drop(c)
+		a.drop(c)
 		a.srv.DisconnectWithCode(id, 1013, "server memory budget exhausted: try again later")
 	case errors.Is(err, wsserver.ErrTimedOut):
 		a.log.Warn("send timed out", "conn", id, "err", err, "code", 1008)

@@ -321,6 +321,14 @@ func (a *app) base() update {
 		Version: wsserver.Version, Accepted: a.feed.accepted.Load(),
 		Added: []connInfo{}, Removed: []int{},
 	}
+	u.Totals = a.totals()
+	u.Cluster = a.clusterInfo()
+	u.Slowest = []connInfo{}
+	if a.backlogged.Load() == 0 {
+		// No outbox holds anything: no walk of the connections.
+		u.Connections = a.srv.ConnectionCount()
+		return u
+	}
 	list := a.borrowConns()
 	defer a.giveBack(list)
 	u.Connections = len(list.conns)
@@ -345,8 +353,6 @@ func (a *app) base() update {
 		u.Slowest[i] = a.infoOf(q.c)
 		u.Slowest[i].Queued = q.n
 	}
-	u.Totals = a.totals()
-	u.Cluster = a.clusterInfo()
 	return u
 }
 

@@ -141,6 +141,9 @@ func (a *app) keepLocked(p *peer, format wsserver.DataFormat, data []byte) (wait
 	if !p.conn.ChargeMemory(int64(len(data))) {
 		return p.bytes, errOverBudget
 	}
+	if len(p.pending) == 0 {
+		a.backlogged.Add(1)
+	}
 	p.pending = append(p.pending, pendingMsg{format, bytes.Clone(data)})
 	p.bytes += len(data)
 	p.queued.Store(int64(p.bytes))
@@ -179,6 +182,9 @@ func (a *app) flush(c *wsserver.Connection) (empty bool, err error) {
 
 // flushLocked is flush with p.mu held.
 func (a *app) flushLocked(p *peer) (empty bool, err error) {
+	if len(p.pending) == 0 {
+		return true, nil
+	}
 	defer func() {
 		p.queued.Store(int64(p.bytes))
 		p.held.Store(int32(len(p.pending)))
@@ -198,16 +204,20 @@ func (a *app) flushLocked(p *peer) (empty bool, err error) {
 		p.bytes -= len(m.data)
 	}
 	p.pending = nil
+	a.backlogged.Add(-1)
 	return true, nil
 }
 
 // drop forgets the messages waiting for c.
-func drop(c *wsserver.Connection) {
+func (a *app) drop(c *wsserver.Connection) {
 	p := peerOf(c)
 	if p == nil {
 		return
 	}
 	p.mu.Lock()
+	if len(p.pending) > 0 {
+		a.backlogged.Add(-1)
+	}
 	p.conn.ChargeMemory(-int64(p.bytes))
 	p.pending, p.bytes = nil, 0
 	p.queued.Store(0)
@@ -238,8 +248,11 @@ func (a *app) giveBack(l *connList) {
 }
 
 // outboxBytes returns the bytes waiting in every open connection's outbox:
-// O(n), for /metrics.
+// O(n) while some outbox holds messages, for /metrics.
 func (a *app) outboxBytes() int64 {
+	if a.backlogged.Load() == 0 {
+		return 0
+	}
 	l := a.borrowConns()
 	defer a.giveBack(l)
 	var n int64
