@@ -117,18 +117,41 @@ func pageParam(r *http.Request, name string, def, limit int) (int, error) {
 
 // connectionsPage returns the connections from offset (by ID), at most limit.
 func (a *app) connectionsPage(offset, limit int) page {
-	list := a.srv.Connections() // by ID
+	list := a.connsByID()
 	pg := page{
 		Mode: a.opts.mode, Command: shellJoin(a.opts.command), Version: wsserver.Version,
 		Count: len(list), Offset: offset, Limit: limit, Connections: []connInfo{},
 		Totals: a.totals(), Cluster: a.clusterInfo(),
 	}
 	if offset < len(list) {
-		for _, c := range list[offset:min(len(list), offset+limit)] {
-			pg.Connections = append(pg.Connections, a.infoOf(c))
+		for _, x := range list[offset:min(len(list), offset+limit)] {
+			pg.Connections = append(pg.Connections, a.infoOf(x.c))
 		}
 	}
 	return pg
+}
+
+// byID is a list of connections with their IDs, to sort by ID without
+// reading every Connection again at each comparison (scattered in memory,
+// that made the sort most of a page's cost).
+type byID []idConn
+
+type idConn struct {
+	id int
+	c  *wsserver.Connection
+}
+
+// connsByID returns the open connections by ID: O(n log n), for a page when
+// asked.
+func (a *app) connsByID() byID {
+	l := a.borrowConns()
+	defer a.giveBack(l)
+	ids := make(byID, len(l.conns))
+	for i, c := range l.conns {
+		ids[i] = idConn{c.ID(), c}
+	}
+	slices.SortFunc(ids, func(x, y idConn) int { return cmp.Compare(x.id, y.id) })
+	return ids
 }
 
 // serveConnections answers GET /connections?offset=&limit=.
@@ -411,9 +434,9 @@ func (a *app) pushResets() {
 	}
 	u := a.base()
 	u.Reset = true
-	list := a.srv.Connections() // by ID
-	for _, c := range list[:min(len(list), defaultPageLimit)] {
-		u.Added = append(u.Added, a.infoOf(c))
+	list := a.connsByID()
+	for _, x := range list[:min(len(list), defaultPageLimit)] {
+		u.Added = append(u.Added, a.infoOf(x.c))
 	}
 	f.mu.Lock()
 	u.Closes = f.closesJSON()
