@@ -193,11 +193,12 @@
 // Three layers, each in files of its own:
 //
 //   - The public API: server.go (Server, its properties and lifecycle),
-//     conn.go and connext.go (Connection's properties), send.go's Send*,
-//     sendfile.go, ping.go, broadcast.go, events.go and dispatch.go (the
-//     events and where they run), config.go and settings.go (the Config
-//     table), errors.go, tls*.go (UseSSL and the SSL settings), http.go
-//     (ServeHTTP, ConfigureHTTPServer, the HTTPListener hand-off).
+//     connection.go and connext.go (Connection's properties), send.go
+//     (Send*), sendfile.go, ping.go, broadcast.go, events.go and
+//     dispatch.go (the events and where they run), config.go and
+//     settings.go (the Config table), errors.go, tls*.go (UseSSL and the
+//     SSL settings), http.go (ServeHTTP, ConfigureHTTPServer, the
+//     HTTPListener hand-off).
 //   - The connection layer, the same for every transport: accept.go (the
 //     listening socket, the accept loop, admission, the TLS step, the
 //     policy given to the transport), lifecycle.go (the byte handler,
@@ -237,20 +238,22 @@
 //
 // The connection layer only admits (admission), does the TLS handshake
 // (prepare) and opens and ends connections; it makes no choice of
-// transport. When the reading ends (the
-// client's close frame, a protocol error, the socket's end, a refused
-// handshake), the transport calls Handler.Ended on a goroutine (never on
-// a loop), and connHandler.Ended is the one end of every connection: it
-// completes the close and finish fires Disconnected and closes the socket
-// (abandon, for one that never opened).
+// transport. When the reading ends (the client's close frame, a protocol
+// error, the socket's end, a refused handshake), the transport calls
+// Handler.Ended on a goroutine (never on a loop), and connHandler.Ended is
+// the one end of every connection: it completes the close and finish fires
+// Disconnected and closes the socket (abandon, for one that never opened).
 //
 // Writes go through the connection's send queue (sendQueue, sendqueue.go),
-// every sender's alike: a send frames its message into the queue (or, for
-// a large message to an idle socket, writes it straight from the caller's
-// buffer with one writev), and one writer at a time, whoever claims the
-// queue's writerState from writerIdle (flush.go), writes it:
-// the reader after its batch (so that the replies to a batch of frames go
-// out in one write), a blocking send itself, or a flusher goroutine. On a
+// every sender's alike (only the 101 response goes straight to the socket,
+// sendHandshake, so that an idle connection has no queue; what the socket
+// does not take at once is queued): a send frames its message into the
+// queue (or, for a large message to an idle socket, writes it straight
+// from the caller's buffer with one writev), and one writer at a time,
+// whoever claims the queue's writerState from writerIdle (flush.go),
+// writes it: the reader after its batch (so that the replies to a batch of
+// frames go out in one write), a blocking send itself, or a flusher
+// goroutine. On a
 // loop the reader writes once without blocking and leaves the rest to a
 // flusher goroutine. A raw socket that must wait to write (or to read off
 // its loop) does so through its twin, a net.Conn on a duplicate descriptor
@@ -262,11 +265,11 @@
 //
 //   - Connection.evmu: held while one of the connection's handlers runs, so
 //     that its events run one at a time, in order (dispatch.go).
-//   - Connection.mu: the connection's mutable state, grouped in conn.go
-//     under "mu guards the fields below" (settings, state, the reader's
-//     batch mark, the sendState with the queue and the close codes, the
-//     liveState link); the reader's own state (readState, the handshake
-//     stage's handshakeState) is unguarded, the reader's alone.
+//   - Connection.mu: the connection's mutable state, grouped in
+//     connection.go under "mu guards the fields below" (settings, state,
+//     the reader's batch mark, the sendState with the queue and the close
+//     codes, the liveState link); the reader's own state (readState, the
+//     handshake stage's handshakeState) is unguarded, the reader's alone.
 //   - Server.mu: the server's state (settings, Connections, counts, client
 //     limits, the listener, the options and local address connections
 //     share), grouped in server.go.
@@ -288,6 +291,7 @@
 //	Connection.evmu -> Connection.mu -> wheel.mu
 //	Connection.evmu -> Connection.mu -> memBudget.mu
 //	Connection.evmu -> Connection.mu -> transport Conn lock (-> epoll_ctl)
+//	transport Conn lock -> fd table lock (a socket put on a loop)
 //	serverStats.mu -> Server.mu
 //	serverStats.mu -> Connection.mu
 //	Engine.mu, fd table lock, eventQueue.mu: leaves (nothing is taken under them)
@@ -303,7 +307,7 @@
 //   - A transport Conn's methods may be called with Connection.mu held
 //     (setReadingLocked, writeThroughLocked's TryWritev, Interrupt); they
 //     never block on the client there. A blocking write (flushLoop,
-//     WriteTimed) runs with no lock held.
+//     WriteTimed, the 101's in sendHandshake) runs with no lock held.
 //
 // The Locked suffix means one thing: the caller holds Connection.mu (or the
 // lock its comment names) and it is still held when the function returns.
