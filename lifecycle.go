@@ -46,9 +46,13 @@ func (h *connHandler) Bytes(p []byte) error {
 	return c.frameBytes(p)
 }
 
-// Opened reports whether the handshake stage has opened the connection:
-// from then on the frame stage never blocks on an event loop.
-func (h *connHandler) Opened() bool { return h.hs == nil }
+// Opened reports whether the handshake stage has opened the connection
+// and it is still open: from then on the frame stage never blocks on an
+// event loop. A connection already closing (a Connected handler called
+// Disconnect, or panicked) stays with its reader goroutine, whose read
+// deadline (closeReadAfter: CloseTimeout for the client's close frame)
+// a loop would not keep, were it set before the move.
+func (h *connHandler) Opened() bool { return h.hs == nil && (*Connection)(h).Connected() }
 
 // ReadTarget returns where the next read should go, nil for the
 // transport's own buffer, and whether a large read is expected (a large

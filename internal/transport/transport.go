@@ -35,7 +35,9 @@ type Handler interface {
 	// Opened reports whether the handler's first stage (the opening
 	// handshake) is over and the connection open: from then on Bytes
 	// never blocks on an event loop, so Engine.Serve may move the
-	// connection to one. The reader asks after each Bytes until it is.
+	// connection to one. The reader asks after each Bytes until it is; a
+	// handler whose connection began closing before it opened may never
+	// say so, and keeps its reader goroutine.
 	Opened() bool
 	// ReadTarget returns where the next read goes: a buffer of the
 	// handler's (read in place) or nil for the transport's own, and
