@@ -135,6 +135,35 @@ func TestCLIErrorsAreOneLine(t *testing.T) {
 	}
 }
 
+// awaitOutput waits until the running command's stdout matches every
+// pattern, and returns each pattern's first group. It fails the test if the
+// command exits first.
+func awaitOutput(t *testing.T, what string, stdout, stderr *syncBuffer, exit <-chan int, patterns ...*regexp.Regexp) []string {
+	t.Helper()
+	var groups []string
+	eventually(t, what, func() bool {
+		out := stdout.String()
+		groups = groups[:0]
+		for _, re := range patterns {
+			m := re.FindStringSubmatch(out)
+			if m == nil {
+				break
+			}
+			groups = append(groups, m[1])
+		}
+		if len(groups) == len(patterns) {
+			return true
+		}
+		select {
+		case code := <-exit:
+			t.Fatalf("command exited %d: %s", code, stderr.String())
+		default:
+		}
+		return false
+	})
+	return groups
+}
+
 // TestCLIShutdown runs the command, connects a client, and stops the command
 // the way SIGINT does: the client gets close code 1001 and the exit code is 0.
 func TestCLIShutdown(t *testing.T) {
@@ -145,20 +174,8 @@ func TestCLIShutdown(t *testing.T) {
 	go func() {
 		exit <- cli(ctx, nil, []string{"--host", "127.0.0.1", "--port", "0", "--stats", "0"}, &stdout, &stderr)
 	}()
-	urlRE := regexp.MustCompile(`WebSocket: (ws://\S+)`)
-	var url string
-	eventually(t, "the command prints its URL", func() bool {
-		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
-			url = m[1]
-			return true
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("command exited %d: %s", code, stderr.String())
-		default:
-		}
-		return false
-	})
+	url := awaitOutput(t, "the command prints its URL", &stdout, &stderr, exit,
+		regexp.MustCompile(`WebSocket: (ws://\S+)`))[0]
 	c := dial(t, url)
 	c.WriteMessage(websocket.TextMessage, []byte("hi"))
 	if _, msg := read(t, c); string(msg) != "hi" {

@@ -135,22 +135,10 @@ func TestBannerPrintsCertificateFingerprint(t *testing.T) {
 			t.Error("the command did not exit within 15s of the shutdown")
 		}
 	})
-	lineRE := regexp.MustCompile(`(?m)^  TLS: +certificate SHA-256 ([0-9A-F:]+)$`)
-	urlRE := regexp.MustCompile(`WebSocket: (wss://\S+)`)
-	var printed, url string
-	eventually(t, "the banner names the certificate", func() bool {
-		out := stdout.String()
-		if m, u := lineRE.FindStringSubmatch(out), urlRE.FindStringSubmatch(out); m != nil && u != nil {
-			printed, url = m[1], u[1]
-			return true
-		}
-		select {
-		case code := <-exit:
-			t.Fatalf("command exited %d: %s", code, stderr.String())
-		default:
-		}
-		return false
-	})
+	got := awaitOutput(t, "the banner names the certificate", &stdout, &stderr, exit,
+		regexp.MustCompile(`(?m)^  TLS: +certificate SHA-256 ([0-9A-F:]+)$`),
+		regexp.MustCompile(`WebSocket: (wss://\S+)`))
+	printed, url := got[0], got[1]
 	c := dialWSS(t, url, &tls.Config{InsecureSkipVerify: true})
 	sum := sha256.Sum256(c.UnderlyingConn().(*tls.Conn).ConnectionState().PeerCertificates[0].Raw)
 	if want := strings.ToUpper(hex.EncodeToString(sum[:])); strings.ReplaceAll(printed, ":", "") != want {
