@@ -78,6 +78,16 @@ func pair(t *testing.T, raw bool) (Conn, net.Conn) {
 	return c, client
 }
 
+// hangUp ends a test's connection: the client hangs up, the handler's
+// Ended arrives, the server's end closes, and e's loops stop.
+func hangUp(t *testing.T, e *Engine, c Conn, client net.Conn, r *recorder) {
+	t.Helper()
+	client.Close()
+	<-r.ended
+	c.Close()
+	waitStopped(t, e)
+}
+
 // waitStopped waits until e's loops, left without connections, have
 // stopped (within about idleWait).
 func waitStopped(t *testing.T, e *Engine) {
@@ -154,10 +164,7 @@ func TestEngine_TwoEnginesShareNothing(t *testing.T) {
 	if b.table.get(fd) != nil || b.pollers != nil {
 		t.Fatal("an engine that serves nothing knows the other's socket")
 	}
-	client.Close()
-	<-r.ended
-	c.Close()
-	waitStopped(t, &a)
+	hangUp(t, &a, c, client, r)
 }
 
 // TestServe_GoroutineReader checks the reader goroutine transport: without
@@ -235,10 +242,7 @@ func TestServe_MovesToALoopOnceOpened(t *testing.T) {
 	if loops[0] || !loops[len(loops)-1] {
 		t.Errorf("readers per Bytes = %v: want the goroutine before the opening, the loop after", loops)
 	}
-	client.Close()
-	<-r.ended
-	c.Close()
-	waitStopped(t, &e)
+	hangUp(t, &e, c, client, r)
 }
 
 // TestServe_LoopFromStart checks that with EventLoop and LoopFromStart a
@@ -256,10 +260,7 @@ func TestServe_LoopFromStart(t *testing.T) {
 	}
 	client.Write([]byte("hi"))
 	waitFor(t, "the loop fed the bytes", func() bool { return r.got() == "hi" })
-	client.Close()
-	<-r.ended
-	c.Close()
-	waitStopped(t, &e)
+	hangUp(t, &e, c, client, r)
 }
 
 // TestAccept_RawOnlyForALoopFromStart checks Accept's decision: a raw
@@ -323,10 +324,7 @@ func TestStart_PrepareOnTheCallerOnlyForALoopFromStart(t *testing.T) {
 		if got := <-inline; got != p.LoopFromStart {
 			t.Errorf("Start with %+v: prepare on the caller's goroutine %v, want %v", p, got, p.LoopFromStart)
 		}
-		client.Close()
-		<-r.ended
-		c.Close()
-		waitStopped(t, &e)
+		hangUp(t, &e, c, client, r)
 	}
 }
 
