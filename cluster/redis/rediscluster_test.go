@@ -65,6 +65,27 @@ func (c *cutter) setCut(cut bool) {
 	}
 }
 
+// openEngine connects an engine to url and opens it with deliver and
+// report (nil: ignore them); it closes when the test ends.
+func openEngine(t *testing.T, url string, deliver func(string, []byte), report func(cluster.Report)) *Engine {
+	t.Helper()
+	if deliver == nil {
+		deliver = func(string, []byte) {}
+	}
+	if report == nil {
+		report = func(cluster.Report) {}
+	}
+	e, err := Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Open(deliver, report); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return e
+}
+
 // clusterURL is the redis+cluster URL of the nodes at addrs.
 func clusterURL(addrs []string) string { return "redis+cluster://" + strings.Join(addrs, ",") }
 
@@ -130,23 +151,9 @@ func TestRedisCluster_ShardedPublish(t *testing.T) {
 	bin := redistest.ServerBin(t)
 	addrs := redistest.StartCluster(t, bin, 3)
 	ctx := context.Background()
-	pub, err := Connect(clusterURL(addrs[:1])) // one seed node is enough
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Connect(clusterURL(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan string, 1000)
-	if err := pub.Open(func(string, []byte) {}, func(cluster.Report) {}); err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := sub.Open(func(ch string, p []byte) { got <- ch + " " + string(p) }, func(cluster.Report) {}); err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	pub := openEngine(t, clusterURL(addrs[:1]), nil, nil) // one seed node is enough
+	sub := openEngine(t, clusterURL(addrs), func(ch string, p []byte) { got <- ch + " " + string(p) }, nil)
 	const channel = "wsserver.t.room"
 	if err := sub.Subscribe(channel); err != nil {
 		t.Fatal(err)
@@ -294,23 +301,9 @@ func TestRedisCluster_SlotMoved(t *testing.T) {
 	bin := redistest.ServerBin(t)
 	addrs := redistest.StartCluster(t, bin, 3)
 	ctx := context.Background()
-	pub, err := Connect(clusterURL(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Connect(clusterURL(addrs))
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan string, 10000)
-	if err := pub.Open(func(string, []byte) {}, func(cluster.Report) {}); err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := sub.Open(func(_ string, p []byte) { got <- string(p) }, func(cluster.Report) {}); err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	pub := openEngine(t, clusterURL(addrs), nil, nil)
+	sub := openEngine(t, clusterURL(addrs), func(_ string, p []byte) { got <- string(p) }, nil)
 	const channel = "wsserver.t.moving"
 	if err := sub.Subscribe(channel); err != nil {
 		t.Fatal(err)
@@ -377,29 +370,15 @@ func TestRedisCluster_Failover(t *testing.T) {
 	bin := redistest.ServerBin(t)
 	rc := redistest.StartReplicated(t, bin, 3)
 	seeds := append(append([]string(nil), rc.Masters...), rc.Replicas...)
-	pub, err := Connect(clusterURL(seeds))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sub, err := Connect(clusterURL(seeds))
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := make(chan string, 10000)
 	var mu sync.Mutex
 	var reports []cluster.Report
-	if err := pub.Open(func(string, []byte) {}, func(cluster.Report) {}); err != nil {
-		t.Fatal(err)
-	}
-	defer pub.Close()
-	if err := sub.Open(func(_ string, p []byte) { got <- string(p) }, func(r cluster.Report) {
+	pub := openEngine(t, clusterURL(seeds), nil, nil)
+	sub := openEngine(t, clusterURL(seeds), func(_ string, p []byte) { got <- string(p) }, func(r cluster.Report) {
 		mu.Lock()
 		reports = append(reports, r)
 		mu.Unlock()
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer sub.Close()
+	})
 	const channel = "wsserver.t.failover"
 	if err := sub.Subscribe(channel); err != nil {
 		t.Fatal(err)
