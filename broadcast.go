@@ -64,7 +64,18 @@ func broadcastOpcode(method string, format DataFormat, data []byte) (protocol.Op
 // without looking each one up again. It makes no allocation of its own when
 // every connection takes the message.
 func (s *Server) BroadcastTo(format DataFormat, data []byte, conns []*Connection) (int, error) {
-	op, err := broadcastOpcode("BroadcastTo", format, data)
+	op, err := s.broadcastTargets("BroadcastTo", format, data, conns)
+	if err != nil {
+		return 0, err
+	}
+	return s.broadcast(op, format, data, conns, nil)
+}
+
+// broadcastTargets checks the arguments of method (BroadcastTo,
+// BroadcastToFunc): a format that can be broadcast, and connections of s.
+// It returns the message's opcode.
+func (s *Server) broadcastTargets(method string, format DataFormat, data []byte, conns []*Connection) (protocol.Opcode, error) {
+	op, err := broadcastOpcode(method, format, data)
 	if err != nil {
 		return 0, err
 	}
@@ -73,7 +84,7 @@ func (s *Server) BroadcastTo(format DataFormat, data []byte, conns []*Connection
 			return 0, newError(ErrInvalidConnectionID, "connection %d belongs to another Server", c.id)
 		}
 	}
-	return s.broadcast(op, format, data, conns, nil)
+	return op, nil
 }
 
 // broadcast queues one message for every connection of targets. A

@@ -15,14 +15,9 @@ func (s *Server) BroadcastToFunc(format DataFormat, data []byte, conns []*Connec
 	if refused == nil {
 		return s.BroadcastTo(format, data, conns)
 	}
-	op, err := broadcastOpcode("BroadcastToFunc", format, data)
+	op, err := s.broadcastTargets("BroadcastToFunc", format, data, conns)
 	if err != nil {
 		return 0, err
-	}
-	for _, c := range conns {
-		if c.srv != s {
-			return 0, newError(ErrInvalidConnectionID, "connection %d belongs to another Server", c.id)
-		}
 	}
 	return s.broadcast(op, format, data, conns, refused)
 }
